@@ -1,0 +1,1 @@
+"""Verification and fuzzing harness for the PT2E quantization prepare step."""

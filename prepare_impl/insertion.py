@@ -1,0 +1,156 @@
+"""Observer insertion: the one place that mutates the graph. Linear in the size of the graph.
+
+For each annotated node ``n`` (in the graph order from before insertion):
+
+* Input edges. For each positional argument of ``n`` that is a node (looking inside lists and tuples, e.g.
+  ``cat``'s tensors), the edge is ``(a, n)`` where ``a`` is the argument with any observers already put in front
+  of it skipped. When the edge has an observer instance ``obs`` in the map:
+  - if ``a``'s output is observed by the same instance, ``n`` already reads the observed value: nothing to do;
+  - if ``n`` writes ``a`` in place (its op's schema marks argument 0 as written) and ``a`` is computed from
+    module buffers alone (no graph input), ``a`` is a buffer update: it is not observed;
+  - if an observer node running ``obs`` on the same value exists already (inserted for another consumer),
+    ``n`` reads from it;
+  - otherwise a new observer node ``obs(value)`` is inserted right after the value and ``n`` reads from it.
+  The same value used twice by ``n`` (``add(x, x)``, ``cat([x, x])``) is one edge and reads one observer.
+* Output. When ``n`` is a key and its ``meta["val"]`` is a tensor (a ``FakeTensor``; tuples such as ``split``'s
+  output are never observed), an observer node is inserted right after ``n`` and every other user of ``n`` reads
+  from it. The numeric-debugger provenance (``meta["from_node"]``) is copied to the observer node.
+
+Observer modules are registered on the model as ``activation_post_process_<i>`` with fresh indices.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+from torch._subclasses import FakeTensor
+from torch.fx import GraphModule, Node
+
+from prepare_impl.keys import annotation_of
+
+OBSERVER_PREFIX = "activation_post_process_"
+FROM_NODE_KEY = "from_node"
+
+
+class _Inserter:
+    def __init__(self, model: GraphModule, obs_map: dict):
+        self.model = model
+        self.graph = model.graph
+        self.obs_map = obs_map
+        self.observer_nodes: dict[Node, torch.nn.Module] = {}  # observer node -> module it runs
+        self.existing: dict[tuple[Node, int], Node] = {}  # (observed value, id(module)) -> observer node
+        self.buffer_names = {name for name, _ in model.named_buffers(remove_duplicate=False)}
+        self._buffer_only: dict[Node, bool] = {}
+        taken = [int(m.group(1)) for name in dir(model) if (m := re.fullmatch(OBSERVER_PREFIX + r"(\d+)", name))]
+        self.next_index = max(taken, default=-1) + 1
+
+    # -- graph edits ---------------------------------------------------------------------------------------
+    def _new_observer_node(self, value: Node, module: torch.nn.Module) -> Node:
+        name = f"{OBSERVER_PREFIX}{self.next_index}"
+        self.next_index += 1
+        setattr(self.model, name, module)
+        with self.graph.inserting_after(value):
+            obs_node = self.graph.create_node("call_module", name, (value,), {})
+        self.observer_nodes[obs_node] = module
+        self.existing[(value, id(module))] = obs_node
+        return obs_node
+
+    # -- input edges ---------------------------------------------------------------------------------------
+    def _observed_arg(self, node: Node, arg: Any) -> Any:
+        if isinstance(arg, (list, tuple)):
+            return type(arg)(self._observed_arg(node, a) for a in arg)
+        if not isinstance(arg, Node):
+            return arg
+        producer = arg
+        while producer in self.observer_nodes:
+            producer = producer.args[0]
+        obs = self.obs_map.get((producer, node))
+        if obs is None:
+            return arg
+        if self.obs_map.get(producer) is obs:
+            return arg
+        if self._is_buffer_update(node, producer):
+            return arg
+        found = self.existing.get((arg, id(obs)))
+        if found is not None:
+            return found
+        return self._new_observer_node(arg, obs)
+
+    def _is_buffer_update(self, node: Node, arg: Node) -> bool:
+        if node.op != "call_function" or not node.args or node.args[0] is not arg:
+            return False
+        schema = getattr(node.target, "_schema", None)
+        if schema is None or not schema.arguments:
+            return False
+        alias = schema.arguments[0].alias_info
+        if alias is None or not alias.is_write:
+            return False
+        return self._computed_from_buffers_only(arg)
+
+    def _computed_from_buffers_only(self, start: Node) -> bool:
+        """Whether ``start`` depends on no graph input and reads at least one module buffer."""
+        # Memoised iterative post-order over producers; python ``getattr`` calls end the walk, as they do in
+        # torchao's producer walk. Result per node: None = depends on a graph input, else reads-a-buffer flag.
+        memo = self._buffer_only
+        stack = [(start, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if n in memo:
+                continue
+            producers = [a for a in (*n.args, *n.kwargs.values()) for a in _flat_nodes(a)]
+            if not expanded:
+                stack.append((n, True))
+                for p in producers:
+                    if p.op != "placeholder" and p not in memo and not _stops_walk(p):
+                        stack.append((p, False))
+                continue
+            result: Any = n.op == "get_attr" and str(n.target) in self.buffer_names
+            for p in producers:
+                if p.op == "placeholder":
+                    result = None
+                    break
+                sub = (p.op == "get_attr" and str(p.target) in self.buffer_names) if _stops_walk(p) else memo[p]
+                if sub is None:
+                    result = None
+                    break
+                result = result or sub
+            memo[n] = result
+        return bool(memo[start])
+
+    # -- outputs ---------------------------------------------------------------------------------------------
+    def _observe_output(self, node: Node) -> None:
+        obs = self.obs_map.get(node)
+        if obs is None or not isinstance(node.meta.get("val"), FakeTensor):
+            return
+        obs_node = self._new_observer_node(node, obs)
+        if FROM_NODE_KEY in node.meta:
+            obs_node.meta[FROM_NODE_KEY] = node.meta[FROM_NODE_KEY]
+        for user in list(node.users):
+            if user is not obs_node:
+                user.replace_input_with(node, obs_node)
+
+    def run(self) -> None:
+        for node in list(self.graph.nodes):
+            if annotation_of(node) is None:
+                continue
+            node.args = tuple(self._observed_arg(node, a) for a in node.args)
+            self._observe_output(node)
+
+
+def _flat_nodes(value: Any):
+    if isinstance(value, Node):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _flat_nodes(v)
+
+
+def _stops_walk(n: Node) -> bool:
+    return n.op == "call_function" and n.target is getattr
+
+
+def insert_observers(model: GraphModule, obs_map: dict) -> None:
+    """Insert the observers of ``obs_map`` (key -> instance) into ``model``'s graph, in place."""
+    _Inserter(model, obs_map).run()

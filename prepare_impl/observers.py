@@ -1,0 +1,81 @@
+"""Building the one observer (PTQ) or fake quant (QAT) instance of each sharing group from its spec.
+
+* ``QuantizationSpec``: its ``observer_or_fake_quant_ctr`` called with the spec's dtype, quant_min, quant_max,
+  qscheme, is_dynamic, and ch_axis only when the constructed class is a per-channel one (its name says
+  ``PerChannel``; per-tensor observers do not take ``ch_axis``). The constructor decides PTQ vs QAT.
+* ``FixedQParamsQuantizationSpec``: a ``FixedQParamsObserver`` with the spec's fields in PTQ, wrapped in a
+  ``FixedQParamsFakeQuantize`` in QAT.
+* ``DerivedQuantizationSpec``: a ``DerivedObserverOrFakeQuantize`` reading the instances of the groups in
+  ``derived_from`` (so those are created first, in ``SharingAnalysis.creation_order``).
+
+Instances are moved to the model's device. ``observer_map`` gives every key its group's instance, in
+annotation order: the mapping torchao hands to ``Quantizer.prepare_obs_or_fq_callback``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize
+from torchao.quantization.pt2e.fake_quantize import FixedQParamsFakeQuantize
+from torchao.quantization.pt2e.observer import FixedQParamsObserver, PartialWrapper
+from torchao.quantization.pt2e.quantizer import (
+    DerivedQuantizationSpec,
+    FixedQParamsQuantizationSpec,
+    QuantizationSpec,
+)
+
+from prepare_impl.errors import UnknownSpecError
+from prepare_impl.grouping import Group, SharingAnalysis
+
+
+def constructed_class(ctr) -> type:
+    """The class an observer constructor builds (``Cls`` or ``Cls.with_args(...)``)."""
+    if isinstance(ctr, PartialWrapper):
+        return ctr.p.func
+    return ctr
+
+
+def _spec_fields(spec, drop: tuple[str, ...] = ()) -> dict:
+    return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in drop}
+
+
+def build_observer(group: Group, instances: dict[int, torch.nn.Module], is_qat: bool) -> torch.nn.Module:
+    """The observer or fake quant of ``group``; ``instances`` holds those of the groups it derives from."""
+    spec = group.spec
+    if isinstance(spec, QuantizationSpec):
+        kwargs = _spec_fields(spec, drop=("observer_or_fake_quant_ctr",))
+        if "PerChannel" not in constructed_class(spec.observer_or_fake_quant_ctr).__name__:
+            kwargs.pop("ch_axis")
+        return spec.observer_or_fake_quant_ctr.with_args(**kwargs)()
+    if isinstance(spec, FixedQParamsQuantizationSpec):
+        observer_ctr = FixedQParamsObserver.with_args(**_spec_fields(spec))
+        return FixedQParamsFakeQuantize(observer=observer_ctr) if is_qat else observer_ctr()
+    if isinstance(spec, DerivedQuantizationSpec):
+        return DerivedObserverOrFakeQuantize(
+            dtype=spec.dtype,
+            obs_or_fqs=[instances[g] for g in group.derived_from],
+            derive_qparams_fn=spec.derive_qparams_fn,
+            quant_min=spec.quant_min,
+            quant_max=spec.quant_max,
+            qscheme=spec.qscheme,
+            ch_axis=spec.ch_axis,
+        )
+    raise UnknownSpecError(f"the spec of the group of {group.members[0]}", spec)
+
+
+def build_observers(analysis: SharingAnalysis, is_qat: bool, device=None) -> dict[int, torch.nn.Module]:
+    """One instance per group, by group index."""
+    instances: dict[int, torch.nn.Module] = {}
+    for g in analysis.creation_order:
+        obs = build_observer(analysis.groups[g], instances, is_qat)
+        if device is not None:
+            obs.to(device)
+        instances[g] = obs
+    return instances
+
+
+def observer_map(analysis: SharingAnalysis, instances: dict[int, torch.nn.Module]) -> dict:
+    """Every key (in annotation order) to its group's instance."""
+    return {key: instances[analysis.group_of[key]] for key in analysis.annotated.keys}
