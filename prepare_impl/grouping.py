@@ -156,18 +156,26 @@ def _implicit_sharing(keys, index, resolved, uf: UnionFind) -> None:
     """Join input edges with their siblings and their producer's output (rule 2), bucketed per producer."""
     # producer -> compatibility class -> (edge key indices, does any of them allow implicit sharing)
     buckets: dict[Node, dict[tuple, list]] = {}
+    classes_by_spec: dict[int, tuple] = {}  # id(spec) -> class; quantizers reuse a few spec objects
+
+    def class_of(spec) -> tuple:
+        cls = classes_by_spec.get(id(spec))
+        if cls is None:
+            cls = classes_by_spec[id(spec)] = compatibility_class(spec)
+        return cls
+
     for i, key in enumerate(keys):
         if not is_edge(key):
             continue
         producer, consumer = key
-        cls = compatibility_class(resolved[i])
+        cls = class_of(resolved[i])
         entry = buckets.setdefault(producer, {}).setdefault(cls, [[], False])
         entry[0].append(i)
         if annotation_of(consumer).allow_implicit_sharing:
             entry[1] = True
     for producer, classes in buckets.items():
         out = index.get(producer)
-        out_cls = compatibility_class(resolved[out]) if out is not None else None
+        out_cls = class_of(resolved[out]) if out is not None else None
         for cls, (members, any_allows) in classes.items():
             if not any_allows:
                 continue

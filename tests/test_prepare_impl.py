@@ -392,8 +392,9 @@ def test_reference_handles_sharing_chains_tens_of_thousands_deep(anchor_last):
 
 
 @pytest.mark.xfail(raises=RecursionError, strict=True,
-                   reason="torchao's union-find recurses once per link of a sharing chain "
-                          "(https://github.com/pytorch/ao/issues/4483)")
+                   reason="torchao's _find_root_edge_or_node recurses once per link of a sharing chain anchored at its "
+                          "end, past Python's recursion limit (the ordering family of "
+                          "https://github.com/pytorch/ao/issues/4421)")
 def test_upstream_handles_a_deep_sharing_chain():
     gm, _ = deep_chain(5_000, anchor_last=True)
     _prepare(gm, impl=upstream_prepare)
