@@ -2,7 +2,8 @@
 
 * ``QuantizationSpec``: its ``observer_or_fake_quant_ctr`` called with the spec's dtype, quant_min, quant_max,
   qscheme, is_dynamic, and ch_axis only when the constructed class is a per-channel one (its name says
-  ``PerChannel``; per-tensor observers do not take ``ch_axis``). The constructor decides PTQ vs QAT.
+  ``PerChannel``; per-tensor observers do not take ``ch_axis``) or a fake quant whose ``observer=`` is one
+  (torchao drops the axis there: see ``is_per_channel_constructor``). The constructor decides PTQ vs QAT.
 * ``FixedQParamsQuantizationSpec``: a ``FixedQParamsObserver`` with the spec's fields in PTQ, wrapped in a
   ``FixedQParamsFakeQuantize`` in QAT.
 * ``DerivedQuantizationSpec``: a ``DerivedObserverOrFakeQuantize`` reading the instances of the groups in
@@ -37,6 +38,18 @@ def constructed_class(ctr) -> type:
     return ctr
 
 
+def is_per_channel_constructor(ctr) -> bool:
+    """Whether ``ctr`` builds a per-channel observer, or a fake quant around one (``observer=`` kwarg).
+
+    torchao looks only at the outer class name, so ``FakeQuantize.with_args(observer=PerChannelMinMaxObserver)``
+    loses the spec's ch_axis there (it falls back to the observer's default, 0); here the axis is kept.
+    """
+    if "PerChannel" in constructed_class(ctr).__name__:
+        return True
+    inner = ctr.p.keywords.get("observer") if isinstance(ctr, PartialWrapper) else None
+    return inner is not None and "PerChannel" in constructed_class(inner).__name__
+
+
 def _spec_fields(spec, drop: tuple[str, ...] = ()) -> dict:
     return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in drop}
 
@@ -46,7 +59,7 @@ def build_observer(group: Group, instances: dict[int, torch.nn.Module], is_qat: 
     spec = group.spec
     if isinstance(spec, QuantizationSpec):
         kwargs = _spec_fields(spec, drop=("observer_or_fake_quant_ctr",))
-        if "PerChannel" not in constructed_class(spec.observer_or_fake_quant_ctr).__name__:
+        if not is_per_channel_constructor(spec.observer_or_fake_quant_ctr):
             kwargs.pop("ch_axis")
         return spec.observer_or_fake_quant_ctr.with_args(**kwargs)()
     if isinstance(spec, FixedQParamsQuantizationSpec):

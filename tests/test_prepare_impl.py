@@ -398,3 +398,34 @@ def test_reference_handles_sharing_chains_tens_of_thousands_deep(anchor_last):
 def test_upstream_handles_a_deep_sharing_chain():
     gm, _ = deep_chain(5_000, anchor_last=True)
     _prepare(gm, impl=upstream_prepare)
+
+
+def per_channel_fake_quant_graph():
+    """QAT weight spec: a fake quant around a per-channel observer, quantizing along axis 1."""
+    from torchao.quantization.pt2e.fake_quantize import FakeQuantize
+    from torchao.quantization.pt2e.observer import PerChannelMinMaxObserver
+    from torchao.quantization.pt2e.quantizer import QuantizationSpec
+
+    spec = QuantizationSpec(torch.int8, FakeQuantize.with_args(observer=PerChannelMinMaxObserver), -127, 127,
+                            torch.per_channel_symmetric, ch_axis=1)
+    gm = export(ConvBias(), X)
+    conv = nodes(gm)["conv2d"]
+    annotate(conv, {conv.args[1]: spec})
+    return gm
+
+
+def _weight_fake_quant_axis(impl):
+    prepared = impl(per_channel_fake_quant_graph(), {}, True)
+    return _module_read_by(prepared, "conv2d", 1).activation_post_process.ch_axis
+
+
+def test_reference_keeps_ch_axis_of_a_fake_quant_around_a_per_channel_observer():
+    assert _weight_fake_quant_axis(prepare_impl.prepare) == 1
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=True,
+                   reason="torchao passes ch_axis only to classes named PerChannel*, so a FakeQuantize around a "
+                          "per-channel observer silently falls back to axis 0 (no public report yet; "
+                          "https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py)")
+def test_upstream_keeps_ch_axis_of_a_fake_quant_around_a_per_channel_observer():
+    assert _weight_fake_quant_axis(upstream_prepare) == 1
