@@ -1,0 +1,90 @@
+"""Command line: ``python -m harness fuzz | repro | show``.
+
+    python -m harness fuzz [--candidate MODULE:FUNCTION] [--seconds N] [--seed N] [--jobs N] [--out DIR]
+                           [--strict] [--mode valid|adversarial|mixed] [--max-nodes N] [--numerics]
+    python -m harness repro CASE        print a standalone torch/torchao script reproducing CASE upstream
+    python -m harness show CASE [--svg OUT]   the graph of CASE with its sharing groups
+
+Exit status of ``fuzz``: 1 when it found something new (with ``--strict``: anything), 0 when not, 2 on usage
+errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+
+
+def _fuzz_parser() -> argparse.ArgumentParser:
+    from harness.campaign import CampaignConfig
+
+    d = CampaignConfig()
+    p = argparse.ArgumentParser(prog="python -m harness fuzz", description="Fuzz a prepare against the reference.")
+    p.add_argument("--candidate", default=d.candidate, metavar="MODULE:FUNCTION",
+                   help=f"the prepare under test, with torchao's prepare signature (default {d.candidate})")
+    p.add_argument("--seconds", type=float, default=d.seconds, help="how long to generate cases (default 60)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the run (default: random, printed)")
+    p.add_argument("--jobs", type=int, default=d.jobs, help="worker processes (default 1)")
+    p.add_argument("--out", default=d.out, help=f"directory the findings are written to (default {d.out})")
+    p.add_argument("--strict", action="store_true", help="known upstream bugs also make the exit status 1")
+    p.add_argument("--mode", choices=("valid", "adversarial", "mixed"), default=d.mode,
+                   help="valid annotations, adversarial ones, or both (default mixed)")
+    p.add_argument("--max-nodes", type=int, default=d.max_nodes, help="largest generated graph (operator nodes)")
+    p.add_argument("--numerics", action="store_true",
+                   help="also calibrate, convert_pt2e and compare outputs when the canonical forms agree")
+    p.add_argument("--float-semantics", action="store_true",
+                   help="also check that the prepared model computes the original's float outputs (slower)")
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+    return p
+
+
+def main_fuzz(argv: list[str]) -> int:
+    from harness.campaign import EXIT_USAGE, CampaignConfig, exit_status, run_campaign
+    from harness.differential import load_function
+
+    args = _fuzz_parser().parse_args(argv)
+    if args.seconds <= 0 or args.jobs < 1 or args.max_nodes < 1:
+        print("--seconds, --jobs and --max-nodes must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        load_function(args.candidate)
+    except ValueError as e:
+        print(f"--candidate: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    config = CampaignConfig(candidate=args.candidate, seconds=args.seconds, seed=args.seed, jobs=args.jobs,
+                            out=args.out, strict=args.strict, mode=args.mode, max_nodes=args.max_nodes,
+                            numerics=args.numerics, float_semantics=args.float_semantics,
+                            quiet=args.quiet)
+    result = run_campaign(config)
+    return exit_status(result, config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"fuzz": main_fuzz}
+    try:
+        from harness.repro import main_repro
+
+        commands["repro"] = main_repro
+    except ImportError:
+        pass
+    try:
+        from harness.show import main_show
+
+        commands["show"] = main_show
+    except ImportError:
+        pass
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        print(__doc__, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    try:
+        return commands[argv[0]](argv[1:])
+    except SystemExit as e:  # argparse: usage errors exit 2
+        return int(e.code) if isinstance(e.code, int) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

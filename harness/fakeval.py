@@ -1,0 +1,118 @@
+"""FakeTensor ``meta["val"]`` values for built graphs, computed fast.
+
+``torch.export`` puts a FakeTensor (or a list/tuple of them for multi-output ops) in every node's
+``meta["val"]``; prepare relies on it (an output observer is only inserted when the value is a FakeTensor).
+Running each op under a ``FakeTensorMode`` costs 0.2-5 ms per op, too slow for a fuzzer building thousands
+of graphs, so :func:`propagate` keeps a process-wide cache from (op, argument shapes/dtypes/scalars) to the
+output's metadata and only runs the op under the ``FakeTensorMode`` on a miss. A hit builds the FakeTensors
+directly from the cached shape, stride and dtype. Outputs that are one of the inputs (in-place ops, ``to``
+without a change) are returned as that very input object, as under fake-tensor propagation.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+
+__all__ = ["fake_mode", "fake_tensor", "fake_like", "propagate", "clear_cache"]
+
+_CPU = torch.device("cpu")
+_MAX_CACHE = 20_000
+_lock = threading.Lock()
+_mode: FakeTensorMode | None = None
+_cache: dict[Any, Any] = {}
+
+
+def fake_mode() -> FakeTensorMode:
+    """The process-wide ``FakeTensorMode`` every value made here belongs to."""
+    global _mode
+    with _lock:
+        if _mode is None:
+            _mode = FakeTensorMode()
+        return _mode
+
+
+def fake_tensor(shape: tuple[int, ...], dtype: torch.dtype, stride: tuple[int, ...] | None = None) -> FakeTensor:
+    """A CPU FakeTensor of the given shape, dtype and (default: contiguous) stride."""
+    if stride is None:
+        elem = torch.empty(shape, dtype=dtype, device="meta")
+    else:
+        elem = torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+    return FakeTensor(fake_mode(), elem, _CPU)
+
+
+def fake_like(tensor: torch.Tensor) -> FakeTensor:
+    """A FakeTensor with the shape, stride and dtype of a real tensor."""
+    return fake_tensor(tuple(tensor.shape), tensor.dtype, tuple(tensor.stride()))
+
+
+def clear_cache() -> None:
+    """Forget all cached op results (for tests)."""
+    with _lock:
+        _cache.clear()
+
+
+def _key(value: Any, leaves: list[torch.Tensor]) -> Any:
+    """A hashable key of an argument tree; tensors become their metadata and are collected in ``leaves``."""
+    if isinstance(value, torch.Tensor):
+        leaves.append(value)
+        return ("T", tuple(value.shape), tuple(value.stride()), value.dtype)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_key(v, leaves) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _key(v, leaves)) for k, v in value.items()))
+    return (type(value).__name__, value)
+
+
+def _template(value: Any, leaves: list[torch.Tensor]) -> Any:
+    """The cacheable description of an op result: tensors by metadata, or by position if they alias an input."""
+    if isinstance(value, torch.Tensor):
+        for i, leaf in enumerate(leaves):
+            if value is leaf:
+                return ("alias", i)
+        return ("T", tuple(value.shape), tuple(value.stride()), value.dtype)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_template(v, leaves) for v in value))
+    return ("V", value)
+
+
+def _materialize(template: Any, leaves: list[torch.Tensor]) -> Any:
+    kind = template[0]
+    if kind == "T":
+        return fake_tensor(template[1], template[3], template[2])
+    if kind == "alias":
+        return leaves[template[1]]
+    if kind == "list":
+        return [_materialize(t, leaves) for t in template[1]]
+    if kind == "tuple":
+        return tuple(_materialize(t, leaves) for t in template[1])
+    return template[1]
+
+
+def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
+    """The fake value of ``fn(*args, **kwargs)`` (``args`` holding FakeTensors made here).
+
+    Exceptions raised by the op (bad shapes, bad arguments) propagate unchanged; failures are not cached.
+    """
+    leaves: list[torch.Tensor] = []
+    try:
+        key = (name, _key(args, leaves), _key(kwargs, leaves))
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None:
+        template = _cache.get(key)
+        if template is not None:
+            return _materialize(template, leaves)
+    with fake_mode(), torch.no_grad():
+        result = fn(*args, **kwargs)
+    if key is not None:
+        template = _template(result, leaves)
+        with _lock:
+            if len(_cache) >= _MAX_CACHE:
+                _cache.clear()
+            _cache[key] = template
+    return result

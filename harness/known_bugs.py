@@ -1,0 +1,160 @@
+"""Known upstream bugs: for each, a predicate that recognizes the cases that trigger it, and its public report.
+
+A finding of the fuzz campaign (or the plugin) that matches one of these is reported as *known*, not new. The
+predicates look at what is observable about a case: the annotated graph, the reference's sharing analysis (or
+its typed error), and what the candidate did (its exception, if any). They are deliberately narrow: a known bug
+must explain the divergence, so each predicate checks the candidate's behaviour as well as the trigger.
+
+Also listed are *lenient* behaviours: invalid annotations that torchao accepts silently, where the reference
+raises a typed error. They are divergences by design, not torchao bugs, and are reported as known as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from torchao.quantization.pt2e.quantizer import DerivedQuantizationSpec, SharedQuantizationSpec
+
+import prepare_impl
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the campaign saw of one case; the input of the predicates."""
+
+    original: object  # the annotated, unprepared GraphModule
+    analysis: Optional[prepare_impl.SharingAnalysis]  # None when the reference raised
+    reference_error: Optional[BaseException]
+    candidate_error: Optional[BaseException]
+    divergence_kinds: frozenset = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class KnownBug:
+    id: str
+    title: str
+    link: str
+    matches: Callable[[Observed], bool]
+    lenient: bool = False  # an invalid input torchao accepts, not a torchao bug
+
+
+def _first_member_is_shared(obs: Observed) -> bool:
+    if obs.analysis is None:
+        return False
+    specs = obs.analysis.annotated
+    return any(isinstance(specs.spec_of(g.members[0]), SharedQuantizationSpec) for g in obs.analysis.groups)
+
+
+def _derived_source_created_later(obs: Observed) -> bool:
+    """A group's spec is derived from a group whose first member comes later in annotation order."""
+    if obs.analysis is None:
+        return False
+    position = obs.analysis.annotated.index
+    groups = obs.analysis.groups
+    for g in groups:
+        if isinstance(g.spec, DerivedQuantizationSpec):
+            first = position[g.members[0]]
+            if any(position[groups[s].members[0]] >= first for s in g.derived_from):
+                return True
+    return False
+
+
+def _fake_quant_drops_ch_axis(obs: Observed) -> bool:
+    """A group's spec asks a fake quant around a per-channel observer for a non-default ch_axis."""
+    if obs.analysis is None:
+        return False
+    from torchao.quantization.pt2e.quantizer import QuantizationSpec
+
+    from prepare_impl.observers import constructed_class, is_per_channel_constructor
+
+    for g in obs.analysis.groups:
+        spec = g.spec
+        if isinstance(spec, QuantizationSpec) and spec.ch_axis not in (None, 0):
+            ctr = spec.observer_or_fake_quant_ctr
+            if is_per_channel_constructor(ctr) and "PerChannel" not in constructed_class(ctr).__name__:
+                return True
+    return False
+
+
+def _raised(obs: Observed, *types: type) -> bool:
+    return obs.candidate_error is not None and isinstance(obs.candidate_error, types)
+
+
+def _reference_raised(obs: Observed, error: type) -> bool:
+    return isinstance(obs.reference_error, error)
+
+
+KNOWN_BUGS: tuple[KnownBug, ...] = (
+    KnownBug(
+        id="ao-4421",
+        title="SharedQuantizationSpec whose anchor comes later in graph order: AssertionError",
+        link="https://github.com/pytorch/ao/issues/4421",
+        matches=lambda o: _first_member_is_shared(o) and _raised(o, AssertionError),
+    ),
+    KnownBug(
+        id="ao-4421-derived",
+        title="DerivedQuantizationSpec whose source group comes later in graph order: KeyError",
+        link="https://github.com/pytorch/ao/issues/4421",
+        matches=lambda o: _derived_source_created_later(o) and _raised(o, KeyError, AssertionError),
+    ),
+    KnownBug(
+        id="ao-qat-fq-ch-axis",
+        title="fake quant around a per-channel observer: the spec's ch_axis is dropped (axis 0 is used)",
+        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
+        matches=lambda o: _fake_quant_drops_ch_axis(o) and o.candidate_error is None
+        and o.divergence_kinds <= {"observer_config", "numerics"},
+    ),
+    KnownBug(
+        id="ao-4483-dangling",
+        title="shared or derived spec referring to an unannotated edge/node: bare KeyError",
+        link="https://github.com/pytorch/ao/pull/4483",
+        matches=lambda o: _reference_raised(o, prepare_impl.DanglingReferenceError)
+        and _raised(o, KeyError, AssertionError),
+    ),
+    KnownBug(
+        id="ao-4483-cycle",
+        title="cycle of SharedQuantizationSpecs: RecursionError or bare AssertionError",
+        link="https://github.com/pytorch/ao/pull/4483",
+        matches=lambda o: _reference_raised(o, prepare_impl.CyclicSharingError)
+        and _raised(o, RecursionError, AssertionError, KeyError),
+    ),
+    KnownBug(
+        id="ao-derived-cycle",
+        title="derived specs depending on each other: bare KeyError",
+        link="https://github.com/pytorch/ao/pull/4483",
+        matches=lambda o: _reference_raised(o, prepare_impl.DerivedCycleError) and _raised(o, KeyError),
+    ),
+    KnownBug(
+        id="ao-tensor-kwarg",
+        title="tensor kwarg on an annotated node: bare AssertionError",
+        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
+        matches=lambda o: _reference_raised(o, prepare_impl.TensorKwargError) and _raised(o, AssertionError),
+        lenient=True,
+    ),
+    KnownBug(
+        id="ao-lenient-not-an-input",
+        title="input_qspec_map names a node that is not an input: torchao ignores it silently",
+        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
+        matches=lambda o: _reference_raised(o, prepare_impl.NotAnInputError) and o.candidate_error is None,
+        lenient=True,
+    ),
+)
+
+
+def match(obs: Observed) -> Optional[KnownBug]:
+    """The first known bug that explains the observation, or None."""
+    for bug in KNOWN_BUGS:
+        try:
+            if bug.matches(obs):
+                return bug
+        except Exception:  # a predicate must never take the campaign down
+            continue
+    return None
+
+
+def by_id(bug_id: str) -> KnownBug:
+    for bug in KNOWN_BUGS:
+        if bug.id == bug_id:
+            return bug
+    raise KeyError(bug_id)
