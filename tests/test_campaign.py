@@ -57,7 +57,7 @@ def test_campaign_against_the_reference_itself_finds_nothing(tmp_path):
 
 
 def test_campaign_catches_a_mutant_and_exits_1(tmp_path):
-    config = CampaignConfig(candidate="harness.mutants:no_output_sharing", seconds=10, out=str(tmp_path),
+    config = CampaignConfig(candidate="harness.mutants:skip_graph_input_edges", seconds=10, out=str(tmp_path),
                             mode="valid", seed=3, quiet=True, shrink_seconds=15)
     result = run_campaign(config)
     assert result.new(), "the mutant must be caught"

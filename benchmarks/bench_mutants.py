@@ -1,0 +1,61 @@
+"""How fast the fuzz campaign catches each mutant of the reference (issue #3: each within 60 s).
+
+    python benchmarks/bench_mutants.py [--seconds 60] [--seed 0] [--only NAME ...]
+
+Runs ``python -m harness fuzz --candidate harness.mutants:NAME --seconds S`` for every mutant (one process each,
+as a user would) and prints a table: mutant, the rule it breaks, caught?, seconds to the first failing case
+(from the start of the campaign, imports included), and the size of the shrunk finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    from harness.mutants import MUTANTS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--mode", default="mixed", choices=("valid", "adversarial", "mixed"))
+    args = parser.parse_args()
+    names = args.only or sorted(MUTANTS)
+    env = dict(os.environ, TORCHAO_FORCE_SKIP_LOADING_SO_FILES="1")
+    rows = []
+    for name in names:
+        out = Path(tempfile.mkdtemp(prefix=f"mutant-{name}-"))
+        start = time.time()
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness", "fuzz", "--candidate", f"harness.mutants:{name}", "--seconds",
+             str(args.seconds), "--seed", str(args.seed), "--out", str(out), "--mode", args.mode],
+            capture_output=True, text=True, env=env,
+        )
+        wall = time.time() - start
+        # each finding's report says "first seen at X s, shrunk to N nodes"
+        seen = [line.split("first seen at ")[1] for line in proc.stdout.splitlines() if "first seen at " in line]
+        first = min((float(x.split("s,")[0]) for x in seen), default=None)
+        nodes = min((int(x.split("shrunk to ")[1].split()[0]) for x in seen), default=None)
+        caught = proc.returncode == 1
+        rows.append((name, MUTANTS[name], caught, first, nodes, wall))
+        print(f"{name:32s} caught={caught!s:5s} first={first if first is not None else '-'!s:>6}s "
+              f"nodes={nodes if nodes is not None else '-'!s:>3} wall={wall:5.1f}s", flush=True)
+    print()
+    print("| mutant | rule broken | caught | first failing case (s) | shrunk nodes |")
+    print("|---|---|---|---|---|")
+    for name, rule, caught, first, nodes, _ in rows:
+        print(f"| {name} | {rule} | {'yes' if caught else 'NO'} | {first if first is not None else '-'} | "
+              f"{nodes if nodes is not None else '-'} |")
+
+
+if __name__ == "__main__":
+    main()
