@@ -180,6 +180,11 @@ def _check_graph_shape(graph: C.Graph) -> None:
         raise BuildError("a graph needs exactly one output node, and it must be last")
 
 
+# graph -> {node name: meta["val"]} of its last builds (FakeTensors are never mutated by prepare)
+_VALS_CACHE: dict = {}
+_VALS_CACHE_SIZE = 16
+
+
 def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
     """A GraphModule whose nodes are exactly those of ``graph`` (same names, order, args and kwargs).
 
@@ -191,6 +196,8 @@ def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
     root = torch.nn.Module()
     fx_graph = torch.fx.Graph()
     env = _Env()
+    known_vals = _VALS_CACHE.get(graph)  # the differential check builds each case three times
+    vals: dict[str, Any] = {}
     for node in graph.nodes:
         if node.op == "placeholder":
             meta = _checked_meta(node)
@@ -207,7 +214,7 @@ def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
                 fn = ops.resolve_op(node.target)
             except ops.UnknownName as e:
                 raise BuildError(f"node {node.name!r}: {e}") from None
-            val = _fake_value(node, fn, env)
+            val = known_vals[node.name] if known_vals is not None else _fake_value(node, fn, env)
             args = tuple(env.args(node.name, a, False, f"args[{i}]") for i, a in enumerate(node.args))
             kwargs = {k: env.args(node.name, v, False, f"kwargs[{k!r}]") for k, v in node.kwargs}
             fx_node = fx_graph.create_node("call_function", fn, args, kwargs, name=node.name)
@@ -225,6 +232,11 @@ def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
         fx_node.meta["val"] = val
         env.nodes[node.name] = fx_node
         env.vals[node.name] = val
+        vals[node.name] = val
+    if known_vals is None:
+        _VALS_CACHE[graph] = vals
+        while len(_VALS_CACHE) > _VALS_CACHE_SIZE:
+            _VALS_CACHE.pop(next(iter(_VALS_CACHE)))
     gm = _GraphModuleClass(root, fx_graph)
     gm.meta.update({"inline_constraints": {}})  # what torch.export's .module() carries
     return gm
