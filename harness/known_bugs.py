@@ -77,6 +77,15 @@ def _fake_quant_drops_ch_axis(obs: Observed) -> bool:
     return False
 
 
+def _long_sharing_chain(obs: Observed, links: int = 500) -> bool:
+    """Some group holds more than ``links`` shared specs (torchao's union-find recurses once per link)."""
+    if obs.analysis is None:
+        return False
+    spec_of = obs.analysis.annotated.spec_of
+    return any(sum(isinstance(spec_of(k), SharedQuantizationSpec) for k in g.members) > links
+               for g in obs.analysis.groups)
+
+
 def _raised(obs: Observed, *types: type) -> bool:
     return obs.candidate_error is not None and isinstance(obs.candidate_error, types)
 
@@ -91,6 +100,12 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         title="SharedQuantizationSpec whose anchor comes later in graph order: AssertionError",
         link="https://github.com/pytorch/ao/issues/4421",
         matches=lambda o: _first_member_is_shared(o) and _raised(o, AssertionError),
+    ),
+    KnownBug(
+        id="ao-deep-chain",
+        title="sharing chain longer than Python's recursion limit: RecursionError in _find_root_edge_or_node",
+        link="https://github.com/pytorch/ao/issues/4421",
+        matches=lambda o: _long_sharing_chain(o) and _raised(o, RecursionError),
     ),
     KnownBug(
         id="ao-4421-derived",
