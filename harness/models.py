@@ -170,7 +170,8 @@ def _images(shape: tuple[int, ...]) -> Callable[[torch.Generator], tuple[torch.T
 MODELS: dict[str, ModelSpec] = {
     m.name: m
     for m in (
-        ModelSpec("conv_bn_relu", "two conv-bn-relu stages, pooling, linear", lambda: _seeded_init(ConvBnReluStack(), 1),
+        ModelSpec("conv_bn_relu", "two conv-bn-relu stages, pooling, linear",
+                  lambda: _seeded_init(ConvBnReluStack(), 1),
                   _images((2, 3, 16, 16)), frozenset({"conv2d", "linear"})),
         ModelSpec("residual", "ResNet basic block with identity shortcut", lambda: _seeded_init(ResidualBlock(), 2),
                   _images((2, 8, 8, 8)), frozenset({"conv2d", "add"})),
