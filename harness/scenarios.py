@@ -529,6 +529,27 @@ def upstream_bug_scenarios() -> list[Scenario]:
             error="DanglingReferenceError",
         ),
         _upstream_bug(
+            "implicit sharing makes a shared edge the root of its group",
+            f"{_AO}/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
+            "Found by the fuzz campaign (no public report yet). x feeds relu and tanh; "
+            "edge x->relu has the concrete spec, edge y->sigmoid shares with it, edge x->tanh shares with "
+            "y->sigmoid. Every shared spec points at an EARLIER key and the references end at a concrete spec, "
+            "so the annotation is valid. torchao 0.18 processes x->relu first: implicit sharing with its sibling "
+            "x->tanh unions the two with x->tanh as the root, though x->tanh only has a SharedQuantizationSpec. "
+            "Resolving y->sigmoid then walks sigmoid's anchor x->relu to that root, whose spec leads back to "
+            "y->sigmoid, and _unwrap_shared_qspec recurses until RecursionError. The reference resolves shared "
+            "specs along their references, not union-find roots: one group of the three edges.",
+            "crashes",
+            (ph("x", (2, 4)), ph("y", (2, 4)), call("relu", "aten.relu.default", R("x")),
+             call("sigmoid", "aten.sigmoid.default", R("y")), call("tanh", "aten.tanh.default", R("x")),
+             out("relu", "sigmoid", "tanh")),
+            [ann("relu", (("x", ACT),)),
+             ann("sigmoid", (("y", shared_edge("x", "relu")),)),
+             ann("tanh", (("x", shared_edge("y", "sigmoid")),))],
+            tags=("ao-implicit-root-loop",),
+            groups=_groups(["edge:x->relu", "edge:y->sigmoid", "edge:x->tanh"]),
+        ),
+        _upstream_bug(
             "cycle of shared specs",
             f"{_AO}/pull/4483",
             "Crash mode (3) of the PR: cat's first input edge shares with its second, the second with the output, "
