@@ -148,6 +148,14 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         matches=lambda o: _reference_raised(o, prepare_impl.DerivedCycleError) and _raised(o, KeyError, AssertionError),
     ),
     KnownBug(
+        id="ao-4483-bare-error",
+        title="invalid annotations (the reference names the problem): torchao fails with a bare, unrelated error",
+        link="https://github.com/pytorch/ao/pull/4483",
+        matches=lambda o: isinstance(o.reference_error, prepare_impl.AnnotationError)
+        and _raised(o, AssertionError, KeyError, RecursionError, IndexError)
+        and not _reference_raised(o, prepare_impl.TensorKwargError),
+    ),
+    KnownBug(
         id="ao-tensor-kwarg",
         title="tensor kwarg on an annotated node: bare AssertionError",
         link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
