@@ -1,0 +1,87 @@
+"""Hypothesis strategies that generate cases (``harness.case`` data) for fuzzing ``prepare``.
+
+Everything generated is plain ``harness.case`` data, so hypothesis shrinks the data, never a torch object;
+``harness.build`` turns it into a ``GraphModule``. The strategies compose:
+
+* :func:`graphs` (``graphs.py``): random DAGs in the ATen IR ``torch.export`` produces. Every node's shape is
+  tracked with :data:`SHAPE_RULES` (``shapes.py``) while drawing, so every graph builds; :func:`infer_meta`
+  replays the rules on a graph.
+* :func:`annotations` (``annotations.py``): the quantization annotations of a given graph, ``"valid"`` (what a
+  correct quantizer could emit) or ``"adversarial"`` (exactly one injected defect; :func:`adversarial_annotations`
+  also says which, see :data:`ADVERSARIAL_KINDS` and :data:`ERROR_FOR_KIND`).
+* :func:`cases` and :func:`adversarial_cases` (``cases.py``) combine the two.
+* :func:`exported_cases` (``exported.py``): a drawn graph written as an ordinary ``nn.Module`` program, exported
+  with ``torch.export`` and extracted back: exactly the IR a quantizer sees (slower; exports are cached).
+
+Sizes: ``min_nodes``/``max_nodes`` count operator nodes (``call_function`` nodes other than ``getitem``);
+placeholders, ``get_attr`` nodes, ``getitem`` nodes and the output come on top.
+
+Shrinking goes towards small graphs: few op nodes, the simplest ops (``relu`` first), each op consuming the most
+recent value, distinct operands, one ``getitem``, no annotations.
+"""
+
+from harness.strategies.annotations import (
+    ADVERSARIAL_KINDS,
+    DERIVE_PER_CHANNEL,
+    DERIVE_PER_TENSOR,
+    ERROR_FOR_KIND,
+    FQ,
+    OBS,
+    adversarial_annotations,
+    annotation_items,
+    annotations,
+    applicable_kinds,
+    later_anchored_shares,
+)
+from harness.strategies.cases import adversarial_cases, cases
+from harness.strategies.graphs import GENERATED_OPS, PLACEHOLDER_SHAPES, graphs
+from harness.strategies.shapes import (
+    MAX_NUMEL,
+    SHAPE_RULES,
+    Meta,
+    ShapeRuleError,
+    has_tensor_kwarg,
+    infer_meta,
+    is_float,
+    refs,
+)
+
+__all__ = [
+    "ADVERSARIAL_KINDS",
+    "DERIVE_PER_CHANNEL",
+    "DERIVE_PER_TENSOR",
+    "ERROR_FOR_KIND",
+    "EXPORTABLE_OPS",
+    "FQ",
+    "GENERATED_OPS",
+    "MAX_NUMEL",
+    "Meta",
+    "OBS",
+    "PLACEHOLDER_SHAPES",
+    "SHAPE_RULES",
+    "ShapeRuleError",
+    "adversarial_annotations",
+    "adversarial_cases",
+    "annotation_items",
+    "annotations",
+    "applicable_kinds",
+    "cases",
+    "export_graph",
+    "exported_cases",
+    "graph_to_module",
+    "graphs",
+    "has_tensor_kwarg",
+    "infer_meta",
+    "is_float",
+    "later_anchored_shares",
+    "refs",
+]
+
+
+def __getattr__(name: str):
+    """The exported-program helpers import torch: load them on first use, so importing the strategies stays cheap."""
+    if name in ("EXPORTABLE_OPS", "export_graph", "exported_cases", "graph_to_module"):
+        from harness.strategies import exported
+
+        return getattr(exported, name)
+    raise AttributeError(f"module 'harness.strategies' has no attribute {name!r}")

@@ -1,0 +1,78 @@
+"""Whole cases: a generated graph with valid or adversarial annotations."""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence, Union
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from harness.case import Case, Expected, Info
+from harness.strategies.annotations import (
+    ADVERSARIAL_KINDS,
+    ERROR_FOR_KIND,
+    adversarial_annotations,
+    annotations,
+    applicable_kinds,
+)
+from harness.strategies.graphs import graphs
+from harness.strategies.shapes import infer_meta
+
+__all__ = ["cases", "adversarial_cases", "as_strategy"]
+
+
+def as_strategy(x) -> st.SearchStrategy:
+    """``x`` if it is a strategy, else ``st.just(x)`` (so parameters accept a value or a strategy)."""
+    return x if isinstance(x, st.SearchStrategy) else st.just(x)
+
+
+@st.composite
+def cases(
+    draw,
+    mode: str = "valid",
+    is_qat: Union[bool, st.SearchStrategy[bool]] = st.booleans(),
+    min_nodes: int = 1,
+    max_nodes: int = 12,
+    ops: Optional[Iterable[str]] = None,
+    allow_implicit_sharing: st.SearchStrategy[bool] = st.booleans(),
+    sharing_order: str = "any",
+) -> Case:
+    """A graph from :func:`graphs` with annotations from :func:`annotations` (``mode`` valid or adversarial).
+
+    Adversarial cases carry ``expected=Expected(error=...)`` and their kind in ``info.tags``.
+    """
+    if mode == "adversarial":
+        return draw(adversarial_cases(None, is_qat, min_nodes, max_nodes, ops, allow_implicit_sharing))[0]
+    qat = draw(as_strategy(is_qat))
+    graph = draw(graphs(min_nodes, max_nodes, ops))
+    anns = draw(annotations(graph, mode, allow_implicit_sharing, qat, sharing_order))
+    return Case(graph, anns, is_qat=qat, info=Info(title="generated", kind="scenario", tags=("generated", mode)))
+
+
+@st.composite
+def adversarial_cases(
+    draw,
+    kinds: Optional[Sequence[str]] = None,
+    is_qat: Union[bool, st.SearchStrategy[bool]] = st.booleans(),
+    min_nodes: int = 1,
+    max_nodes: int = 12,
+    ops: Optional[Iterable[str]] = None,
+    allow_implicit_sharing: st.SearchStrategy[bool] = st.booleans(),
+) -> tuple[Case, str]:
+    """``(case, kind)``: a generated case with exactly one injected defect of ``kind`` (one of ``kinds``, default
+    all of :data:`ADVERSARIAL_KINDS`); ``case.expected.error`` is the error a correct prepare raises for it and
+    ``case.info.tags`` ends with ``kind``."""
+    kinds = tuple(ADVERSARIAL_KINDS if kinds is None else kinds)
+    unknown = set(kinds) - set(ADVERSARIAL_KINDS)
+    if unknown or not kinds:
+        raise ValueError(f"unknown adversarial kinds {sorted(unknown)}; known: {ADVERSARIAL_KINDS}")
+    qat = draw(as_strategy(is_qat))
+    want_kwargs = "tensor_kwarg" in kinds and (len(kinds) == 1 or draw(st.booleans()))
+    graph = draw(graphs(min_nodes, max_nodes, ops, tensor_kwargs=want_kwargs))
+    meta = infer_meta(graph)
+    possible = applicable_kinds(graph, kinds, meta)
+    assume(bool(possible))
+    anns, kind = draw(adversarial_annotations(graph, possible, allow_implicit_sharing, qat, meta))
+    case = Case(graph, anns, is_qat=qat, expected=Expected(error=ERROR_FOR_KIND[kind]),
+                info=Info(title=f"adversarial: {kind}", kind="scenario", tags=("generated", "adversarial", kind)))
+    return case, kind

@@ -1,0 +1,324 @@
+"""Shape rules of the generated ops, and :func:`infer_meta`, their replay over a whole graph (pure, no torch).
+
+One rule per op the graph generator draws (:data:`SHAPE_RULES`): given a node's args/kwargs and a lookup of its
+inputs' values it returns the node's value (a ``TensorMeta``, or a tuple of them for ``split``). The generator
+tracks shapes with these rules as it draws, so every graph it makes builds; :func:`infer_meta` replays them, and
+the tests compare its answer with the FakeTensors of the built module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator, Mapping, Sequence, Union
+
+from harness.case import Graph, Node, Ref, TensorMeta
+
+__all__ = [
+    "ShapeRuleError", "Meta", "FLOAT", "MAX_NUMEL", "SHAPE_RULES", "infer_meta", "refs", "is_float", "has_tensor_kwarg",
+    "arg_at",
+]
+
+
+class ShapeRuleError(ValueError):
+    """A graph that :func:`infer_meta` cannot follow (an op without a shape rule, or arguments that do not fit).
+
+    ``node`` names the node at fault.
+    """
+
+    def __init__(self, node: str, reason: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r}: {reason}")
+
+
+# A node's value: a tensor, a list of tensors (``split``), or None (the output node).
+Meta = dict[str, Union[TensorMeta, tuple[TensorMeta, ...], None]]
+
+FLOAT = "float32"
+MAX_NUMEL = 4096  # no generated value is bigger (tensors stay tiny, graphs build and run fast)
+
+
+def refs(x) -> Iterator[str]:
+    """Names of the nodes referenced in an argument structure (depth first, in order)."""
+    if isinstance(x, Ref):
+        yield x.name
+    elif isinstance(x, tuple):
+        for y in x:
+            yield from refs(y)
+
+
+def has_tensor_kwarg(node: Node) -> bool:
+    """Whether ``node`` passes a tensor (a node reference) as a keyword argument."""
+    return any(True for _, v in node.kwargs for _ in refs((v,)))
+
+
+def is_float(value) -> bool:
+    """Whether a node value is a float32 tensor (what annotations may observe)."""
+    return isinstance(value, TensorMeta) and value.dtype == FLOAT
+
+
+def _norm_dim(d: int, rank: int, node: str) -> int:
+    if not -rank <= d < max(rank, 1):
+        raise ShapeRuleError(node, f"dim {d} out of range for rank {rank}")
+    return d % rank if rank else 0
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...], node: str) -> tuple[int, ...]:
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and 1 not in (x, y):
+            raise ShapeRuleError(node, f"shapes {a} and {b} do not broadcast")
+        out.append(max(x, y))
+    return tuple(reversed(out))
+
+
+def arg_at(args: tuple, kwargs: Mapping, i: int, key: str, default=None):
+    """Argument ``i`` of a call, given positionally or as keyword ``key``, else ``default``."""
+    if i < len(args):
+        return args[i]
+    return kwargs.get(key, default)
+
+
+def _pair(v, node: str) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(v)
+    if len(v) == 1:
+        return (v[0], v[0])
+    if len(v) != 2:
+        raise ShapeRuleError(node, f"expected 1 or 2 ints, got {v}")
+    return (v[0], v[1])
+
+
+def _resolve_shape(numel: int, shape: Sequence[int], node: str) -> tuple[int, ...]:
+    shape = tuple(shape)
+    if shape.count(-1) > 1:
+        raise ShapeRuleError(node, f"more than one -1 in {shape}")
+    known = math.prod(s for s in shape if s != -1)
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise ShapeRuleError(node, f"cannot infer -1 in {shape} for {numel} elements")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    if math.prod(shape) != numel:
+        raise ShapeRuleError(node, f"shape {shape} does not hold {numel} elements")
+    return shape
+
+
+Lookup = Callable[[object], TensorMeta]
+Rule = Callable[[str, tuple, dict, Lookup], Union[TensorMeta, tuple[TensorMeta, ...]]]
+
+
+def _unary(node, args, kwargs, t):
+    return t(args[0])
+
+
+def _binary(node, args, kwargs, t, dtype=None):
+    a = t(args[0])
+    other = arg_at(args, kwargs, 1, "other")
+    shape = _broadcast(a.shape, t(other).shape, node) if isinstance(other, Ref) else a.shape
+    return TensorMeta(shape, dtype or a.dtype)
+
+
+def _cat(node, args, kwargs, t):
+    metas = [t(v) for v in args[0]]
+    rank = len(metas[0].shape)
+    d = _norm_dim(arg_at(args, kwargs, 1, "dim", 0), rank, node)
+    for m in metas:
+        if len(m.shape) != rank or any(m.shape[i] != metas[0].shape[i] for i in range(rank) if i != d):
+            raise ShapeRuleError(node, f"cat of mismatched shapes {[m.shape for m in metas]}")
+    shape = list(metas[0].shape)
+    shape[d] = sum(m.shape[d] for m in metas)
+    return TensorMeta(tuple(shape), metas[0].dtype)
+
+
+def _stack(node, args, kwargs, t):
+    metas = [t(v) for v in args[0]]
+    if any(m.shape != metas[0].shape for m in metas):
+        raise ShapeRuleError(node, f"stack of mismatched shapes {[m.shape for m in metas]}")
+    rank = len(metas[0].shape) + 1
+    d = _norm_dim(arg_at(args, kwargs, 1, "dim", 0), rank, node)
+    shape = list(metas[0].shape)
+    shape.insert(d, len(metas))
+    return TensorMeta(tuple(shape), metas[0].dtype)
+
+
+def _split(node, args, kwargs, t):
+    a = t(args[0])
+    size = arg_at(args, kwargs, 1, "split_size")
+    d = _norm_dim(arg_at(args, kwargs, 2, "dim", 0), len(a.shape), node)
+    n = a.shape[d]
+    out = []
+    for start in range(0, n, size):
+        shape = list(a.shape)
+        shape[d] = min(size, n - start)
+        out.append(TensorMeta(tuple(shape), a.dtype))
+    return tuple(out)
+
+
+def _view(node, args, kwargs, t):
+    a = t(args[0])
+    return TensorMeta(_resolve_shape(math.prod(a.shape), arg_at(args, kwargs, 1, "size"), node), a.dtype)
+
+
+def _permute(node, args, kwargs, t):
+    a = t(args[0])
+    dims = [_norm_dim(d, len(a.shape), node) for d in args[1]]
+    if sorted(dims) != list(range(len(a.shape))):
+        raise ShapeRuleError(node, f"{tuple(args[1])} is not a permutation of rank {len(a.shape)}")
+    return TensorMeta(tuple(a.shape[d] for d in dims), a.dtype)
+
+
+def _flatten(node, args, kwargs, t):
+    a = t(args[0])
+    rank = len(a.shape)
+    if rank == 0:
+        return TensorMeta((1,), a.dtype)
+    s = _norm_dim(arg_at(args, kwargs, 1, "start_dim", 0), rank, node)
+    e = _norm_dim(arg_at(args, kwargs, 2, "end_dim", -1), rank, node)
+    return TensorMeta(a.shape[:s] + (math.prod(a.shape[s : e + 1]),) + a.shape[e + 1 :], a.dtype)
+
+
+def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _conv2d(node, args, kwargs, t):
+    x, w = t(args[0]), t(args[1])
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise ShapeRuleError(node, f"conv2d of {x.shape} with weight {w.shape}")
+    stride = _pair(arg_at(args, kwargs, 3, "stride", (1, 1)), node)
+    pad = _pair(arg_at(args, kwargs, 4, "padding", (0, 0)), node)
+    dil = _pair(arg_at(args, kwargs, 5, "dilation", (1, 1)), node)
+    groups = arg_at(args, kwargs, 6, "groups", 1)
+    if x.shape[1] != w.shape[1] * groups:
+        raise ShapeRuleError(node, f"conv2d: {x.shape[1]} input channels, weight {w.shape}, groups {groups}")
+    h = _conv_out(x.shape[2], w.shape[2], stride[0], pad[0], dil[0])
+    wd = _conv_out(x.shape[3], w.shape[3], stride[1], pad[1], dil[1])
+    if h < 1 or wd < 1:
+        raise ShapeRuleError(node, "conv2d output is empty")
+    return TensorMeta((x.shape[0], w.shape[0], h, wd), x.dtype)
+
+
+def _linear(node, args, kwargs, t):
+    x, w = t(args[0]), t(args[1])
+    if x.shape[-1] != w.shape[1]:
+        raise ShapeRuleError(node, f"linear of {x.shape} with weight {w.shape}")
+    return TensorMeta(x.shape[:-1] + (w.shape[0],), x.dtype)
+
+
+def _max_pool2d(node, args, kwargs, t):
+    x = t(args[0])
+    k = _pair(args[1], node)
+    s = arg_at(args, kwargs, 2, "stride", ())
+    s = k if not s else _pair(s, node)
+    p = _pair(arg_at(args, kwargs, 3, "padding", 0), node)
+    d = _pair(arg_at(args, kwargs, 4, "dilation", 1), node)
+    h, w = (_conv_out(x.shape[-2 + i], k[i], s[i], p[i], d[i]) for i in range(2))
+    return TensorMeta(x.shape[:-2] + (h, w), x.dtype)
+
+
+def _avg_pool2d(node, args, kwargs, t):
+    x = t(args[0])
+    k = _pair(args[1], node)
+    s = arg_at(args, kwargs, 2, "stride", ())
+    s = k if not s else _pair(s, node)
+    p = _pair(arg_at(args, kwargs, 3, "padding", 0), node)
+    h, w = (_conv_out(x.shape[-2 + i], k[i], s[i], p[i], 1) for i in range(2))
+    return TensorMeta(x.shape[:-2] + (h, w), x.dtype)
+
+
+def _adaptive_avg_pool2d(node, args, kwargs, t):
+    x = t(args[0])
+    return TensorMeta(x.shape[:-2] + _pair(args[1], node), x.dtype)
+
+
+def _mean_dim(node, args, kwargs, t):
+    x = t(args[0])
+    dims = {_norm_dim(d, len(x.shape), node) for d in args[1]}
+    keep = arg_at(args, kwargs, 2, "keepdim", False)
+    shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape) if keep or i not in dims)
+    return TensorMeta(shape, x.dtype)
+
+
+def _mm(node, args, kwargs, t):
+    a, b = t(args[0]), t(args[1])
+    if len(a.shape) != 2 or len(b.shape) != 2 or a.shape[1] != b.shape[0]:
+        raise ShapeRuleError(node, f"mm of {a.shape} and {b.shape}")
+    return TensorMeta((a.shape[0], b.shape[1]), a.dtype)
+
+
+def _bmm(node, args, kwargs, t):
+    a, b = t(args[0]), t(args[1])
+    if len(a.shape) != 3 or len(b.shape) != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ShapeRuleError(node, f"bmm of {a.shape} and {b.shape}")
+    return TensorMeta((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
+
+
+def _getitem(node, args, kwargs, t):
+    seq = t(args[0])
+    if not isinstance(seq, tuple):
+        raise ShapeRuleError(node, "getitem of a value that is not a list of tensors")
+    return seq[args[1]]
+
+
+SHAPE_RULES: dict[str, Rule] = {
+    "aten.relu.default": _unary,
+    "aten.sigmoid.default": _unary,
+    "aten.clone.default": _unary,
+    "aten.hardtanh.default": _unary,
+    "aten.softmax.int": _unary,
+    "aten.layer_norm.default": _unary,
+    "aten.copy_.default": _unary,
+    "aten.add_.Tensor": _unary,
+    "aten.add.Tensor": _binary,
+    "aten.mul.Tensor": _binary,
+    "aten.minimum.default": _binary,
+    "aten.eq.Tensor": lambda n, a, k, t: _binary(n, a, k, t, dtype="bool"),
+    "aten.cat.default": _cat,
+    "aten.stack.default": _stack,
+    "aten.split.Tensor": _split,
+    "getitem": _getitem,
+    "aten.view.default": _view,
+    "aten.reshape.default": _view,
+    "aten.permute.default": _permute,
+    "aten.flatten.using_ints": _flatten,
+    "aten.conv2d.default": _conv2d,
+    "aten.linear.default": _linear,
+    "aten.max_pool2d.default": _max_pool2d,
+    "aten.avg_pool2d.default": _avg_pool2d,
+    "aten.adaptive_avg_pool2d.default": _adaptive_avg_pool2d,
+    "aten.mean.dim": _mean_dim,
+    "aten.mm.default": _mm,
+    "aten.bmm.default": _bmm,
+}
+
+
+def infer_meta(graph: Graph) -> Meta:
+    """The value of every node of ``graph`` by the rules of :data:`SHAPE_RULES` (a pure replay, no torch).
+
+    Raises :class:`ShapeRuleError` naming the node for an op without a rule or arguments that do not fit.
+    """
+    meta: Meta = {}
+
+    def lookup(v):
+        if not isinstance(v, Ref):
+            raise ShapeRuleError(current, f"expected a node reference, got {v!r}")
+        if v.name not in meta:
+            raise ShapeRuleError(current, f"refers to {v.name!r}, which is not defined before it")
+        return meta[v.name]
+
+    for node in graph.nodes:
+        current = node.name
+        if node.op in ("placeholder", "get_attr"):
+            if node.tensor is None:
+                raise ShapeRuleError(node.name, f"{node.op} without a tensor")
+            meta[node.name] = node.tensor
+        elif node.op == "output":
+            meta[node.name] = None
+        else:
+            rule = SHAPE_RULES.get(node.target)
+            if rule is None:
+                raise ShapeRuleError(node.name, f"no shape rule for {node.target!r}")
+            meta[node.name] = rule(node.name, node.args, dict(node.kwargs), lookup)
+    return meta
