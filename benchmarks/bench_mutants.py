@@ -37,7 +37,7 @@ def main() -> None:
         start = time.time()
         proc = subprocess.run(
             [sys.executable, "-m", "harness", "fuzz", "--candidate", f"harness.mutants:{name}", "--seconds",
-             str(args.seconds), "--seed", str(args.seed), "--out", str(out), "--mode", args.mode],
+             str(args.seconds), "--seed", str(args.seed), "--out", str(out), "--mode", args.mode, "--stop-on-new"],
             capture_output=True, text=True, env=env,
         )
         wall = time.time() - start

@@ -37,6 +37,7 @@ def _fuzz_parser() -> argparse.ArgumentParser:
                    help="also calibrate, convert_pt2e and compare outputs when the canonical forms agree")
     p.add_argument("--float-semantics", action="store_true",
                    help="also check that the prepared model computes the original's float outputs (slower)")
+    p.add_argument("--stop-on-new", action="store_true", help="stop at the first new finding")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     return p
 
@@ -56,7 +57,7 @@ def main_fuzz(argv: list[str]) -> int:
         return EXIT_USAGE
     config = CampaignConfig(candidate=args.candidate, seconds=args.seconds, seed=args.seed, jobs=args.jobs,
                             out=args.out, strict=args.strict, mode=args.mode, max_nodes=args.max_nodes,
-                            numerics=args.numerics, float_semantics=args.float_semantics,
+                            numerics=args.numerics, float_semantics=args.float_semantics, stop_on_new=args.stop_on_new,
                             quiet=args.quiet)
     result = run_campaign(config)
     return exit_status(result, config)

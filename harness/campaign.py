@@ -43,6 +43,7 @@ class CampaignConfig:
     float_semantics: bool = False  # run the float-semantics invariant (runs both models: slower)
     shrink_seconds: float = 30.0  # after the deadline, a round still shrinking gets this long to finish
     quiet: bool = False
+    stop_on_new: bool = False  # end the run once a new (not known) finding is written
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,8 @@ def run_worker(config: CampaignConfig, worker_seed: int, started: float, emit: C
                 detected=state["detected"],
                 seconds=round(time.time() - started, 1),
             ))))
+            if config.stop_on_new and known is None:
+                break
     tick(force=True)
 
 
