@@ -207,7 +207,7 @@ def model_inputs(name: str, seed: int = 0) -> tuple[torch.Tensor, ...]:
 
 
 _FLOAT: dict[str, nn.Module] = {}
-_EXPORTED: dict[str, torch.fx.GraphModule] = {}
+_EXPORTED: dict[tuple[str, bool], torch.fx.GraphModule] = {}
 
 
 def float_model(name: str) -> nn.Module:
@@ -231,9 +231,9 @@ def strip_guards(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     return gm
 
 
-def _export(name: str) -> torch.fx.GraphModule:
+def _export(name: str, strict: bool) -> torch.fx.GraphModule:
     model = float_model(name)
-    ep = torch.export.export(model, model_inputs(name, seed=0))
+    ep = torch.export.export(model, model_inputs(name, seed=0), strict=strict)
     try:
         gm = ep.module(check_guards=False)
     except TypeError:  # torch without check_guards
@@ -241,12 +241,15 @@ def _export(name: str) -> torch.fx.GraphModule:
     return strip_guards(gm)
 
 
-def export_model(name: str) -> torch.fx.GraphModule:
-    """``torch.export.export(model, inputs).module()`` of model ``name`` without the guard call: a fresh copy."""
-    if name not in _EXPORTED:
+def export_model(name: str, strict: bool = False) -> torch.fx.GraphModule:
+    """``torch.export.export(model, inputs, strict=strict).module()`` of model ``name`` without the guard call: a
+    fresh copy. ``strict=True`` traces with TorchDynamo, which also fills ``node.meta["source_fn_stack"]`` (some
+    quantizers, e.g. ExecuTorch's Cadence ones, match on it and annotate nothing without it)."""
+    key = (name, strict)
+    if key not in _EXPORTED:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.export's own deprecation chatter
-            _EXPORTED[name] = _export(name)
+            _EXPORTED[key] = _export(name, strict)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deep-copying the pytree spec of an exported module
-        return copy.deepcopy(_EXPORTED[name])
+        return copy.deepcopy(_EXPORTED[key])

@@ -167,10 +167,19 @@ class QuantizerLoadError(ValueError):
 
 @dataclass(frozen=True)
 class QuantizerSource:
-    """A quantizer to check: a label for reports and a factory giving a configured quantizer per call."""
+    """A quantizer to check: a label for reports and a factory giving a configured quantizer per call.
+
+    A factory with the attribute ``export_strict = True`` gets its models and random graphs exported with
+    ``torch.export.export(..., strict=True)`` (for quantizers that match on ``source_fn_stack``, which only strict
+    export records).
+    """
 
     label: str
     factory: Callable[[], Any]
+
+    @property
+    def export_strict(self) -> bool:
+        return bool(getattr(self.factory, "export_strict", False))
 
 
 def _is_quantizer(obj: Any) -> bool:
@@ -799,7 +808,8 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
         result.problems.append(Problem("numerics", "the quantizer failed on this model (see the annotate check)",
                                        "skip"))
         return result
-    ann = run_quantizer(models.export_model(model_name), source, timeout)  # a fresh run: prepare changes the graph
+    # a fresh run: prepare changes the graph
+    ann = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout)
     if ann.failed:
         result.problems.append(Problem("numerics", "the quantizer failed on this model (see the annotate check)",
                                        "skip"))
@@ -822,7 +832,7 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
                                         what=f"prepare ({options.prepare})")
     except Exception as e:  # noqa: BLE001 - retried with the reference below
         note = f"the prepare under test raised {_exc_line(e)}; measured with the reference prepare instead. "
-        again = run_quantizer(models.export_model(model_name), source, timeout)
+        again = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout)
         try:
             prepared = call_with_time_limit(prepare_impl.prepare, timeout, again.gm, again.node_name_to_scope, False,
                                             getattr(again.quantizer, "prepare_obs_or_fq_callback", None),
@@ -883,7 +893,8 @@ def _norm_op(name: str) -> str:
 
 def claimed_ops(quantizer: Any) -> Optional[frozenset[str]]:
     """The ops a quantizer says it supports through ``get_supported_operators()`` (normalised names such as
-    ``"conv2d"``, ``"linear"``, ``"embedding"``), or None when it does not say."""
+    ``"conv2d"``, ``"linear"``, ``"embedding"``), or None when it does not say. An answer naming no op counts as
+    not saying: quantizers that do annotate return ``[]`` as a stub (ExecuTorch's Cadence quantizers do)."""
     getter = getattr(quantizer, "get_supported_operators", None)
     if not callable(getter):
         return None
@@ -906,7 +917,7 @@ def claimed_ops(quantizer: Any) -> Optional[frozenset[str]]:
 
     for cfg in configs or ():
         visit(getattr(cfg, "operators", ()))
-    return frozenset(names)
+    return frozenset(names) or None
 
 
 def _claims_model(claimed: Optional[frozenset[str]], model_name: str) -> Optional[bool]:
@@ -920,9 +931,9 @@ def _claims_model(claimed: Optional[frozenset[str]], model_name: str) -> Optiona
 # ---- random graphs and saved graphs ------------------------------------------------------------
 
 
-def _graph_gm(graph: Any) -> GraphModule:
+def _graph_gm(graph: Any, strict: bool = False) -> GraphModule:
     """The exported module program of a case graph (the IR a quantizer really sees); the built graph when the
-    graph cannot be written as a module program."""
+    graph cannot be written as a module program. ``strict``: export with ``strict=True``."""
     from harness import strategies
     from harness.build import build_module, example_inputs
 
@@ -930,7 +941,7 @@ def _graph_gm(graph: Any) -> GraphModule:
         module = strategies.graph_to_module(graph)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ep = torch.export.export(module, example_inputs(graph))
+            ep = torch.export.export(module, example_inputs(graph), strict=strict)
         try:
             gm = ep.module(check_guards=False)
         except TypeError:
@@ -956,7 +967,7 @@ class GraphVerdict:
 def check_graph(graph: Any, source: QuantizerSource, options: SuiteOptions) -> GraphVerdict:
     """Checks 1, 2, 3 and 5 on one case graph (the quantizer annotates it)."""
     try:
-        gm = _graph_gm(graph)
+        gm = _graph_gm(graph, source.export_strict)
     except Exception as e:  # noqa: BLE001
         return GraphVerdict([], None, unusable=_exc_line(e))
     timeout = options.budget.timeout
@@ -1077,7 +1088,8 @@ def _annotated_model(source: QuantizerSource, model_name: str, options: SuiteOpt
 
     key = (source.label, id(source.factory), model_name)
     if key not in _ANNOTATED:
-        _ANNOTATED[key] = (source, run_quantizer(models.export_model(model_name), source, options.budget.timeout))
+        _ANNOTATED[key] = (source, run_quantizer(models.export_model(model_name, source.export_strict), source,
+                                                   options.budget.timeout))
     return _ANNOTATED[key][1]
 
 
@@ -1101,7 +1113,8 @@ def check_model_annotate(model_name: str, source: QuantizerSource, options: Suit
         if claims is not False:
             why = ("it says it supports " + ", ".join(sorted(
                 {_norm_op(o) for o in _model_key_ops(model_name)} & (claimed_ops(ann.quantizer) or frozenset())))
-                if claims else "it does not say which ops it supports (no get_supported_operators())")
+                if claims else "it does not say which ops it supports (get_supported_operators() is missing or "
+                "names no op)")
             result.problems.append(Problem(
                 "annotate",
                 f"annotated nothing on model {model_name!r} (ops: {_model_ops(ann.gm)}): no node got a "
