@@ -10,7 +10,6 @@ upstream bug explains what went wrong. The :class:`Report` says all of it in pla
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -18,6 +17,7 @@ from torch.fx import GraphModule
 
 import prepare_impl
 from harness import known_bugs
+from harness.loading import resolve_object
 from harness.build import build, example_inputs
 from harness.canonical import Canonical, canonical_error, canonical_form
 from harness.case import Case
@@ -32,20 +32,9 @@ REFERENCE = "prepare_impl:prepare"
 
 def load_function(spec: str) -> PrepareFn:
     """``"package.module:function"`` -> the function (raises ``ValueError`` with the reason otherwise)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"{spec!r}: expected MODULE:FUNCTION")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ValueError(f"{spec!r}: cannot import {module_name!r}: {e}") from e
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"{spec!r}: {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
+    obj = resolve_object(spec)
     if not callable(obj):
-        raise ValueError(f"{spec!r}: {attr!r} is not callable")
+        raise ValueError(f"{spec!r}: {spec.partition(':')[2]!r} is not callable")
     return obj
 
 

@@ -31,7 +31,6 @@ Nothing here imports pytest; :mod:`harness.plugin` turns results into test outco
 
 from __future__ import annotations
 
-import importlib
 import math
 import random
 import time
@@ -205,18 +204,12 @@ def load_quantizer_factory(spec: str) -> QuantizerSource:
     quantizer, or a quantizer instance. The factory is called once here, so a broken or unavailable one is reported
     before any check runs (:class:`QuantizerLoadError`).
     """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise QuantizerLoadError(f"{spec!r}: expected MODULE:NAME, e.g. harness.quantizers:xnnpack")
+    from harness.loading import resolve_object
+
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise QuantizerLoadError(f"{spec!r}: cannot import {module_name!r}: {e}", unavailable=False) from e
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise QuantizerLoadError(f"{spec!r}: module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
+        obj = resolve_object(spec, what="NAME, e.g. harness.quantizers:xnnpack")
+    except ValueError as e:
+        raise QuantizerLoadError(str(e), unavailable=False) from e
     source = quantizer_source(obj, spec)
     _make_quantizer(source)  # fail early
     return source
