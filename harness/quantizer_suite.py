@@ -797,19 +797,11 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
     result = CheckResult("numerics", f"model:{model_name}", source.label)
     shown = _annotated_model(source, model_name, options)  # the report shows the annotated graph, not the prepared
     result.gm, result.annotated = shown.gm, shown.count
-    if shown.failed:
-        result.problems.append(Problem("numerics", "the quantizer failed on this model (see the annotate check)",
-                                       "skip"))
+    if _skipped_for_prerequisites(result, shown, well_formed=False):
         return result
     # a fresh run: prepare changes the graph
     ann = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout)
-    if ann.failed:
-        result.problems.append(Problem("numerics", "the quantizer failed on this model (see the annotate check)",
-                                       "skip"))
-        return result
-    if _not_well_formed(ann.gm):
-        result.problems.append(Problem("numerics", "the annotations are not well formed (see the well_formed check)",
-                                       "skip"))
+    if _skipped_for_prerequisites(result, ann):
         return result
     callback = getattr(ann.quantizer, "prepare_obs_or_fq_callback", None)
     original_meta = dict(ann.gm.meta)
@@ -1126,10 +1118,7 @@ def _model_key_ops(model_name: str) -> frozenset[str]:
 def check_model_well_formed(model_name: str, source: QuantizerSource, options: SuiteOptions) -> CheckResult:
     ann = _annotated_model(source, model_name, options)
     result = CheckResult("well_formed", f"model:{model_name}", source.label, gm=ann.gm, annotated=ann.count)
-    if ann.failed:
-        result.problems.append(Problem("well_formed", "the quantizer failed on this model (see the annotate check)",
-                                       "skip"))
-    else:
+    if not _skipped_for_prerequisites(result, ann, well_formed=False):
         result.problems.extend(check_well_formed(ann.gm))
     return result
 
@@ -1137,16 +1126,23 @@ def check_model_well_formed(model_name: str, source: QuantizerSource, options: S
 def check_model_prepare(model_name: str, source: QuantizerSource, options: SuiteOptions) -> CheckResult:
     ann = _annotated_model(source, model_name, options)
     result = CheckResult("prepare", f"model:{model_name}", source.label, gm=ann.gm, annotated=ann.count)
-    if ann.failed:
-        result.problems.append(Problem("prepare", "the quantizer failed on this model (see the annotate check)",
-                                       "skip"))
-        return result
-    if _not_well_formed(ann.gm):
-        result.problems.append(Problem("prepare", "the annotations are not well formed (see the well_formed check)",
-                                       "skip"))
+    if _skipped_for_prerequisites(result, ann):
         return result
     result.problems.extend(check_prepare(ann.gm, options.prepare, options.budget.timeout)[0])
     return result
+
+
+def _skipped_for_prerequisites(result: CheckResult, ann, well_formed: bool = True) -> bool:
+    """Mark ``result`` skipped, and say so, when the quantizer failed on the model or (``well_formed``) its
+    annotations are not well formed: those checks report the problem, the later ones have nothing to check."""
+    if ann.failed:
+        reason = "the quantizer failed on this model (see the annotate check)"
+    elif well_formed and _not_well_formed(ann.gm):
+        reason = "the annotations are not well formed (see the well_formed check)"
+    else:
+        return False
+    result.problems.append(Problem(result.check, reason, "skip"))
+    return True
 
 
 def _not_well_formed(gm: GraphModule) -> bool:
