@@ -1,4 +1,4 @@
-"""How long ``harness.build.build`` takes on a 30-node case, cold (empty op cache) and warm; prints ms.
+"""How long ``harness.fx.build.build`` takes on a 30-node case, cold (empty op cache) and warm; prints ms.
 
     python benchmarks/bench_build.py [--blocks 4] [--repeat 200]
 
@@ -21,8 +21,9 @@ os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from harness import case as C  # noqa: E402
-from harness import corpus_io, fakeval  # noqa: E402
-from harness.build import annotate, build, build_module, extract_case  # noqa: E402
+from harness.case import files as corpus_io  # noqa: E402
+from harness.fx import fakeval  # noqa: E402
+from harness.fx.build import annotate, build, build_module, extract_case  # noqa: E402
 
 OBS = "torchao.quantization.pt2e.observer."
 ACT = C.QSpec("int8", C.Ctor(OBS + "HistogramObserver", (("eps", 2**-12),)), -128, 127, "per_tensor_affine")

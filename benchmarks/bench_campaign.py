@@ -4,7 +4,7 @@
 
 For a fixed sample of generated cases it times, per case: torchao's ``prepare`` alone on an already built
 module (the floor: what any differential test must at least spend), the build of the case, and the whole
-``harness.differential.check_case`` (three builds, reference and torchao prepare, canonical forms, diff,
+``harness.check.run.check_case`` (three builds, reference and torchao prepare, canonical forms, diff,
 invariants). It prints cases per second of the check and the ratio check / upstream-prepare-alone
 (issue #3's goal: at most 2x), with the share of each step.
 """
@@ -23,7 +23,7 @@ from hypothesis import seed as hseed  # noqa: E402
 
 
 def sample(n: int, seed: int, mode: str) -> list:
-    from harness.campaign import case_strategy
+    from harness.fuzz.campaign import case_strategy
 
     out = []
 
@@ -48,8 +48,8 @@ def main() -> None:
 
     from torchao.quantization.pt2e.prepare import prepare as upstream
 
-    from harness.build import build
-    from harness.differential import check_case
+    from harness.fx.build import build
+    from harness.check.run import check_case
 
     cases, gen = sample(args.cases, args.seed, args.mode)
     for c in cases[:5]:  # warm caches (fake tensors, op resolution)

@@ -4,6 +4,7 @@
                            [--strict] [--mode valid|adversarial|mixed] [--max-nodes N] [--numerics]
     python -m harness repro CASE        print a standalone torch/torchao script reproducing CASE upstream
     python -m harness show CASE [--svg OUT]   the graph of CASE with its sharing groups
+    python -m harness scenarios [--check]     write (or check) corpus/ from the scenarios in harness.corpus
 
 Exit status of ``fuzz``: 1 when it found something new (with ``--strict``: anything), 0 when not, 2 on usage
 errors.
@@ -19,7 +20,7 @@ os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 
 
 def _fuzz_parser() -> argparse.ArgumentParser:
-    from harness.campaign import CampaignConfig
+    from harness.fuzz.campaign import CampaignConfig
 
     d = CampaignConfig()
     p = argparse.ArgumentParser(prog="python -m harness fuzz", description="Fuzz a prepare against the reference.")
@@ -43,8 +44,8 @@ def _fuzz_parser() -> argparse.ArgumentParser:
 
 
 def main_fuzz(argv: list[str]) -> int:
-    from harness.campaign import EXIT_USAGE, CampaignConfig, exit_status, run_campaign
-    from harness.differential import load_function
+    from harness.fuzz.campaign import EXIT_USAGE, CampaignConfig, exit_status, run_campaign
+    from harness.check.run import load_function
 
     args = _fuzz_parser().parse_args(argv)
     if args.seconds <= 0 or args.jobs < 1 or args.max_nodes < 1:
@@ -67,17 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"fuzz": main_fuzz}
     try:
-        from harness.repro import main_repro
+        from harness.tools.repro import main_repro
 
         commands["repro"] = main_repro
     except ImportError:
         pass
     try:
-        from harness.show import main_show
+        from harness.tools.show import main_show
 
         commands["show"] = main_show
     except ImportError:
         pass
+    from harness.corpus.scenarios import main as main_scenarios
+
+    commands["scenarios"] = main_scenarios
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2

@@ -292,7 +292,7 @@ def prepared_case(name: str, is_qat: bool = False) -> Prepared:
 
 def obs_node(gm: GraphModule, observing: str):
     """The first observer node whose first argument is the node named ``observing``."""
-    from harness.canonical import is_observer_module
+    from harness.check.canonical import is_observer_module
 
     for n in gm.graph.nodes:
         if (

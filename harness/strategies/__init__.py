@@ -1,7 +1,7 @@
 """Hypothesis strategies that generate cases (``harness.case`` data) for fuzzing ``prepare``.
 
 Everything generated is plain ``harness.case`` data, so hypothesis shrinks the data, never a torch object;
-``harness.build`` turns it into a ``GraphModule``. The strategies compose:
+``harness.fx.build`` turns it into a ``GraphModule``. The strategies compose:
 
 * :func:`graphs` (``graphs.py``): random DAGs in the ATen IR ``torch.export`` produces. Every node's shape is
   tracked with :data:`SHAPE_RULES` (``shapes.py``) while drawing, so every graph builds; :func:`infer_meta`

@@ -3,8 +3,8 @@
 Valid annotations use every spec kind: ``QSpec`` (int8/uint8/int16 activations, full and restricted ranges,
 per-tensor affine/symmetric, rarely dynamic; int8 per-channel or per-tensor weights; int32 biases), ``SharedSpec``
 to edges and outputs in chains and trees, ``DerivedSpec`` (conv/linear bias from activation and weight edges, with
-the derive functions of ``harness.derive``) and ``FixedSpec`` (sigmoid/softmax outputs). Observers come from the
-allow-list of ``harness.ops`` (fake quants for QAT). Some nodes stay unannotated, some edges are left out or mapped
+the derive functions of ``harness.fx.derive``) and ``FixedSpec`` (sigmoid/softmax outputs). Observers come from the
+allow-list of ``harness.fx.ops`` (fake quants for QAT). Some nodes stay unannotated, some edges are left out or mapped
 to ``None``, every reference targets an annotated edge or output, and sharing never cycles.
 
 Adversarial annotations inject exactly one of :data:`ADVERSARIAL_KINDS` into valid ones; :data:`ERROR_FOR_KIND`

@@ -3,7 +3,7 @@
 A graph drawn by :func:`harness.strategies.graphs.graphs` is written as a plain ``torch.nn.Module``
 (:func:`graph_to_module`: ``nn.Conv2d``/``nn.Linear``/``nn.LayerNorm`` submodules, ``torch.relu(x)``, ``x + y``,
 ``x.view(...)``, ``torch.cat``, ``F.max_pool2d``, ``self.buf.copy_(y)``...), exported with
-``torch.export.export(m, inputs).module(check_guards=False)`` and read back with ``harness.build.extract_case``
+``torch.export.export(m, inputs).module(check_guards=False)`` and read back with ``harness.fx.build.extract_case``
 (:func:`export_graph`, cached: an export costs 0.1-1 s). The exported graph differs from the drawn one the way
 real programs do: export's own node names, dotted attribute paths (``conv2d.weight``), argument spelling.
 """
@@ -38,10 +38,10 @@ def graph_to_module(graph: Graph, seed: int = 0) -> torch.nn.Module:
 
     Conv2d/Linear/LayerNorm whose parameters belong to that one node become submodules named after the node;
     other parameters and buffers are attributes named after their get_attr node. Parameter values are those
-    ``harness.build`` gives for ``seed``. Graphs with tensor kwargs are rejected (:class:`ShapeRuleError`):
+    ``harness.fx.build`` gives for ``seed``. Graphs with tensor kwargs are rejected (:class:`ShapeRuleError`):
     export would move the tensor to a positional argument.
     """
-    from harness.build import build_module
+    from harness.fx.build import build_module
 
     for n in graph.nodes:
         if n.op == "call_function" and has_tensor_kwarg(n):
@@ -220,7 +220,7 @@ def export_graph(graph: Graph, seed: int = 0) -> tuple[Graph, tuple[tuple[str, o
     Returns the extracted graph and its node values as ``(name, TensorMeta | tuple | None)`` pairs (from the
     FakeTensors export computed). Cached per graph.
     """
-    from harness.build import example_inputs, extract_case
+    from harness.fx.build import example_inputs, extract_case
 
     ep = torch.export.export(graph_to_module(graph, seed), example_inputs(graph, seed))
     try:

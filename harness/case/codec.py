@@ -1,0 +1,583 @@
+"""The JSON form of a :class:`harness.case.Case` (format ``"pt2e-case/1"``), with strict validation.
+
+Decoding never executes anything and never imports torch: ops, observer classes, derive functions, dtypes,
+qschemes and constants are only accepted by name from the allow-lists in ``harness.case.names``. Every malformed input raises
+:class:`CaseFormatError` with a message ``"<source>: <field path>: <problem>"``, e.g.
+``corpus/x.json: graph.nodes[3].args[0]: unknown node 'foo'``.
+
+Encoding
+--------
+* node argument: ``{"ref": name}`` (a node), ``{"const": kind, "value": v}`` (a torch constant), a JSON
+  array (a tuple), a JSON scalar, or ``{"float": "inf" | "-inf" | "nan"}`` (a non-finite float);
+* ``kwargs`` and annotation ``inputs`` are arrays of pairs, so their order survives;
+* spec targets: ``{"node": name}`` or ``{"edge": [arg, node]}``;
+* specs: ``{"kind": "quant" | "shared" | "derived" | "fixed", ...}``; observers ``{"class": qualname,
+  "kwargs": [[key, value], ...]}`` where a value may itself be an observer object.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import math
+from typing import Any, Optional
+
+from harness import case as C
+from harness.case import names
+from harness.case.names import UnknownName
+
+__all__ = [
+    "FORMAT",
+    "CaseFormatError",
+    "MAX_NODES",
+    "MAX_TENSOR_ELEMENTS",
+    "case_to_json",
+    "case_from_json",
+]
+
+FORMAT = "pt2e-case/1"
+MAX_NODES = 5_000
+MAX_ANNOTATIONS = 5_000
+MAX_TENSOR_ELEMENTS = 2**24
+MAX_DIMS = 16
+MAX_DEPTH = 16  # nesting of argument tuples, observer kwargs and expected.canonical
+MAX_NAME_LENGTH = 200
+MAX_TEXT_LENGTH = 100_000
+
+_OP_KINDS = ("placeholder", "get_attr", "call_function", "output")
+_INFO_KINDS = ("conformance", "upstream_bug", "finding", "scenario")
+_ATTR_KINDS = ("parameter", "buffer")
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+_OPS = frozenset(names.OP_NAMES)
+_CTORS = frozenset(names.CTOR_NAMES)
+_DTYPES = frozenset(names.DTYPE_NAMES)
+_TENSOR_DTYPES = frozenset(names.TENSOR_DTYPE_NAMES)
+_QSCHEMES = frozenset(names.QSCHEME_NAMES)
+_DERIVE_FNS = frozenset(names.DERIVE_FN_NAMES)
+
+
+class CaseFormatError(ValueError):
+    """A malformed case; the message names the source (file) and the field path."""
+
+    def __init__(self, source: str, path: str, problem: str) -> None:
+        self.source = source
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{source}: {path}: {problem}" if path else f"{source}: {problem}")
+
+
+# ---- encoding ----------------------------------------------------------------------------------
+
+
+def _enc_float(x: float) -> Any:
+    if math.isnan(x):
+        return {"float": "nan"}
+    if math.isinf(x):
+        return {"float": "inf" if x > 0 else "-inf"}
+    return x
+
+
+def _enc_arg(a: Any) -> Any:
+    if isinstance(a, C.Ref):
+        return {"ref": a.name}
+    if isinstance(a, C.Const):
+        return {"const": a.kind, "value": a.value}
+    if isinstance(a, (tuple, list)):
+        return [_enc_arg(x) for x in a]
+    if isinstance(a, float):
+        return _enc_float(a)
+    return a  # checked when the result is decoded
+
+
+def _enc_ctor(c: Any) -> Any:
+    if not isinstance(c, C.Ctor):
+        return c
+    out: dict[str, Any] = {"class": c.qualname}
+    if c.kwargs:
+        out["kwargs"] = [[k, _enc_ctor(v)] for k, v in c.kwargs]
+    return out
+
+
+def _enc_target(t: Any) -> Any:
+    if isinstance(t, C.NodeRef):
+        return {"node": t.name}
+    if isinstance(t, C.EdgeRef):
+        return {"edge": [t.arg, t.node]}
+    return t
+
+
+def _enc_common(s: Any, out: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    for f in fields:
+        value = getattr(s, f)
+        if value is not None and not (f == "is_dynamic" and value is False):
+            out[f] = value
+    return out
+
+
+def _enc_spec(s: Any) -> Any:
+    if s is None:
+        return None
+    if isinstance(s, C.QSpec):
+        out = {"kind": "quant", "dtype": s.dtype, "observer": _enc_ctor(s.observer)}
+        return _enc_common(s, out, ("quant_min", "quant_max", "qscheme", "ch_axis", "is_dynamic"))
+    if isinstance(s, C.SharedSpec):
+        return {"kind": "shared", "target": _enc_target(s.target)}
+    if isinstance(s, C.DerivedSpec):
+        out = {"kind": "derived", "derived_from": [_enc_target(t) for t in s.derived_from],
+               "derive_fn": s.derive_fn, "dtype": s.dtype}
+        return _enc_common(s, out, ("quant_min", "quant_max", "qscheme", "ch_axis", "is_dynamic"))
+    if isinstance(s, C.FixedSpec):
+        out = {"kind": "fixed", "dtype": s.dtype, "scale": _enc_float(s.scale) if isinstance(s.scale, float)
+               else s.scale, "zero_point": s.zero_point}
+        return _enc_common(s, out, ("quant_min", "quant_max", "qscheme", "is_dynamic"))
+    return repr(s)  # rejected when decoded
+
+
+def _enc_node(n: C.Node) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": n.name, "op": n.op}
+    if n.target:
+        out["target"] = n.target
+    if n.args:
+        out["args"] = [_enc_arg(a) for a in n.args]
+    if n.kwargs:
+        out["kwargs"] = [[k, _enc_arg(v)] for k, v in n.kwargs]
+    if n.tensor is not None:
+        out["tensor"] = {"shape": list(n.tensor.shape), "dtype": n.tensor.dtype}
+    if n.attr_kind is not None:
+        out["attr_kind"] = n.attr_kind
+    return out
+
+
+def _enc_annotation(a: C.NodeAnnotation) -> dict[str, Any]:
+    out: dict[str, Any] = {"node": a.node}
+    if a.inputs:
+        out["inputs"] = [{"arg": arg, "spec": _enc_spec(spec)} for arg, spec in a.inputs]
+    if a.output is not None:
+        out["output"] = _enc_spec(a.output)
+    if a.allow_implicit_sharing is not True:
+        out["allow_implicit_sharing"] = a.allow_implicit_sharing
+    return out
+
+
+def case_to_json(case: C.Case) -> dict[str, Any]:
+    """The JSON data of a case (plain dicts/lists/scalars). Pair with :func:`case_from_json` to validate."""
+    try:
+        return _enc_case(case)
+    except (AttributeError, TypeError) as e:
+        raise CaseFormatError("<case to save>", "", f"not a well-formed Case ({e})") from None
+
+
+def _enc_case(case: C.Case) -> dict[str, Any]:
+    info = case.info
+    out: dict[str, Any] = {
+        "format": FORMAT,
+        "info": {"title": info.title, "kind": info.kind, "link": info.link, "notes": info.notes,
+                 "upstream": info.upstream, "tags": list(info.tags)},
+        "is_qat": case.is_qat,
+        "graph": {"nodes": [_enc_node(n) for n in case.graph.nodes]},
+        "annotations": [_enc_annotation(a) for a in case.annotations],
+    }
+    if case.expected is not None:
+        out["expected"] = {"error": case.expected.error, "canonical": case.expected.canonical}
+    return out
+
+
+# ---- decoding ----------------------------------------------------------------------------------
+
+
+class _Decoder:
+    """Decodes one case; ``fail`` raises :class:`CaseFormatError` for a field path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.defined: dict[str, int] = {}  # node name -> index, filled in graph order
+        self.all_names: set[str] = set()
+
+    def fail(self, path: str, problem: str) -> Any:
+        raise CaseFormatError(self.source, path, problem)
+
+    # -- generic fields
+
+    def obj(self, data: Any, path: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+        if not isinstance(data, dict):
+            self.fail(path, f"expected an object, got {_kind(data)}")
+        for key in required:
+            if key not in data:
+                self.fail(path, f"missing field {key!r}")
+        for key in data:
+            if key not in required and key not in optional:
+                self.fail(path, f"unexpected field {str(key)[:60]!r}")
+        return data
+
+    def array(self, data: Any, path: str, limit: Optional[int] = None) -> list:
+        if not isinstance(data, list):
+            self.fail(path, f"expected an array, got {_kind(data)}")
+        if limit is not None and len(data) > limit:
+            self.fail(path, f"too many entries ({len(data)} > {limit})")
+        return data
+
+    def string(self, data: Any, path: str, limit: int = MAX_TEXT_LENGTH) -> str:
+        if not isinstance(data, str):
+            self.fail(path, f"expected a string, got {_kind(data)}")
+        if len(data) > limit:
+            self.fail(path, f"string too long ({len(data)} > {limit})")
+        return data
+
+    def boolean(self, data: Any, path: str) -> bool:
+        if not isinstance(data, bool):
+            self.fail(path, f"expected true or false, got {_kind(data)}")
+        return data
+
+    def integer(self, data: Any, path: str) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail(path, f"expected an integer, got {_kind(data)}")
+        return data
+
+    def opt_int(self, data: dict, key: str, path: str) -> Optional[int]:
+        value = data.get(key)
+        return None if value is None else self.integer(value, f"{path}.{key}")
+
+    def number(self, data: Any, path: str) -> float:
+        if isinstance(data, dict) and set(data) == {"float"} and isinstance(data["float"], str) \
+                and data["float"] in _NONFINITE:
+            return _NONFINITE[data["float"]]
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail(path, f"expected a number, got {_kind(data)}")
+        return float(data)
+
+    def name(self, data: Any, path: str) -> str:
+        text = self.string(data, path, MAX_NAME_LENGTH)
+        if not text.isidentifier() or keyword.iskeyword(text):
+            self.fail(path, f"{text!r} is not a valid node name (a Python identifier)")
+        if text in builtins.__dict__:
+            self.fail(path, f"{text!r} is not a valid node name (it shadows a Python builtin)")
+        return text
+
+    def allowed(self, kind: str, value: str, allowed: Any, path: str) -> str:
+        if value not in allowed:
+            self.fail(path, str(UnknownName(kind, value)))
+        return value
+
+    def ref(self, data: Any, path: str, before: Optional[int] = None) -> str:
+        """A node name that must exist (and, with ``before``, be defined before node number ``before``)."""
+        name = self.string(data, path, MAX_NAME_LENGTH)
+        if name not in self.all_names:
+            self.fail(path, f"unknown node {name[:60]!r}")
+        if before is not None and self.defined.get(name, before) >= before:
+            self.fail(path, f"node {name!r} is used before it is defined")
+        return name
+
+    # -- graph
+
+    def arg(self, data: Any, path: str, before: int, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            self.fail(path, "arguments nested too deeply")
+        if isinstance(data, list):
+            return tuple(self.arg(x, f"{path}[{i}]", before, depth + 1) for i, x in enumerate(data))
+        if isinstance(data, dict):
+            if "ref" in data:
+                self.obj(data, path, ("ref",), ())
+                return C.Ref(self.ref(data["ref"], f"{path}.ref", before))
+            if "const" in data:
+                self.obj(data, path, ("const", "value"), ())
+                kind = self.string(data["const"], f"{path}.const", 40)
+                value = self.string(data["value"], f"{path}.value", 80)
+                if kind not in names.CONST_NAMES:
+                    self.fail(f"{path}.const", str(UnknownName("constant kind", kind)))
+                self.allowed(kind, value, names.CONST_NAMES[kind], f"{path}.value")
+                return C.Const(kind, value)  # type: ignore[arg-type]
+            if "float" in data:
+                self.obj(data, path, ("float",), ())
+                if not isinstance(data["float"], str) or data["float"] not in _NONFINITE:
+                    self.fail(f"{path}.float", f"expected 'inf', '-inf' or 'nan', got {_kind(data['float'])}")
+                return _NONFINITE[data["float"]]
+            self.fail(path, "an object argument needs a 'ref', 'const' or 'float' field")
+        if data is None or isinstance(data, (bool, int, float)):
+            return data
+        if isinstance(data, str):
+            return self.string(data, path, 1000)
+        return self.fail(path, f"unsupported argument {_kind(data)}")
+
+    def tensor(self, data: Any, path: str) -> C.TensorMeta:
+        self.obj(data, path, ("shape",), ("dtype",))
+        dims = self.array(data["shape"], f"{path}.shape", MAX_DIMS)
+        shape = []
+        numel = 1
+        for i, d in enumerate(dims):
+            d = self.integer(d, f"{path}.shape[{i}]")
+            if d < 0:
+                self.fail(f"{path}.shape[{i}]", f"negative size {d}")
+            shape.append(d)
+            numel *= d
+        if numel > MAX_TENSOR_ELEMENTS:
+            self.fail(f"{path}.shape", f"tensor too large ({numel} elements > {MAX_TENSOR_ELEMENTS})")
+        dtype = self.string(data.get("dtype", "float32"), f"{path}.dtype", 40)
+        self.allowed("tensor dtype", dtype, _TENSOR_DTYPES, f"{path}.dtype")
+        return C.TensorMeta(tuple(shape), dtype)
+
+    def node(self, data: Any, path: str, index: int) -> C.Node:
+        self.obj(data, path, ("name", "op"), ("target", "args", "kwargs", "tensor", "attr_kind"))
+        name = self.name(data["name"], f"{path}.name")
+        op = self.string(data["op"], f"{path}.op", 40)
+        if op not in _OP_KINDS:
+            self.fail(f"{path}.op", f"unknown node op {op!r} (expected one of {', '.join(_OP_KINDS)})")
+        target = self.string(data.get("target", ""), f"{path}.target", 1000)
+        if op == "call_function":
+            self.allowed("op", target, _OPS, f"{path}.target")
+        elif op == "get_attr":
+            if not target or not all(p.isidentifier() for p in target.split(".")):
+                self.fail(f"{path}.target", f"expected a dotted attribute path, got {target[:60]!r}")
+        elif target:
+            self.fail(f"{path}.target", f"a {op} node has no target")
+        args = tuple(self.arg(a, f"{path}.args[{i}]", index)
+                     for i, a in enumerate(self.array(data.get("args", []), f"{path}.args", 1000)))
+        kwargs = []
+        seen = set()
+        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", 1000)):
+            p = f"{path}.kwargs[{i}]"
+            if not isinstance(pair, list) or len(pair) != 2:
+                self.fail(p, "expected a [name, value] pair")
+            key = self.string(pair[0], f"{p}[0]", MAX_NAME_LENGTH)
+            if key in seen:
+                self.fail(f"{p}[0]", f"duplicate kwarg {key!r}")
+            seen.add(key)
+            kwargs.append((key, self.arg(pair[1], f"{p}[1]", index)))
+        if op in ("placeholder", "output") and kwargs:
+            self.fail(f"{path}.kwargs", f"a {op} node has no kwargs")
+        if op in ("placeholder", "get_attr") and args:
+            self.fail(f"{path}.args", f"a {op} node has no args")
+        tensor = None
+        if op in ("placeholder", "get_attr"):
+            if "tensor" not in data:
+                self.fail(path, f"a {op} node needs a 'tensor'")
+            tensor = self.tensor(data["tensor"], f"{path}.tensor")
+        elif "tensor" in data:
+            self.fail(f"{path}.tensor", f"a {op} node has no tensor")
+        attr_kind = None
+        if op == "get_attr":
+            attr_kind = data.get("attr_kind")
+            if attr_kind not in _ATTR_KINDS:
+                self.fail(f"{path}.attr_kind", f"expected 'parameter' or 'buffer', got {_kind(attr_kind)}")
+        elif "attr_kind" in data:
+            self.fail(f"{path}.attr_kind", f"a {op} node has no attr_kind")
+        return C.Node(name, op, target, args, tuple(kwargs), tensor, attr_kind)  # type: ignore[arg-type]
+
+    def graph(self, data: Any, path: str) -> C.Graph:
+        self.obj(data, path, ("nodes",), ())
+        raw = self.array(data["nodes"], f"{path}.nodes", MAX_NODES)
+        for i, n in enumerate(raw):  # names first, so a reference to a later node is told apart
+            if isinstance(n, dict) and "name" in n:
+                name = self.name(n["name"], f"{path}.nodes[{i}].name")
+                if name in self.all_names:
+                    self.fail(f"{path}.nodes[{i}].name", f"duplicate node name {name!r}")
+                self.all_names.add(name)
+        nodes = []
+        for i, n in enumerate(raw):
+            nodes.append(self.node(n, f"{path}.nodes[{i}]", i))
+            self.defined[nodes[-1].name] = i
+        outputs = [i for i, n in enumerate(nodes) if n.op == "output"]
+        if len(outputs) != 1 or outputs[0] != len(nodes) - 1:
+            self.fail(f"{path}.nodes", "a graph needs exactly one output node, and it must be last")
+        return C.Graph(tuple(nodes))
+
+    # -- annotations
+
+    def target(self, data: Any, path: str) -> C.Target:
+        if isinstance(data, dict) and "node" in data:
+            self.obj(data, path, ("node",), ())
+            return C.NodeRef(self.ref(data["node"], f"{path}.node"))
+        if isinstance(data, dict) and "edge" in data:
+            self.obj(data, path, ("edge",), ())
+            pair = data["edge"]
+            if not isinstance(pair, list) or len(pair) != 2:
+                self.fail(f"{path}.edge", "expected an [arg, node] pair")
+            return C.EdgeRef(self.ref(pair[0], f"{path}.edge[0]"), self.ref(pair[1], f"{path}.edge[1]"))
+        return self.fail(path, "expected {\"node\": name} or {\"edge\": [arg, node]}")
+
+    def ctor(self, data: Any, path: str, depth: int = 0) -> C.Ctor:
+        if depth > MAX_DEPTH:
+            self.fail(path, "observer constructors nested too deeply")
+        self.obj(data, path, ("class",), ("kwargs",))
+        qualname = self.string(data["class"], f"{path}.class", 300)
+        self.allowed("observer class", qualname, _CTORS, f"{path}.class")
+        kwargs = []
+        seen = set()
+        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", 100)):
+            p = f"{path}.kwargs[{i}]"
+            if not isinstance(pair, list) or len(pair) != 2:
+                self.fail(p, "expected a [name, value] pair")
+            key = self.string(pair[0], f"{p}[0]", MAX_NAME_LENGTH)
+            if not key.isidentifier() or key in seen:
+                self.fail(f"{p}[0]", f"bad or duplicate kwarg name {key[:60]!r}")
+            seen.add(key)
+            value = pair[1]
+            if isinstance(value, dict):
+                value = self.ctor(value, f"{p}[1]", depth + 1)
+            elif isinstance(value, float) and not math.isfinite(value):
+                self.fail(f"{p}[1]", "non-finite number")
+            elif not (value is None or isinstance(value, (bool, int, float, str))):
+                self.fail(f"{p}[1]", f"expected a JSON scalar or an observer, got {_kind(value)}")
+            kwargs.append((key, value))
+        return C.Ctor(qualname, tuple(kwargs))
+
+    def qscheme(self, data: dict, path: str) -> Optional[str]:
+        value = data.get("qscheme")
+        if value is None:
+            return None
+        value = self.string(value, f"{path}.qscheme", 60)
+        self.allowed("qscheme", value, _QSCHEMES, f"{path}.qscheme")
+        return value
+
+    def dtype(self, data: dict, path: str) -> str:
+        value = self.string(data["dtype"], f"{path}.dtype", 40)
+        self.allowed("dtype", value, _DTYPES, f"{path}.dtype")
+        return value
+
+    def spec(self, data: Any, path: str) -> Optional[C.Spec]:
+        if data is None:
+            return None
+        if not isinstance(data, dict) or "kind" not in data:
+            return self.fail(path, "expected a spec object with a 'kind' (or null)")
+        kind = data["kind"]
+        common = ("quant_min", "quant_max", "qscheme", "is_dynamic")
+        if kind == "quant":
+            self.obj(data, path, ("kind", "dtype", "observer"), common + ("ch_axis",))
+            return C.QSpec(self.dtype(data, path), self.ctor(data["observer"], f"{path}.observer"),
+                           self.opt_int(data, "quant_min", path), self.opt_int(data, "quant_max", path),
+                           self.qscheme(data, path), self.opt_int(data, "ch_axis", path),
+                           self.boolean(data.get("is_dynamic", False), f"{path}.is_dynamic"))
+        if kind == "shared":
+            self.obj(data, path, ("kind", "target"), ())
+            return C.SharedSpec(self.target(data["target"], f"{path}.target"))
+        if kind == "derived":
+            self.obj(data, path, ("kind", "derived_from", "derive_fn", "dtype"), common + ("ch_axis",))
+            targets = tuple(self.target(t, f"{path}.derived_from[{i}]")
+                            for i, t in enumerate(self.array(data["derived_from"], f"{path}.derived_from", 100)))
+            fn = self.string(data["derive_fn"], f"{path}.derive_fn", 300)
+            self.allowed("derive function", fn, _DERIVE_FNS, f"{path}.derive_fn")
+            return C.DerivedSpec(targets, fn, self.dtype(data, path),
+                                 self.opt_int(data, "quant_min", path), self.opt_int(data, "quant_max", path),
+                                 self.qscheme(data, path), self.opt_int(data, "ch_axis", path),
+                                 self.boolean(data.get("is_dynamic", False), f"{path}.is_dynamic"))
+        if kind == "fixed":
+            self.obj(data, path, ("kind", "dtype", "scale", "zero_point"), common)
+            return C.FixedSpec(self.dtype(data, path), self.number(data["scale"], f"{path}.scale"),
+                               self.integer(data["zero_point"], f"{path}.zero_point"),
+                               self.opt_int(data, "quant_min", path), self.opt_int(data, "quant_max", path),
+                               self.qscheme(data, path),
+                               self.boolean(data.get("is_dynamic", False), f"{path}.is_dynamic"))
+        return self.fail(f"{path}.kind", f"unknown spec kind {_kind(kind)} (expected quant, shared, derived, fixed)")
+
+    def annotation(self, data: Any, path: str) -> C.NodeAnnotation:
+        self.obj(data, path, ("node",), ("inputs", "output", "allow_implicit_sharing"))
+        node = self.ref(data["node"], f"{path}.node")
+        inputs = []
+        seen = set()
+        for i, item in enumerate(self.array(data.get("inputs", []), f"{path}.inputs", 1000)):
+            p = f"{path}.inputs[{i}]"
+            self.obj(item, p, ("arg",), ("spec",))
+            arg = self.ref(item["arg"], f"{p}.arg")
+            if arg in seen:
+                self.fail(f"{p}.arg", f"input {arg!r} given twice")
+            seen.add(arg)
+            inputs.append((arg, self.spec(item.get("spec"), f"{p}.spec")))
+        output = self.spec(data.get("output"), f"{path}.output")
+        allow = self.boolean(data.get("allow_implicit_sharing", True), f"{path}.allow_implicit_sharing")
+        return C.NodeAnnotation(node, tuple(inputs), output, allow)
+
+    # -- the rest
+
+    def info(self, data: Any, path: str) -> C.Info:
+        self.obj(data, path, (), ("title", "kind", "link", "notes", "upstream", "tags"))
+        kind = data.get("kind", "finding")
+        if kind not in _INFO_KINDS:
+            self.fail(f"{path}.kind", f"unknown kind {_kind(kind)} (expected one of {', '.join(_INFO_KINDS)})")
+        tags = tuple(self.string(t, f"{path}.tags[{i}]", 200)
+                     for i, t in enumerate(self.array(data.get("tags", []), f"{path}.tags", 100)))
+        return C.Info(
+            title=self.string(data.get("title", ""), f"{path}.title", 1000),
+            kind=kind,
+            link=self.string(data.get("link", ""), f"{path}.link", 2000),
+            notes=self.string(data.get("notes", ""), f"{path}.notes"),
+            upstream=self.string(data.get("upstream", ""), f"{path}.upstream", 100),
+            tags=tags,
+        )
+
+    def expected(self, data: Any, path: str) -> Optional[C.Expected]:
+        if data is None:
+            return None
+        self.obj(data, path, (), ("error", "canonical"))
+        error = data.get("error")
+        if error is not None:
+            error = self.string(error, f"{path}.error", 200)
+        canonical = data.get("canonical")
+        if canonical is not None:
+            if not isinstance(canonical, dict):
+                self.fail(f"{path}.canonical", f"expected an object, got {_kind(canonical)}")
+            self.plain_json(canonical, f"{path}.canonical", 0)
+        if error is not None and canonical is not None:
+            self.fail(path, "give either 'error' or 'canonical', not both")
+        return C.Expected(error=error, canonical=canonical)
+
+    def plain_json(self, data: Any, path: str, depth: int) -> None:
+        if depth > MAX_DEPTH * 4:
+            self.fail(path, "nested too deeply")
+        if isinstance(data, dict):
+            for k, v in data.items():
+                if not isinstance(k, str):
+                    self.fail(path, f"object key {k!r} is not a string")
+                self.plain_json(v, f"{path}.{k}", depth + 1)
+        elif isinstance(data, list):
+            for i, v in enumerate(data):
+                self.plain_json(v, f"{path}[{i}]", depth + 1)
+        elif isinstance(data, float) and not math.isfinite(data):
+            self.fail(path, "non-finite number")
+        elif not (data is None or isinstance(data, (bool, int, float, str))):
+            self.fail(path, f"not JSON data: {_kind(data)}")
+
+    def case(self, data: Any) -> C.Case:
+        self.obj(data, "", ("format", "graph"), ("info", "is_qat", "annotations", "expected"))
+        if data["format"] != FORMAT:
+            self.fail("format", f"expected {FORMAT!r}, got {str(data['format'])[:60]!r}")
+        info = self.info(data.get("info", {}), "info")
+        is_qat = self.boolean(data.get("is_qat", False), "is_qat")
+        graph = self.graph(data["graph"], "graph")
+        raw = self.array(data.get("annotations", []), "annotations", MAX_ANNOTATIONS)
+        annotations = []
+        annotated: set[str] = set()
+        for i, a in enumerate(raw):
+            ann = self.annotation(a, f"annotations[{i}]")
+            if ann.node in annotated:
+                self.fail(f"annotations[{i}].node", f"node {ann.node!r} is annotated twice")
+            annotated.add(ann.node)
+            annotations.append(ann)
+        expected = self.expected(data.get("expected"), "expected")
+        return C.Case(graph, tuple(annotations), is_qat, expected, info)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"[:80]
+    if isinstance(value, str):
+        return repr(value[:60])
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def case_from_json(data: Any, source: str = "<memory>") -> C.Case:
+    """The case encoded by JSON ``data``; raises :class:`CaseFormatError` naming ``source`` and the field."""
+    try:
+        return _Decoder(source).case(data)
+    except CaseFormatError:
+        raise
+    except RecursionError:
+        raise CaseFormatError(source, "", "nested too deeply") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as e:  # a gap in the checks above: still typed
+        raise CaseFormatError(source, "", f"malformed case (unexpected {type(e).__name__}: {e})") from None

@@ -1,0 +1,177 @@
+"""Reading and writing corpus files: one case per JSON file (never pickle, nothing executed on load).
+
+A file is named by its content, ``<slug of the title>-<first 12 hex digits of the sha256 of the canonical
+JSON>.json``, and written atomically (temporary file in the same directory, fsync, ``os.replace``), so
+saving the same case twice, even from many processes at once, leaves exactly one intact file. The JSON
+form and its validation live in ``harness.case.codec``; errors are :class:`CaseFormatError` naming the file
+and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Union
+
+from harness import case as C
+from harness.case.codec import FORMAT, CaseFormatError, case_from_json, case_to_json
+
+__all__ = [
+    "FORMAT",
+    "CaseFormatError",
+    "MAX_FILE_BYTES",
+    "case_to_json",
+    "case_from_json",
+    "dumps",
+    "loads",
+    "case_digest",
+    "case_filename",
+    "load_case",
+    "iter_cases",
+    "save_case",
+]
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+_TMP_SUFFIX = ".tmp"
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def dumps(case: C.Case) -> str:
+    """The file text of a case: pretty, stable, ASCII JSON (sorted keys, indent 1, trailing newline).
+
+    Validates the case first (a case that could not be loaded back is never written).
+    """
+    data = case_to_json(case)
+    case_from_json(data, "<case to save>")
+    try:
+        return json.dumps(data, sort_keys=True, indent=1, ensure_ascii=True, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as e:
+        raise CaseFormatError("<case to save>", "", f"not JSON-serialisable: {e}") from None
+
+
+def loads(text: Union[str, bytes], source: str = "<memory>") -> C.Case:
+    """The case in JSON ``text``; raises :class:`CaseFormatError` naming ``source``."""
+    if len(text) > MAX_FILE_BYTES:
+        raise CaseFormatError(source, "", f"too large ({len(text)} bytes > {MAX_FILE_BYTES})")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CaseFormatError(source, "", f"not UTF-8 text (byte {e.start})") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise CaseFormatError(source, "", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except _DuplicateKey as e:
+        raise CaseFormatError(source, "", f"invalid JSON: duplicate key {str(e)[:60]!r}") from None
+    except ValueError as e:
+        raise CaseFormatError(source, "", f"invalid JSON: {e}") from None
+    except RecursionError:
+        raise CaseFormatError(source, "", "invalid JSON: nested too deeply") from None
+    return case_from_json(data, source)
+
+
+def case_digest(case: C.Case) -> str:
+    """The sha256 (hex) of the canonical JSON of a case (sorted keys, no whitespace)."""
+    data = case_to_json(case)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _slug(title: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:48].strip("-")
+    return slug or "case"
+
+
+def case_filename(case: C.Case) -> str:
+    """``<slug of the title>-<sha256[:12]>.json``."""
+    return f"{_slug(case.info.title)}-{case_digest(case)[:12]}.json"
+
+
+def load_case(path: PathLike) -> C.Case:
+    """The case in the file at ``path``; any problem is a :class:`CaseFormatError` naming the file."""
+    source = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise CaseFormatError(source, "", f"file too large ({size} bytes > {MAX_FILE_BYTES})")
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise CaseFormatError(source, "", f"cannot read: {e.strerror or e}") from None
+    return loads(raw, source)
+
+
+def iter_cases(directory: PathLike) -> list[tuple[Path, C.Case]]:
+    """Every ``*.json`` case under ``directory`` (recursively), sorted by path."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a directory")
+    return [(p, load_case(p)) for p in sorted(root.rglob("*.json")) if p.is_file()]
+
+
+def save_case(case: C.Case, directory: PathLike) -> Path:
+    """Write ``case`` into ``directory`` under its content name and return the path.
+
+    Atomic and idempotent: concurrent writers of the same case all end with the same single, complete file;
+    readers never see a partial file.
+    """
+    text = dumps(case).encode("utf-8")
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / case_filename(case)
+    try:
+        if path.read_bytes() == text:
+            return path
+    except OSError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{path.stem}.", suffix=_TMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(root)
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""Pure-Python plumbing with no project imports: resolving ``MODULE:NAME`` strings, time limits."""

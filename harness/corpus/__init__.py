@@ -1,0 +1,1 @@
+"""The corpus code: conformance and upstream-bug scenarios, generated into ``corpus/`` and replayed."""

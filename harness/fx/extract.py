@@ -1,0 +1,229 @@
+"""The reverse of ``harness.fx.build``: reading a :class:`harness.case.Case` out of an annotated GraphModule.
+
+Typical use: export a model with ``torch.export.export(m, inputs).module()``, let a real quantizer
+``annotate`` it, and call :func:`extract_case` to get a case for the corpus or for the fuzzer to mutate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+
+from harness import case as C
+from harness.case import names
+from harness.fx import ops
+
+__all__ = ["UnsupportedGraph", "extract_case", "extract_graph", "extract_annotations", "spec_of"]
+
+Q_ANNOTATION_KEY = "quantization_annotation"
+
+# torch.export's .module() adds a call to this guard module; it has no users and no effect on prepare.
+_GUARDS_FN = "_guards_fn"
+
+
+class UnsupportedGraph(ValueError):
+    """A GraphModule that cannot be written as a case; the message names the node (and op or value) at fault."""
+
+
+def _arg(node: torch.fx.Node, value: Any, nodes: dict[str, torch.fx.Node], path: str) -> Any:
+    if isinstance(value, torch.fx.Node):
+        if nodes.get(value.name) is not value:
+            raise UnsupportedGraph(f"node {node.name!r}: {path}: refers to node {value.name!r} of another graph")
+        return C.Ref(value.name)
+    if isinstance(value, (list, tuple)):
+        return tuple(_arg(node, v, nodes, f"{path}[{i}]") for i, v in enumerate(value))
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value
+    try:
+        const = ops.const_of(value)
+    except ops.UnknownName as e:
+        raise UnsupportedGraph(f"node {node.name!r}: {path}: {e}") from None
+    if const is None:
+        raise UnsupportedGraph(f"node {node.name!r}: {path}: unsupported value of type {type(value).__name__}")
+    return const
+
+
+def _tensor_meta(node: torch.fx.Node, value: Any) -> C.TensorMeta:
+    if not isinstance(value, torch.Tensor):
+        raise UnsupportedGraph(f"node {node.name!r}: {node.op} without a tensor value (meta['val'])")
+    shape = []
+    for d in value.shape:
+        if not isinstance(d, int):
+            raise UnsupportedGraph(f"node {node.name!r}: symbolic shape {tuple(value.shape)} is not supported")
+        shape.append(int(d))
+    dtype = str(value.dtype).removeprefix("torch.")
+    if dtype not in names.TENSOR_DTYPE_NAMES:
+        raise UnsupportedGraph(f"node {node.name!r}: {ops.UnknownName('tensor dtype', dtype)}")
+    return C.TensorMeta(tuple(shape), dtype)
+
+
+def _attr(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[Any, str]:
+    owner: Any = gm
+    *prefix, leaf = str(node.target).split(".")
+    try:
+        for part in prefix:
+            owner = getattr(owner, part)
+        value = getattr(owner, leaf)
+    except AttributeError:
+        raise UnsupportedGraph(f"node {node.name!r}: get_attr of missing attribute {node.target!r}") from None
+    if isinstance(value, torch.nn.Parameter):
+        return value, "parameter"
+    if isinstance(value, torch.Tensor):
+        return value, "buffer"  # registered buffers, and plain tensor constants (built back as buffers)
+    raise UnsupportedGraph(f"node {node.name!r}: get_attr of a {type(value).__name__} ({node.target!r})")
+
+
+def extract_graph(gm: torch.fx.GraphModule) -> C.Graph:
+    """The case graph of ``gm``: every node with its name, op, args and kwargs; tensors for inputs/attributes.
+
+    Raises :class:`UnsupportedGraph` for ops outside the allow-list, ``call_module``/``call_method`` nodes
+    (except torch.export's unused ``_guards_fn`` call, which is dropped) and values a case cannot hold.
+    """
+    nodes = {n.name: n for n in gm.graph.nodes}
+    out: list[C.Node] = []
+    for n in gm.graph.nodes:
+        if n.op == "placeholder":
+            out.append(C.Node(n.name, "placeholder", tensor=_tensor_meta(n, n.meta.get("val"))))
+        elif n.op == "get_attr":
+            value, kind = _attr(gm, n)
+            out.append(C.Node(n.name, "get_attr", str(n.target), tensor=_tensor_meta(n, value), attr_kind=kind))
+        elif n.op == "call_function":
+            try:
+                target = ops.op_name(n.target)
+            except ops.UnknownName:
+                raise UnsupportedGraph(f"node {n.name!r}: op {_describe(n.target)} is not supported") from None
+            args = tuple(_arg(n, a, nodes, f"args[{i}]") for i, a in enumerate(n.args))
+            kwargs = tuple((k, _arg(n, v, nodes, f"kwargs[{k!r}]")) for k, v in n.kwargs.items())
+            out.append(C.Node(n.name, "call_function", target, args, kwargs))
+        elif n.op == "output":
+            args = tuple(_arg(n, a, nodes, f"args[{i}]") for i, a in enumerate(n.args))
+            out.append(C.Node(n.name, "output", args=args))
+        elif n.op == "call_module" and n.target == _GUARDS_FN and not n.users:
+            continue
+        else:
+            raise UnsupportedGraph(f"node {n.name!r}: {n.op} {_describe(n.target)} is not supported")
+    return C.Graph(tuple(out))
+
+
+def _describe(target: Any) -> str:
+    return repr(str(target))
+
+
+def _target(value: Any, nodes: dict[str, torch.fx.Node], where: str) -> C.Target:
+    def name_of(n: Any) -> str:
+        if isinstance(n, torch.fx.Node) and nodes.get(n.name) is n:
+            return n.name
+        raise UnsupportedGraph(f"{where}: refers to {n!r}, which is not a node of this graph")
+
+    if isinstance(value, torch.fx.Node):
+        return C.NodeRef(name_of(value))
+    if isinstance(value, tuple) and len(value) == 2:
+        return C.EdgeRef(name_of(value[0]), name_of(value[1]))
+    raise UnsupportedGraph(f"{where}: a spec target must be a node or an (arg, node) edge, got {value!r}")
+
+
+def _opt_int(value: Any, where: str, field: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnsupportedGraph(f"{where}: {field} must be an int, got {value!r}")
+    return int(value)
+
+
+def spec_of(spec: Any, nodes: dict[str, torch.fx.Node], where: str = "spec") -> Optional[C.Spec]:
+    """The case spec of a torchao quantization spec (``None`` stays ``None``)."""
+    from torchao.quantization.pt2e.quantizer import (
+        DerivedQuantizationSpec,
+        FixedQParamsQuantizationSpec,
+        QuantizationSpec,
+        SharedQuantizationSpec,
+    )
+
+    try:
+        if spec is None:
+            return None
+        if isinstance(spec, QuantizationSpec):
+            return C.QSpec(
+                dtype=ops.dtype_name(spec.dtype),
+                observer=ops.ctor_of(spec.observer_or_fake_quant_ctr),
+                quant_min=_opt_int(spec.quant_min, where, "quant_min"),
+                quant_max=_opt_int(spec.quant_max, where, "quant_max"),
+                qscheme=ops.qscheme_name(spec.qscheme),
+                ch_axis=_opt_int(spec.ch_axis, where, "ch_axis"),
+                is_dynamic=bool(spec.is_dynamic),
+            )
+        if isinstance(spec, SharedQuantizationSpec):
+            return C.SharedSpec(_target(spec.edge_or_node, nodes, where))
+        if isinstance(spec, DerivedQuantizationSpec):
+            return C.DerivedSpec(
+                derived_from=tuple(_target(t, nodes, f"{where}.derived_from[{i}]")
+                                   for i, t in enumerate(spec.derived_from)),
+                derive_fn=ops.derive_fn_name(spec.derive_qparams_fn),
+                dtype=ops.dtype_name(spec.dtype),
+                quant_min=_opt_int(spec.quant_min, where, "quant_min"),
+                quant_max=_opt_int(spec.quant_max, where, "quant_max"),
+                qscheme=ops.qscheme_name(spec.qscheme),
+                ch_axis=_opt_int(spec.ch_axis, where, "ch_axis"),
+                is_dynamic=bool(spec.is_dynamic),
+            )
+        if isinstance(spec, FixedQParamsQuantizationSpec):
+            scale = float(spec.scale)
+            if not math.isfinite(scale):
+                raise UnsupportedGraph(f"{where}: scale {scale} is not finite")
+            return C.FixedSpec(
+                dtype=ops.dtype_name(spec.dtype),
+                scale=scale,
+                zero_point=int(spec.zero_point),
+                quant_min=_opt_int(spec.quant_min, where, "quant_min"),
+                quant_max=_opt_int(spec.quant_max, where, "quant_max"),
+                qscheme=ops.qscheme_name(spec.qscheme),
+                is_dynamic=bool(spec.is_dynamic),
+            )
+    except UnsupportedGraph:
+        raise
+    except ValueError as e:  # UnknownName, UnsupportedCtor
+        raise UnsupportedGraph(f"{where}: {e}") from None
+    raise UnsupportedGraph(f"{where}: unsupported spec type {type(spec).__name__}")
+
+
+def extract_annotations(gm: torch.fx.GraphModule) -> tuple[C.NodeAnnotation, ...]:
+    """The annotations of ``gm``'s nodes, in graph order; ``input_qspec_map`` order is kept."""
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+
+    nodes = {n.name: n for n in gm.graph.nodes}
+    out = []
+    for n in gm.graph.nodes:
+        qa = n.meta.get(Q_ANNOTATION_KEY)
+        if qa is None:
+            continue
+        where = f"annotation of {n.name!r}"
+        if not isinstance(qa, QuantizationAnnotation):
+            raise UnsupportedGraph(f"{where}: not a QuantizationAnnotation but {type(qa).__name__}")
+        inputs = []
+        for arg, spec in qa.input_qspec_map.items():
+            if not isinstance(arg, torch.fx.Node) or nodes.get(arg.name) is not arg:
+                raise UnsupportedGraph(f"{where}: input key {arg!r} is not a node of this graph")
+            inputs.append((arg.name, spec_of(spec, nodes, f"{where}: input {arg.name!r}")))
+        out.append(
+            C.NodeAnnotation(
+                node=n.name,
+                inputs=tuple(inputs),
+                output=spec_of(qa.output_qspec, nodes, f"{where}: output"),
+                allow_implicit_sharing=bool(qa.allow_implicit_sharing),
+            )
+        )
+    return tuple(out)
+
+
+def extract_case(gm: torch.fx.GraphModule, is_qat: bool = False, info: Optional[C.Info] = None) -> C.Case:
+    """The case of an annotated GraphModule (graph, annotations, ``is_qat`` and ``info`` as given)."""
+    return C.Case(
+        graph=extract_graph(gm),
+        annotations=extract_annotations(gm),
+        is_qat=is_qat,
+        info=info if info is not None else C.Info(),
+    )

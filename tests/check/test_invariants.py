@@ -1,0 +1,510 @@
+"""Tests of harness.check.invariants: each checker is silent on torchao's prepare output and fires on a
+deliberately broken prepared model."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from harness.check.canonical import locate_observers
+from harness.check.invariants import (
+    CHECKS,
+    CheckContext,
+    ExpectedGroup,
+    Violation,
+    check_all,
+    check_annotated_edges_observed,
+    check_convert_state,
+    check_derived_sources,
+    check_float_semantics,
+    check_graph_well_formed,
+    check_no_cyclic_sharing,
+    check_observer_matches_spec,
+    check_one_observer_per_group,
+    exempt_keys,
+    expected_groups_from_analysis,
+    expected_groups_from_upstream,
+)
+from prepared_models import (
+    A,
+    CASES,
+    annotated,
+    int8,
+    obs_node,
+    prepared_case,
+    uint8,
+)
+from torchao.quantization.pt2e.observer import MinMaxObserver, ObserverBase
+from torchao.quantization.pt2e.prepare import prepare
+from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
+
+
+def ctx_for(name: str, is_qat: bool = False, groups: bool = True, inputs: bool = True) -> CheckContext:
+    p = prepared_case(name, is_qat)
+    return CheckContext(
+        original=p.original,
+        prepared=p.prepared,
+        is_qat=is_qat,
+        expected_groups=expected_groups_from_upstream(annotated(name, is_qat)) if groups else None,
+        example_inputs=p.example_inputs if inputs else None,
+    )
+
+
+def node_of(ctx: CheckContext, key: str):
+    return locate_observers(ctx.original, ctx.prepared).key_node[key]
+
+
+def module_of(ctx: CheckContext, key: str):
+    return ctx.prepared.get_submodule(node_of(ctx, key).target)
+
+
+def named(ctx: CheckContext, name: str):
+    return next(n for n in ctx.prepared.graph.nodes if n.name == name)
+
+
+def remove_observer(ctx: CheckContext, node) -> None:
+    node.replace_all_uses_with(node.args[0])
+    ctx.prepared.graph.erase_node(node)
+
+
+def messages(vs: list[Violation]) -> list[str]:
+    return [v.message for v in vs]
+
+
+# ---- torchao's output is clean ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("is_qat", [False, True], ids=["ptq", "qat"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_torchao_output_violates_nothing(name, is_qat):
+    ctx = ctx_for(name, is_qat)
+    assert check_all(ctx) == []
+    # the checkers that can run without expected groups agree
+    assert check_all(ctx_for(name, is_qat, groups=False)) == []
+
+
+def test_check_all_runs_every_check_and_names_unknown_ones():
+    assert list(CHECKS) == [
+        "one_observer_per_group",
+        "no_cyclic_sharing",
+        "annotated_edges_observed",
+        "observer_matches_spec",
+        "derived_sources",
+        "graph_well_formed",
+        "float_semantics",
+        "convert_state",
+    ]
+    with pytest.raises(KeyError, match="unknown check"):
+        check_all(ctx_for("cat"), only=["nope"])
+
+
+def test_check_all_turns_a_crashing_checker_into_a_violation(monkeypatch):
+    def boom(ctx):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setitem(CHECKS, "convert_state", boom)
+    vs = check_all(ctx_for("cat"), only=["convert_state"])
+    assert vs == [Violation("convert_state", "the checker itself failed: RuntimeError: kaput")]
+    assert vs[0].details == {"crashed": True}
+
+
+def test_expected_groups_from_analysis_reads_members_and_spec():
+    ctx = ctx_for("relu_add")
+    nodes = {n.name: n for n in ctx.original.graph.nodes}
+
+    class G:
+        def __init__(self, members, spec):
+            self.members, self.spec = members, spec
+
+    class Analysis:
+        groups = [G((nodes["relu"], (nodes["relu"], nodes["add"])), "S")]
+
+    assert expected_groups_from_analysis(Analysis()) == [
+        ExpectedGroup(frozenset({"out:relu", "edge:relu->add"}), "S")
+    ]
+
+
+# ---- 1. one observer per group ------------------------------------------------------------------
+
+
+def test_one_observer_per_group_fires_on_split_group():
+    ctx = ctx_for("relu_add")
+    assert check_one_observer_per_group(ctx) == []
+    y_obs = obs_node(ctx.prepared, "y")  # y's edge shares relu's observer through its own node
+    ctx.prepared.add_submodule("copied", copy.deepcopy(ctx.prepared.get_submodule(y_obs.target)))
+    y_obs.target = "copied"
+    vs = check_one_observer_per_group(ctx)
+    assert len(vs) == 1
+    assert vs[0].message.startswith(
+        "the group {edge relu -> add, edge y -> add, output of relu} must share one observer but uses 2:"
+    )
+    assert "edge y -> add by copied" in vs[0].message
+
+
+def test_one_observer_per_group_fires_on_groups_sharing_an_instance():
+    ctx = ctx_for("relu_add")
+    node_of(ctx, "out:add").target = node_of(ctx, "out:relu").target
+    vs = check_one_observer_per_group(ctx)
+    assert messages(vs) == [
+        "the groups {edge relu -> add, edge y -> add, output of relu} and {output of add} must have "
+        "distinct observers but share activation_post_process_2"  # first node running it: y's
+    ]
+    # without the expected partition the check cannot run
+    ctx.expected_groups = None
+    assert check_one_observer_per_group(ctx) == []
+
+
+# ---- 2. no cyclic sharing -----------------------------------------------------------------------
+
+
+def test_no_cyclic_sharing_reports_the_chain():
+    ctx = ctx_for("cat")
+    assert check_no_cyclic_sharing(ctx) == []
+    nodes = {n.name: n for n in ctx.original.graph.nodes}
+    relu, tanh, cat = nodes["relu"], nodes["tanh"], nodes["cat"]
+    relu.meta[A] = QuantizationAnnotation(output_qspec=SharedQuantizationSpec((tanh, cat)))
+    cat.meta[A] = QuantizationAnnotation(input_qspec_map={relu: int8(), tanh: SharedQuantizationSpec(relu)})
+    vs = check_no_cyclic_sharing(ctx)
+    assert messages(vs) == [
+        "SharedQuantizationSpec references form a cycle: output of relu -> edge tanh -> cat -> output of relu"
+    ]
+    assert vs[0].details == {"cycle": ["out:relu", "edge:tanh->cat", "out:relu"]}
+
+
+def test_no_cyclic_sharing_reports_self_reference_once():
+    ctx = ctx_for("cat")
+    relu = next(n for n in ctx.original.graph.nodes if n.name == "relu")
+    relu.meta[A] = QuantizationAnnotation(output_qspec=SharedQuantizationSpec(relu))
+    assert messages(check_no_cyclic_sharing(ctx)) == [
+        "SharedQuantizationSpec references form a cycle: output of relu -> output of relu"
+    ]
+
+
+# ---- 3. annotated edges observed ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("groups", [True, False])
+def test_missing_edge_observer_fires(groups):
+    ctx = ctx_for("relu_add", groups=groups)
+    remove_observer(ctx, node_of(ctx, "edge:x->relu"))
+    assert messages(check_annotated_edges_observed(ctx)) == [
+        "relu reads x directly although the edge x -> relu is annotated"
+    ]
+
+
+def test_missing_output_observer_fires():
+    ctx = ctx_for("relu_add")
+    remove_observer(ctx, node_of(ctx, "out:relu"))
+    assert messages(check_annotated_edges_observed(ctx)) == [
+        "the output of relu is annotated but not observed",
+        "add reads relu directly although the edge relu -> add is annotated",
+    ]
+
+
+def test_user_bypassing_output_observer_fires():
+    ctx = ctx_for("relu_add")
+    mul = named(ctx, "mul")
+    mul.replace_input_with(node_of(ctx, "out:relu"), named(ctx, "relu"))
+    assert "mul reads relu directly, bypassing the observer of its annotated output" in messages(
+        check_annotated_edges_observed(ctx)
+    )
+
+
+def test_extra_observer_on_unannotated_edge_fires():
+    ctx = ctx_for("relu_add")
+    g = ctx.prepared.graph
+    mul = named(ctx, "mul")
+    ctx.prepared.add_submodule("extra_obs", MinMaxObserver())
+    with g.inserting_after(mul):
+        extra = g.call_module("extra_obs", (mul,))
+    mul.replace_all_uses_with(extra, delete_user_cb=lambda u: u is not extra)
+    assert messages(check_annotated_edges_observed(ctx)) == [
+        "extra observer(s) extra_obs on the edge mul -> output, which is not annotated"
+    ]
+
+
+def test_observer_on_inplace_buffer_destination_fires():
+    ctx = ctx_for("buffer")
+    g = ctx.prepared.graph
+    buf, copy_ = named(ctx, "buf"), named(ctx, "copy_")
+    ctx.prepared.add_submodule("buf_obs", MinMaxObserver())
+    with g.inserting_after(buf):
+        o = g.call_module("buf_obs", (buf,))
+    copy_.replace_input_with(buf, o)
+    assert messages(check_annotated_edges_observed(ctx)) == [
+        "extra observer(s) buf_obs on the edge buf -> copy_, which is not observed upstream: "
+        "buf is the buffer copy_ writes in place"
+    ]
+
+
+def test_same_instance_twice_on_an_edge_fires():
+    ctx = ctx_for("chain", groups=False)
+    node_of(ctx, "edge:relu->add").target = node_of(ctx, "out:relu").target
+    assert messages(check_annotated_edges_observed(ctx)) == [
+        "the edge relu -> add is observed twice by the same instance "
+        "(activation_post_process_0 then activation_post_process_1)"
+    ]
+
+
+def test_edge_needing_its_own_observer_fires_with_groups():
+    ctx = ctx_for("chain")
+    remove_observer(ctx, node_of(ctx, "edge:relu->add"))
+    assert messages(check_annotated_edges_observed(ctx)) == [
+        "the edge relu -> add is in a different group than the output of relu, so it needs exactly one "
+        "observer after activation_post_process_0; found 0"
+    ]
+
+
+def test_exempt_keys_follow_upstream():
+    assert exempt_keys(annotated("not_tensor")) == {
+        "out:relu": "the output of relu is not a tensor (meta['val'] is not a FakeTensor)"
+    }
+    assert exempt_keys(annotated("buffer")) == {"edge:buf->copy_": "buf is the buffer copy_ writes in place"}
+    assert exempt_keys(annotated("relu_add")) == {}
+
+
+def test_inplace_destination_with_an_output_observer_is_observed_upstream():
+    # torchao only skips the destination when the mutating op reads it directly; once the buffer has an
+    # output observer the op reads that, and an edge observer of another group is inserted after it
+    gm = annotated("buffer")
+    nodes = {n.name: n for n in gm.graph.nodes}
+    nodes["buf"].meta[A] = QuantizationAnnotation(output_qspec=uint8())
+    assert "edge:buf->copy_" not in exempt_keys(gm)
+    original = copy.copy(gm)
+    prepared = prepare(gm, {}, False)
+    om = locate_observers(original, prepared)
+    assert om.key_node["edge:buf->copy_"] is not None
+    assert [len(c) for c in om.edge_chains["edge:buf->copy_"]] == [2]
+    assert check_annotated_edges_observed(CheckContext(original, prepared)) == []
+
+
+# ---- 4. observer matches spec -------------------------------------------------------------------
+
+
+def test_changed_quant_min_fires():
+    ctx = ctx_for("relu_add")
+    module_of(ctx, "out:add").quant_min = -127
+    assert messages(check_observer_matches_spec(ctx)) == [
+        "activation_post_process_3 observing {output of add} has quant_min=-127, the spec asks for -128"
+    ]
+
+
+def test_wrong_observer_class_fires():
+    ctx = ctx_for("chain")
+    node = node_of(ctx, "out:relu")
+    ctx.prepared.add_submodule(node.target, type("OtherObserver", (MinMaxObserver,), {})(dtype=torch.int8))
+    vs = check_observer_matches_spec(ctx)
+    assert messages(vs) == [
+        "activation_post_process_0 observing {output of relu} is a OtherObserver, the spec asks for MinMaxObserver"
+    ]
+
+
+def test_fixed_qparams_observer_in_qat_fires():
+    ctx = ctx_for("fixed", is_qat=False)
+    assert check_observer_matches_spec(ctx) == []
+    ctx.is_qat = True  # a QAT prepare must build FixedQParamsFakeQuantize
+    assert messages(check_observer_matches_spec(ctx)) == [
+        "activation_post_process_1 observing {output of sigmoid} is a FixedQParamsObserver, the spec asks "
+        "for FixedQParamsFakeQuantize"
+    ]
+
+
+def test_fixed_scale_and_inner_observer_fire_in_qat():
+    ctx = ctx_for("fixed", is_qat=True)
+    fq = module_of(ctx, "out:sigmoid")
+    fq.scale.fill_(0.5)
+    vs = messages(check_observer_matches_spec(ctx))
+    assert vs == ["activation_post_process_1 observing {output of sigmoid} has scale=[0.5], the spec asks for 0.00390625"]
+    edge_fq = module_of(ctx, "edge:mul->sigmoid")
+    edge_fq.activation_post_process = MinMaxObserver.__new__(type("Inner", (MinMaxObserver,), {}))
+    torch.nn.Module.__init__(edge_fq.activation_post_process)
+    assert any("wraps a Inner, the spec asks for MinMaxObserver" in m for m in messages(check_observer_matches_spec(ctx)))
+
+
+def test_qat_per_channel_fake_quant_drops_ch_axis_upstream():
+    """Upstream finding: prepare passes ch_axis only to classes whose name contains "PerChannel", so a
+    FakeQuantize(observer=PerChannelMinMaxObserver) spec with ch_axis=1 quantizes along axis 0."""
+    from torchao.quantization.pt2e.fake_quantize import FakeQuantize
+    from torchao.quantization.pt2e.observer import PerChannelMinMaxObserver
+    from torchao.quantization.pt2e.quantizer import QuantizationSpec
+
+    spec = QuantizationSpec(
+        dtype=torch.int8, observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=PerChannelMinMaxObserver),
+        quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric, ch_axis=1,
+    )
+
+    def make():
+        gm = copy.deepcopy(annotated("conv_derived"))
+        nodes = {n.name: n for n in gm.graph.nodes}
+        for n in gm.graph.nodes:
+            n.meta.pop(A, None)
+        nodes["conv2d"].meta[A] = QuantizationAnnotation(input_qspec_map={nodes["conv_weight"]: spec})
+        return gm
+
+    original = make()
+    prepared = prepare(make(), {}, True)
+    ctx = CheckContext(original, prepared, True, expected_groups_from_upstream(make()))
+    assert messages(check_observer_matches_spec(ctx)) == [
+        "activation_post_process_0 observing {edge conv_weight -> conv2d} has ch_axis=0, the spec asks for 1"
+    ]
+
+
+# ---- 5. derived sources ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("groups", [True, False])
+def test_swapped_derived_sources_fire(groups):
+    ctx = ctx_for("conv_derived", groups=groups)
+    assert check_derived_sources(ctx) == []
+    derived = module_of(ctx, "edge:conv_bias->conv2d")
+    derived.obs_or_fqs = list(reversed(derived.obs_or_fqs))
+    assert messages(check_derived_sources(ctx)) == [
+        "activation_post_process_2: source 1 should be activation_post_process_0 (observing the edge x -> "
+        "conv2d), found activation_post_process_1",
+        "activation_post_process_2: source 2 should be activation_post_process_1 (observing the edge "
+        "conv_weight -> conv2d), found activation_post_process_0",
+    ]
+
+
+def test_derived_source_outside_the_graph_and_wrong_count_fire():
+    ctx = ctx_for("conv_derived")
+    derived = module_of(ctx, "edge:conv_bias->conv2d")
+    derived.obs_or_fqs = [derived.obs_or_fqs[0], MinMaxObserver()]
+    assert messages(check_derived_sources(ctx)) == [
+        "activation_post_process_2: source 2 should be activation_post_process_1 (observing the edge "
+        "conv_weight -> conv2d), found <MinMaxObserver not in the graph>"
+    ]
+    derived.obs_or_fqs = derived.obs_or_fqs[:1]
+    assert messages(check_derived_sources(ctx)) == [
+        "activation_post_process_2 derives from 1 observers but its spec names 2 sources "
+        "(edge conv_weight -> conv2d, edge x -> conv2d)"
+    ]
+
+
+# ---- 6. graph well formed ----------------------------------------------------------------------
+
+
+def test_reordered_nodes_fire():
+    ctx = ctx_for("relu_add")
+    assert check_graph_well_formed(ctx) == []
+    named(ctx, "relu").prepend(named(ctx, "add"))
+    vs = messages(check_graph_well_formed(ctx))
+    assert "add uses activation_post_process_1 before it is defined (graph not topologically sorted)" in vs
+
+
+def test_missing_call_module_target_fires():
+    ctx = ctx_for("chain")
+    target = node_of(ctx, "edge:relu->add").target
+    delattr(ctx.prepared, target)
+    vs = messages(check_graph_well_formed(ctx))
+    assert f"call_module node {target} targets {target}, which does not exist" in vs
+
+
+class Scale(torch.nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def test_non_observer_module_inserted_fires():
+    ctx = ctx_for("chain")
+    node = node_of(ctx, "edge:relu->add")
+    ctx.prepared.add_submodule(node.target, Scale())
+    assert messages(check_graph_well_formed(ctx)) == [
+        "the arguments of add differ from the original beyond inserted observers",  # Scale is not skipped
+        f"node {node.name} (call_module of Scale) is new and not an observer: prepare may only insert observers",
+    ]
+
+
+def test_changed_arguments_fire():
+    ctx = ctx_for("relu_add")
+    add = named(ctx, "add")
+    add.args = (add.args[1], add.args[0])
+    assert messages(check_graph_well_formed(ctx)) == [
+        "the arguments of add differ from the original beyond inserted observers"
+    ]
+
+
+# ---- 7. float semantics ------------------------------------------------------------------------
+
+
+class ScalingObserver(ObserverBase):
+    """An 'observer' that changes its input: breaks float semantics while looking like an observer."""
+
+    def __init__(self):
+        super().__init__(dtype=torch.int8)
+
+    def forward(self, x):
+        return x * 1.5
+
+    def calculate_qparams(self):
+        return torch.tensor([1.0]), torch.tensor([0])
+
+
+def test_observer_that_scales_its_input_fires():
+    ctx = ctx_for("relu_add")
+    node = node_of(ctx, "out:add")
+    ctx.prepared.add_submodule(node.target, ScalingObserver())
+    vs = messages(check_float_semantics(ctx))
+    assert len(vs) == 1 and vs[0].startswith("output 0 differs from the original in float (max abs diff ")
+    assert check_graph_well_formed(ctx) == []  # it still looks like an observer
+
+
+def test_float_semantics_disables_fake_quant_on_a_copy_only():
+    ctx = ctx_for("xnnpack", is_qat=True)
+    assert check_float_semantics(ctx) == []
+    fq = module_of(ctx, "out:relu")
+    assert int(fq.fake_quant_enabled[0]) == 1  # the prepared model itself is untouched
+    # with fake quant active the prepared model does not compute the float result
+    with torch.no_grad():
+        got = copy.deepcopy(ctx.prepared)(*ctx.example_inputs)[0]
+        want = ctx.original(*ctx.example_inputs)[0]
+    assert not torch.allclose(got, want)
+
+
+def test_float_semantics_reports_a_crashing_prepared_model_and_skips_without_inputs():
+    ctx = ctx_for("chain")
+    ctx.prepared.add_submodule(node_of(ctx, "edge:relu->add").target, torch.nn.Linear(7, 7))
+    vs = messages(check_float_semantics(ctx))
+    assert len(vs) == 1 and vs[0].startswith("the prepared model raised on the example inputs: RuntimeError")
+    ctx.example_inputs = None
+    assert check_float_semantics(ctx) == []
+
+
+# ---- 8. convert state --------------------------------------------------------------------------
+
+
+def test_dropped_meta_state_fires():
+    ctx = ctx_for("cat")
+    assert check_convert_state(ctx) == []
+    del ctx.prepared.meta["_observed_graph_module_attrs"]
+    assert messages(check_convert_state(ctx)) == [
+        "the prepared module has no meta['_observed_graph_module_attrs'] (convert needs it)"
+    ]
+
+
+def test_wrong_is_qat_fires():
+    ctx = ctx_for("cat", is_qat=False)
+    ctx.is_qat = True
+    assert messages(check_convert_state(ctx)) == [
+        "meta['_observed_graph_module_attrs'].is_qat is False, expected True"
+    ]
+
+
+# ---- the reference implementation, checked with its own sharing analysis --------------------------
+
+
+@pytest.mark.parametrize("is_qat", [False, True], ids=["ptq", "qat"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reference_prepare_violates_nothing(name, is_qat):
+    import prepare_impl
+
+    original = annotated(name, is_qat)
+    groups = expected_groups_from_analysis(prepare_impl.sharing_groups(annotated(name, is_qat)))
+    prepared = prepare_impl.prepare(annotated(name, is_qat), {}, is_qat)
+    ctx = CheckContext(original, prepared, is_qat, groups, CASES[name].inputs())
+    assert check_all(ctx) == []
+    # and its partition is torchao's on these cases
+    upstream = expected_groups_from_upstream(annotated(name, is_qat))
+    assert sorted(sorted(g.keys) for g in groups) == sorted(sorted(g.keys) for g in upstream)

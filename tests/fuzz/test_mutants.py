@@ -1,0 +1,47 @@
+"""Every mutant of the reference is noticed by the differential check on small generated cases.
+
+The campaign's own figures (time to catch each mutant) come from ``benchmarks/bench_mutants.py``; this test only
+shows that no mutant is invisible to the checks, quickly: a checker that never fires is not a checker.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hseed
+
+from harness.fuzz import mutants
+from harness import strategies
+from harness.check.run import check_case
+
+
+def _catches(mutant_name: str, mode: str = "valid", examples: int = 150) -> bool:
+    candidate = getattr(mutants, mutant_name)
+    caught = []
+
+    @settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
+              phases=[__import__("hypothesis").Phase.generate])
+    @hseed(12345)
+    @given(strategies.cases(mode=mode, max_nodes=8))
+    def search(case):
+        if caught:
+            return
+        report = check_case(case, candidate)
+        if report.is_new:
+            caught.append(report)
+
+    search()
+    return bool(caught)
+
+
+@pytest.mark.parametrize("name", sorted(mutants.MUTANTS))
+def test_mutant_is_caught(name):
+    assert _catches(name), f"mutant {name!r} ({mutants.MUTANTS[name]}) went unnoticed"
+
+
+def test_the_reference_is_not_a_mutant():
+    assert set(mutants.MUTANTS) and "prepare" not in mutants.MUTANTS
+    from harness.check.run import load_function
+
+    for name in mutants.MUTANTS:
+        assert load_function(f"harness.mutants:{name}").__name__ == name

@@ -1,0 +1,473 @@
+"""The ``pt2e`` pytest plugin (``harness.plugin``), run with pytester on good and deliberately broken quantizers.
+
+The broken quantizers are small classes (``BROKEN`` below, written into each test's directory as ``brokenq.py``); each
+breaks one rule on the ``mlp`` model. Runs are in-process (imports are shared, so a run costs only its checks) with a
+small budget: one model, few or no random graphs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import _pytest.pytester
+
+pytest_plugins = ["pytester"]
+
+BROKEN = '''
+import time
+import torch
+from torchao.quantization.pt2e.observer import MinMaxObserver, PerChannelMinMaxObserver
+from torchao.quantization.pt2e.quantizer import (
+    FixedQParamsQuantizationSpec, QuantizationAnnotation, QuantizationSpec, Quantizer, SharedQuantizationSpec)
+
+ACT = QuantizationSpec(torch.int8, MinMaxObserver, -128, 127, torch.per_tensor_affine)
+KEY = "quantization_annotation"
+
+
+def linears(gm):
+    return [n for n in gm.graph.nodes if n.op == "call_function" and n.target == torch.ops.aten.linear.default]
+
+
+class Base(Quantizer):
+    def validate(self, model):
+        pass
+
+
+class Good(Base):
+    """int8 activations on every linear: correct."""
+    def annotate(self, gm):
+        for n in linears(gm):
+            n.meta[KEY] = QuantizationAnnotation(input_qspec_map={n.args[0]: ACT}, output_qspec=ACT)
+        return gm
+
+
+class Cyclic(Base):
+    """the input edge of the first linear shares with its output, which shares with the edge"""
+    def annotate(self, gm):
+        for n in linears(gm)[:1]:
+            x = n.args[0]
+            n.meta[KEY] = QuantizationAnnotation(input_qspec_map={x: SharedQuantizationSpec(n)},
+                                                 output_qspec=SharedQuantizationSpec((x, n)))
+        return gm
+
+
+class Dangling(Base):
+    """shares with the weight, which nobody annotates"""
+    def annotate(self, gm):
+        for n in linears(gm)[:1]:
+            n.meta[KEY] = QuantizationAnnotation(input_qspec_map={n.args[0]: SharedQuantizationSpec(n.args[1])},
+                                                 output_qspec=ACT)
+        return gm
+
+
+class NotAnInput(Base):
+    """the second linear annotates the first linear's input"""
+    def annotate(self, gm):
+        ls = linears(gm)
+        if len(ls) >= 2:
+            ls[1].meta[KEY] = QuantizationAnnotation(input_qspec_map={ls[0].args[0]: ACT}, output_qspec=ACT)
+        return gm
+
+
+class WrongRange(Base):
+    """int8 with quant_max 300"""
+    def annotate(self, gm):
+        spec = QuantizationSpec(torch.int8, MinMaxObserver, -128, 300, torch.per_tensor_affine)
+        for n in linears(gm)[:1]:
+            n.meta[KEY] = QuantizationAnnotation(input_qspec_map={n.args[0]: spec}, output_qspec=ACT)
+        return gm
+
+
+class BadAxis(Base):
+    """per-channel weights on axis 3 of a 2-d weight"""
+    def annotate(self, gm):
+        spec = QuantizationSpec(torch.int8, PerChannelMinMaxObserver, -127, 127, torch.per_channel_symmetric, ch_axis=3)
+        for n in linears(gm)[:1]:
+            n.meta[KEY] = QuantizationAnnotation(input_qspec_map={n.args[0]: ACT, n.args[1]: spec}, output_qspec=ACT)
+        return gm
+
+
+class Garbage(Base):
+    """puts a dict where a QuantizationAnnotation belongs"""
+    def annotate(self, gm):
+        for n in linears(gm)[:1]:
+            n.meta[KEY] = {"input_qspec_map": {}, "output_qspec": ACT}
+        return gm
+
+
+class Raising(Base):
+    def annotate(self, gm):
+        raise RuntimeError("no pattern for this graph")
+
+
+class Hanging(Base):
+    def annotate(self, gm):
+        time.sleep(3600)
+
+
+class Nothing(Base):
+    def annotate(self, gm):
+        return gm
+
+
+class Mutating(Base):
+    """inserts a relu after the first linear while annotating"""
+    def annotate(self, gm):
+        for n in linears(gm)[:1]:
+            with gm.graph.inserting_after(n):
+                r = gm.graph.call_function(torch.ops.aten.relu.default, (n,))
+            n.replace_all_uses_with(r, delete_user_cb=lambda u: u is not r)
+            gm.recompile()
+            n.meta[KEY] = QuantizationAnnotation(input_qspec_map={n.args[0]: ACT}, output_qspec=ACT)
+        return gm
+
+
+class Coarse(Base):
+    """fixed scale 1.0 on activations of magnitude ~1: almost everything rounds to 0 or 1"""
+    def annotate(self, gm):
+        spec = FixedQParamsQuantizationSpec(torch.int8, 1.0, 0, -128, 127, torch.per_tensor_affine)
+        for n in linears(gm):
+            n.meta[KEY] = QuantizationAnnotation(input_qspec_map={n.args[0]: spec}, output_qspec=spec)
+        return gm
+
+
+class LaterAnchor(Base):
+    """valid, but torchao cannot prepare it: the first linear's input shares with a later edge (ao#4421)"""
+    def annotate(self, gm):
+        ls = linears(gm)
+        if len(ls) >= 2:
+            first, second = ls[:2]
+            first.meta[KEY] = QuantizationAnnotation(
+                input_qspec_map={first.args[0]: SharedQuantizationSpec((second.args[0], second))}, output_qspec=ACT)
+            second.meta[KEY] = QuantizationAnnotation(input_qspec_map={second.args[0]: ACT}, output_qspec=ACT)
+        return gm
+
+
+def not_a_quantizer():
+    return 42
+'''
+
+SMALL = ("--pt2e-models=mlp", "--pt2e-examples=0", "-p", "no:cacheprovider")
+
+
+class _KeepLibraries(_pytest.pytester.SysModulesSnapshot):
+    """After an in-process run pytester unloads every module the run imported; torch cannot be imported twice in a
+    process. This snapshot unloads only the run's own modules (brokenq, conftest, test files: those under
+    ``local``), so each test still gets fresh ones."""
+
+    local = ""
+
+    def __init__(self, preserve=None) -> None:
+        local = self.local
+
+        def keep(name: str) -> bool:
+            module = sys.modules.get(name)
+            path = getattr(module, "__file__", None) or ""
+            return not (local and path.startswith(local)) and name not in ("brokenq", "conftest")
+
+        super().__init__(preserve=keep)
+
+
+@pytest.fixture
+def broken(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setattr(_KeepLibraries, "local", str(pytester.path))
+    monkeypatch.setattr(_pytest.pytester, "SysModulesSnapshot", _KeepLibraries)  # snapshots of each run
+    monkeypatch.setattr(pytester, "_sys_modules_snapshot", _KeepLibraries())  # pytester's own, restored at teardown
+    pytester.makepyfile(brokenq=BROKEN)
+    pytester.syspathinsert()
+    return pytester
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess(*args, "-v", "-rA", "-W", "ignore::DeprecationWarning")
+
+
+def _outcome_of(result: pytest.RunResult, test_id: str) -> str:
+    """PASSED / FAILED / SKIPPED / XFAIL / ERROR of ``test_id`` in the verbose output."""
+    for line in result.outlines:
+        if line.startswith(test_id + " "):
+            for word in ("PASSED", "FAILED", "SKIPPED", "XFAIL", "ERROR"):
+                if f" {word}" in line:
+                    return word
+    raise AssertionError(f"{test_id} not in the output:\n" + "\n".join(result.outlines[-40:]))
+
+
+def _lit(text: str) -> str:
+    """``text`` as a literal fnmatch pattern (brackets are character classes there)."""
+    return "".join("[[]" if c == "[" else "[]]" if c == "]" else c for c in text)
+
+
+def _findings(pytester: pytest.Pytester, directory: str = "pt2e-findings") -> list[dict]:
+    root = pytester.path / directory
+    if not root.is_dir():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(root.glob("*.json"))]
+
+
+# ---- the command line ----------------------------------------------------------------------------
+
+
+def test_help_lists_every_option_in_its_own_group(broken: pytest.Pytester) -> None:
+    result = broken.runpytest_inprocess("--help")
+    text = result.stdout.str()
+    group = text[text.index("PT2E quantizer checks"):]
+    for option in ("--pt2e-quantizer=MODULE:FACTORY", "--pt2e-prepare=MODULE:FUNCTION", "--pt2e-examples=N",
+                   "--pt2e-profile=dev|ci|nightly", "--pt2e-sqnr-min=DB", "--pt2e-timeout=SECONDS",
+                   "--pt2e-corpus=DIR", "--pt2e-models=NAME,..."):
+        assert option in group, option
+    for ini in ("pt2e_quantizer", "pt2e_prepare", "pt2e_examples", "pt2e_profile", "pt2e_sqnr_min", "pt2e_timeout",
+                "pt2e_corpus", "pt2e_models"):
+        assert f"{ini} (" in text, ini
+
+
+def test_importing_the_plugin_does_not_import_torch() -> None:
+    code = ("import sys, harness.plugin; "
+            "print(sorted(m for m in ('torch', 'harness.suite.quantizer_suite') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_correct_quantizer_passes_in_an_empty_directory(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=brokenq:Good", *SMALL)
+    result.assert_outcomes(passed=5)
+    for check in ("annotate[mlp]", "well_formed[mlp]", "prepare[mlp]", "numerics[mlp]", "coverage"):
+        assert _outcome_of(result, f"pt2e[brokenq:Good]::{check}") == "PASSED"
+    result.stdout.fnmatch_lines(["*pt2e quantizer suite*", "brokenq:Good",
+                                 "*mlp * 3  passed*passed*passed*passed*"])
+    assert _findings(broken) == []
+
+
+def test_xnnpack_passes_on_models_and_random_graphs(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=harness.quantizers:xnnpack", "--pt2e-models=conv_bn_relu",
+                  "--pt2e-examples=2", "--pt2e-seed=1", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*conv_bn_relu * passed*passed*passed*passed *",
+                                 "*random graphs: 2 examples*0 failed*"])
+    sqnr = float(next(line for line in result.outlines if line.strip().startswith("conv_bn_relu")).split()[-1])
+    assert sqnr > 25  # measured 34.8 dB
+
+
+# ---- broken quantizers ---------------------------------------------------------------------------
+
+BROKEN_CASES = [
+    # (class, the check that fails, text of its report, other checks and their outcomes)
+    ("Cyclic", "well_formed[mlp]",
+     ["*CyclicSharingError: cyclic SharedQuantizationSpec: edge ('x' -> 'linear') -> output of 'linear'*",
+      "annotations at fault: x, linear", "  ! linear = linear(x, fc1_weight, fc1_bias)*",
+      "        in  x: shared(linear)", "        out shared(x->linear)"],
+     {"prepare[mlp]": "SKIPPED", "numerics[mlp]": "SKIPPED"}),
+    ("Dangling", "well_formed[mlp]",
+     ["*DanglingReferenceError: SharedQuantizationSpec of edge ('x' -> 'linear') refers to output of "
+      "'fc1_weight', which carries no quantization spec*"], {"prepare[mlp]": "SKIPPED"}),
+    ("NotAnInput", "well_formed[mlp]",
+     ["*NotAnInputError: input_qspec_map of node 'linear_1' annotates 'x', which is not an input of 'linear_1'*"],
+     {"prepare[mlp]": "SKIPPED"}),
+    ("WrongRange", "well_formed[mlp]",
+     ["*annotation of 'linear': input 'x': quant_max 300 is outside the range of torch.int8 [[]-128, 127[]]*",
+      "        in  x: int8[-128,300] per_tensor_affine MinMaxObserver"],
+     {"numerics[mlp]": "SKIPPED"}),
+    ("BadAxis", "well_formed[mlp]",
+     ["*input 'fc1_weight': ch_axis 3 is out of range for 'fc1_weight', a tensor of rank 2*"], {}),
+    ("Garbage", "well_formed[mlp]", ["*annotation of 'linear' is a dict, not a QuantizationAnnotation*"], {}),
+    ("Raising", "annotate[mlp]",
+     ["*FAILED [[]annotate[]] annotate() raised RuntimeError: no pattern for this graph",
+      "*brokenq.py:* in annotate: raise RuntimeError(\"no pattern for this graph\")"],
+     {"well_formed[mlp]": "SKIPPED", "numerics[mlp]": "SKIPPED"}),
+    ("Mutating", "annotate[mlp]",
+     ["*annotate() changed the graph (only annotations may change):",
+      "*node 'relu_default' (call_function aten.relu.default) was added",
+      "*node 'relu' changed: call_function aten.relu.default(linear) became *(relu_default)"], {}),
+    ("Coarse", "numerics[mlp]",
+     ["*SQNR * dB is below the minimum 15 dB (--pt2e-sqnr-min)*",
+      "        in  x: fixed(scale=1.0, zero_point=0) int8[-128,127] per_tensor_affine"],
+     {"well_formed[mlp]": "PASSED", "prepare[mlp]": "PASSED"}),
+]
+
+
+@pytest.mark.parametrize("name, failing, report, others", BROKEN_CASES, ids=[c[0] for c in BROKEN_CASES])
+def test_a_broken_quantizer_fails_the_right_check_and_says_why(broken: pytest.Pytester, name: str, failing: str,
+                                                               report: list, others: dict) -> None:
+    result = _run(broken, f"--pt2e-quantizer=brokenq:{name}", *SMALL)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    test_id = f"pt2e[brokenq:{name}]::{failing}"
+    assert _outcome_of(result, test_id) == "FAILED"
+    for other, outcome in others.items():
+        assert _outcome_of(result, f"pt2e[brokenq:{name}]::{other}") == outcome, other
+    result.stdout.fnmatch_lines([f"*_ {_lit(test_id)} _*", f"quantizer brokenq:{name} on model 'mlp'", *report])
+    findings = _findings(broken)
+    check = failing.split("[")[0]
+    assert any(check in f["info"]["tags"] and f"brokenq:{name}" in f["info"]["notes"] for f in findings), findings
+    result.stdout.fnmatch_lines([f"case written to *pt2e-findings*{name.lower()}-{check.replace('_', '-')}-*.json"])
+
+
+def test_a_hanging_quantizer_times_out_and_the_run_goes_on(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=brokenq:Hanging", "--pt2e-quantizer=brokenq:Good", "--pt2e-timeout=1",
+                  *SMALL)
+    assert _outcome_of(result, "pt2e[brokenq:Hanging]::annotate[mlp]") == "FAILED"
+    result.stdout.fnmatch_lines(["*annotate() did not return within 1 s (--pt2e-timeout): the quantizer hangs in "
+                                 "annotate()*"])
+    for check in ("well_formed[mlp]", "prepare[mlp]", "numerics[mlp]", "coverage"):
+        assert _outcome_of(result, f"pt2e[brokenq:Hanging]::{check}") == "SKIPPED"
+    assert _outcome_of(result, "pt2e[brokenq:Good]::numerics[mlp]") == "PASSED"
+
+
+def test_random_graphs_shrink_a_crash_to_a_small_graph(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=brokenq:Raising", "--pt2e-models=mlp", "--pt2e-examples=3",
+                  "--pt2e-seed=5", "-k", "random_graphs", "-p", "no:cacheprovider")
+    assert _outcome_of(result, "pt2e[brokenq:Raising]::random_graphs[0]") == "FAILED"
+    result.stdout.fnmatch_lines(["quantizer brokenq:Raising on random graphs (chunk 0)",
+                                 "*annotate() raised RuntimeError: no pattern for this graph",
+                                 "graph (3 nodes;*", "hypothesis seed: 5000"])  # the smallest graph: x -> op -> out
+
+
+def test_a_quantizer_that_annotates_nothing_warns_per_model_and_fails_coverage(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=brokenq:Nothing", "--pt2e-models=mlp,residual", "--pt2e-examples=0",
+                  "-p", "no:cacheprovider", "-k", "annotate or coverage")
+    assert _outcome_of(result, "pt2e[brokenq:Nothing]::annotate[mlp]") == "PASSED"
+    assert _outcome_of(result, "pt2e[brokenq:Nothing]::coverage") == "FAILED"
+    result.stdout.fnmatch_lines([
+        "*the quantizer annotated nothing on any of the 2 models it could support (mlp, residual)*",
+        "*QuantizerWarning: brokenq:Nothing annotate[[]mlp[]]: annotated nothing on model 'mlp' (ops: hardtanh, "
+        "linear, relu)*",
+        "*QuantizerWarning: brokenq:Nothing annotate[[]residual[]]: annotated nothing on model 'residual'*"])
+    strict = _run(broken, "--pt2e-quantizer=brokenq:Nothing", *SMALL, "-k", "annotate",
+                  "-W", "error::harness.plugin.QuantizerWarning")
+    assert _outcome_of(strict, "pt2e[brokenq:Nothing]::annotate[mlp]") == "FAILED"
+
+
+def test_a_model_the_quantizer_does_not_claim_is_not_a_warning(broken: pytest.Pytester) -> None:
+    # EmbeddingQuantizer says (get_supported_operators) it handles embeddings only: the mlp is not its business.
+    result = _run(broken, "--pt2e-quantizer=harness.quantizers:embedding", "--pt2e-models=mlp,embedding_linear",
+                  "--pt2e-examples=0", "-p", "no:cacheprovider", "-k", "annotate or coverage")
+    result.assert_outcomes(passed=3)
+    assert "QuantizerWarning" not in result.stdout.str()
+
+
+def test_a_known_upstream_bug_is_an_expected_failure(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=brokenq:LaterAnchor", *SMALL)
+    assert _outcome_of(result, "pt2e[brokenq:LaterAnchor]::prepare[mlp]") == "XFAIL"
+    result.stdout.fnmatch_lines(["XFAIL *prepare[[]mlp[]] - known upstream bug ao-4421*"])
+    assert _outcome_of(result, "pt2e[brokenq:LaterAnchor]::numerics[mlp]") == "PASSED"  # via the reference prepare
+    assert result.ret == pytest.ExitCode.OK
+    # the reference prepare is correct on these annotations: with it as the prepare under test, nothing is known
+    ref = _run(broken, "--pt2e-quantizer=brokenq:LaterAnchor", "--pt2e-prepare=prepare_impl:prepare", *SMALL)
+    assert _outcome_of(ref, "pt2e[brokenq:LaterAnchor]::prepare[mlp]") == "PASSED"
+
+
+# ---- loading, configuration, corpus --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, text", [
+    ("no_such_module:Q", "*cannot load the quantizer: 'no_such_module:Q': cannot import 'no_such_module'*"),
+    ("brokenq:not_a_quantizer", "*the factory returned int, not a Quantizer*"),
+    ("brokenq", "*expected MODULE:NAME*"),
+])
+def test_a_quantizer_that_cannot_be_loaded_is_one_failing_test(broken: pytest.Pytester, spec: str, text: str) -> None:
+    result = _run(broken, f"--pt2e-quantizer={spec}", *SMALL)
+    result.assert_outcomes(failed=1)
+    assert _outcome_of(result, f"pt2e[{spec}]::load") == "FAILED"
+    result.stdout.fnmatch_lines([text])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("executorch") is not None, reason="ExecuTorch is installed")
+def test_an_executorch_quantizer_without_executorch_is_skipped(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=harness.quantizers:executorch_xnnpack", *SMALL)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*quantizer unavailable*needs ExecuTorch*"])
+
+
+def test_options_can_be_set_in_the_ini_file(broken: pytest.Pytester) -> None:
+    broken.makeini("""
+        [pytest]
+        pt2e_quantizer = brokenq:WrongRange
+        pt2e_models = mlp
+        pt2e_examples = 0
+        pt2e_corpus = my-findings
+    """)
+    result = _run(broken, "-p", "no:cacheprovider", "-k", "well_formed")
+    assert _outcome_of(result, "pt2e[brokenq:WrongRange]::well_formed[mlp]") == "FAILED"
+    assert _findings(broken, "my-findings") and not _findings(broken)
+    override = _run(broken, "-p", "no:cacheprovider", "-k", "well_formed", "--pt2e-quantizer=brokenq:Good")
+    assert _outcome_of(override, "pt2e[brokenq:Good]::well_formed[mlp]") == "PASSED"
+
+
+def test_saved_graphs_are_checked_again_and_not_saved_twice(broken: pytest.Pytester) -> None:
+    first = _run(broken, "--pt2e-quantizer=brokenq:WrongRange", *SMALL, "-k", "well_formed")
+    assert _outcome_of(first, "pt2e[brokenq:WrongRange]::well_formed[mlp]") == "FAILED"
+    (saved,) = list((broken.path / "pt2e-findings").glob("*.json"))
+    again = _run(broken, "--pt2e-quantizer=brokenq:WrongRange", *SMALL, "-k", "corpus")
+    assert _outcome_of(again, f"pt2e[brokenq:WrongRange]::corpus[{saved.stem}]") == "FAILED"
+    again.stdout.fnmatch_lines([f"quantizer brokenq:WrongRange on saved graph {saved.name}",
+                                "*quant_max 300 is outside the range of torch.int8*"])
+    assert list((broken.path / "pt2e-findings").glob("*.json")) == [saved]
+    fixed = _run(broken, "--pt2e-quantizer=brokenq:Good", *SMALL, "-k", "corpus")
+    assert _outcome_of(fixed, f"pt2e[brokenq:Good]::corpus[{saved.stem}]") == "PASSED"
+
+
+def test_bad_option_values_are_usage_errors(broken: pytest.Pytester) -> None:
+    result = _run(broken, "--pt2e-quantizer=brokenq:Good", "--pt2e-models=mlp,resnet152")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--pt2e-models: unknown model(s) resnet152; known: conv_bn_relu*"])
+    result = _run(broken, "--pt2e-quantizer=brokenq:Good", "--pt2e-profile=weekly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+# ---- inside a quantizer's own suite --------------------------------------------------------------
+
+
+def test_one_line_in_a_test_module_with_the_fixture_from_conftest(broken: pytest.Pytester) -> None:
+    broken.makeconftest("""
+        import pytest
+        import brokenq
+
+        @pytest.fixture
+        def pt2e_quantizer():
+            return brokenq.Dangling()
+    """)
+    broken.makepyfile(test_my_quantizer="from harness.plugin import quantizer_suite_tests\n"
+                                        "test_pt2e = quantizer_suite_tests()\n")
+    result = _run(broken, *SMALL, "-m", "pt2e_quantizer_suite")
+    assert _outcome_of(result, "test_my_quantizer.py::test_pt2e[well_formed[mlp]]") == "FAILED"
+    assert _outcome_of(result, "test_my_quantizer.py::test_pt2e[annotate[mlp]]") == "PASSED"
+    result.stdout.fnmatch_lines(["quantizer brokenq.Dangling on model 'mlp'", "*DanglingReferenceError*"])
+
+
+def test_one_line_with_a_quantizer_class(broken: pytest.Pytester) -> None:
+    broken.makepyfile(test_good="import brokenq\nfrom harness.plugin import quantizer_suite_tests\n"
+                                "test_good = quantizer_suite_tests(brokenq.Good)\n")
+    result = _run(broken, *SMALL)
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*test_good.py::test_good?numerics?mlp?? PASSED*"])
+
+
+def test_the_suite_runs_under_xdist(broken: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(broken.path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+    result = broken.runpytest_subprocess("-n", "2", "--pt2e-quantizer=brokenq:Good",
+                                         "--pt2e-quantizer=brokenq:Cyclic", *SMALL, "-k", "not numerics",
+                                         timeout=300)
+    result.assert_outcomes(passed=6, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*_ pt2e?brokenq:Cyclic?::well_formed?mlp? _*", "*CyclicSharingError*",
+                                 "*pt2e quantizer suite*", "brokenq:Good", "*mlp * 3  passed*", "brokenq:Cyclic",
+                                 "*mlp * 1  passed * failed * skipped*"])
+    assert len(_findings(broken)) == 1
+
+
+def test_the_readme_report_shape(broken: pytest.Pytester) -> None:
+    """The summary table has one row per model with the annotated node count, each check and the SQNR."""
+    result = _run(broken, "--pt2e-quantizer=brokenq:Good", "--pt2e-models=mlp,attention", "--pt2e-examples=0",
+                  "-p", "no:cacheprovider", "-k", "numerics")
+    result.stdout.fnmatch_lines([
+        "*= pt2e quantizer suite =*",
+        "brokenq:Good",
+        "  model * annotated  annotate * well_formed * prepare * numerics * SQNR dB",
+        "  mlp * 3  -  * -  * -  * passed *",
+        "  attention * 4  -  * -  * -  * passed *",
+    ])

@@ -1,0 +1,166 @@
+"""ExecuTorch's quantizers (``harness.suite.quantizers.EXECUTORCH_FACTORIES``) through the quantizer suite.
+
+Each quantizer runs the suite's checks (annotate, well_formed, prepare, numerics on two models, two random graphs,
+coverage) through the suite's Python API. Every test skips, saying which package is missing, when ExecuTorch (or
+the backend package a quantizer needs) is not installed: ``pip install --no-deps executorch==1.5.1 &&
+pip install -e '.[executorch]'``. CoreML, OpenVINO and the unpatched ExecuTorch XNNPACK quantizer are slow (or a
+large install); their tests run only with ``PT2E_SLOW_QUANTIZERS=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import torch
+
+from harness.suite import models
+from harness.suite import quantizer_suite as qs
+from harness.suite import quantizers as q
+
+FAST = [n for n in q.EXECUTORCH_FACTORIES if n not in q.EXECUTORCH_SLOW]
+SLOW = [n for n in q.EXECUTORCH_FACTORIES if n in q.EXECUTORCH_SLOW]
+RUN_SLOW = os.environ.get("PT2E_SLOW_QUANTIZERS") == "1"
+slow = pytest.mark.skipif(not RUN_SLOW, reason="slow or large-install quantizer: set PT2E_SLOW_QUANTIZERS=1")
+
+MODELS = ("conv_bn_relu", "mlp")
+OPTIONS = qs.SuiteOptions(models=MODELS, examples=2, profile="ci")
+
+# Checks the suite cannot run on some quantizers' annotations, and why. These are limits of the harness's case
+# format (harness.case), not problems of the quantizers: the reference-vs-upstream comparison needs the annotated
+# graph as a case, and a case names derive functions it knows and ops it can rebuild. The prepared models of
+# these quantizers are still checked end to end by the numerics check.
+_NOT_A_CASE = "the annotated graph cannot be written as a case, so it cannot be compared: "
+DOCUMENTED_SKIPS = (
+    # Cadence, Arm (bias), Cortex-M: DerivedQuantizationSpec with the quantizer's own derive_qparams_fn
+    re.compile(re.escape(_NOT_A_CASE) + r"annotation of '\w+': input '\w+': unknown derive function '[\w.<>]+'$"),
+    # the Arm quantizers' transform_for_annotation() decomposes ops into slice_copy, which a case cannot rebuild
+    re.compile(re.escape(_NOT_A_CASE) + r"node '\w+': op 'aten\.slice_copy\.Tensor' is not supported$"),
+)
+
+
+def _documented_skip(problem: qs.Problem) -> bool:
+    return problem.level != "skip" or any(p.match(problem.message) for p in DOCUMENTED_SKIPS)
+
+
+def _source(name: str) -> qs.QuantizerSource:
+    """The suite's source for factory ``name``; the test skips (with the reason) when a package is missing."""
+    try:
+        return qs.load_quantizer_factory(f"harness.quantizers:{name}")
+    except qs.QuantizerLoadError as e:
+        if e.unavailable:
+            pytest.skip(str(e))
+        raise
+
+
+def _run_suite(source: qs.QuantizerSource, options: qs.SuiteOptions) -> list[qs.CheckResult]:
+    return [qs.run_check(check, source, options) for check in qs.suite_checks(options)]
+
+
+def _describe(results: list[qs.CheckResult]) -> str:
+    return "\n\n".join(qs.format_result(r) for r in results)
+
+
+def _assert_suite_passes(results: list[qs.CheckResult], models_run: tuple[str, ...]) -> None:
+    failed = [r for r in results if r.outcome == "failed"]
+    assert not failed, _describe(failed)
+    odd_skips = [r for r in results if r.outcome == "skipped"
+                 and not all(_documented_skip(p) for p in r.problems)]
+    assert not odd_skips, _describe(odd_skips)
+    by_key = {(r.check, r.subject): r for r in results}
+    for name in models_run:
+        annotate = by_key[("annotate", f"model:{name}")]
+        assert annotate.annotated and annotate.annotated > 0, _describe([annotate])
+        numerics = by_key[("numerics", f"model:{name}")]
+        assert numerics.sqnr is not None and numerics.sqnr >= qs.DEFAULT_SQNR_MIN, _describe([numerics])
+    assert by_key[("coverage", "models")].outcome == "passed"
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_the_suite_passes_on_executorch_quantizer(name: str) -> None:
+    source = _source(name)
+    _assert_suite_passes(_run_suite(source, OPTIONS), MODELS)
+
+
+# Found by the well_formed check (coremltools 9.0 with ExecuTorch 1.5.1): the weight spec of the coreml_8a_c8w
+# recipe says qscheme=per_channel_affine but leaves ch_axis=None; it works only because torchao's prepare drops
+# ch_axis for a FakeQuantize constructor and the PerChannelMinMaxObserver inside defaults to axis 0.
+COREML_NO_CH_AXIS = pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="CoreMLQuantizer's per-channel weight specs have ch_axis=None (the observer's default axis 0 is used); "
+           "no public report yet, specs built in "
+           "https://github.com/pytorch/executorch/blob/v1.5.1/backends/apple/coreml/quantizer/_annotation_config.py")
+SLOW_PARAMS = [pytest.param(n, marks=COREML_NO_CH_AXIS) if n == "executorch_coreml" else n for n in SLOW]
+
+
+@slow
+@pytest.mark.parametrize("name", SLOW_PARAMS)
+def test_the_suite_passes_on_slow_executorch_quantizer(name: str) -> None:
+    source = _source(name)
+    options = qs.SuiteOptions(models=("mlp",), examples=0, profile="ci", timeout=600.0)
+    _assert_suite_passes(_run_suite(source, options), ("mlp",))
+
+
+def test_cadence_needs_strict_export_and_without_it_the_suite_reports_that_it_annotates_nothing() -> None:
+    strict = _source("executorch_cadence")
+    assert strict.export_strict
+    non_strict = qs.QuantizerSource("executorch_cadence non-strict", lambda: q.executorch_cadence())
+    assert not non_strict.export_strict
+    coverage = qs.check_coverage(non_strict, OPTIONS)
+    assert coverage.outcome == "failed", qs.format_result(coverage)
+    assert "annotated nothing" in coverage.errors[0].message
+    assert coverage.stats["annotated_per_model"] == {m: 0 for m in MODELS}
+    for m in MODELS:
+        warnings = [p for p in qs.check_model_annotate(m, non_strict, OPTIONS).problems if p.level == "warning"]
+        assert warnings and "annotated nothing" in warnings[0].message
+    assert all(n > 0 for n in qs.check_coverage(strict, OPTIONS).stats["annotated_per_model"].values())
+
+
+def _annotations(gm: torch.fx.GraphModule) -> list[tuple]:
+    out = []
+    for n in gm.graph.nodes:
+        qa = n.meta.get(qs.Q_KEY)
+        if qa is not None:
+            out.append((n.name, tuple((a.name, qs.render_spec(s)) for a, s in qa.input_qspec_map.items()),
+                        qs.render_spec(qa.output_qspec), qa.allow_implicit_sharing, qa._annotated))
+    return out
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_executorch_xnnpack_without_unmatchable_bn_patterns_annotates_as_upstream(model: str) -> None:
+    fast, plain = _source("executorch_xnnpack"), _source("executorch_xnnpack_plain")
+    got = qs.run_quantizer(models.export_model(model), fast, 120.0)
+    want = qs.run_quantizer(models.export_model(model), plain, 120.0)
+    assert not got.failed and not want.failed
+    assert not any(n.op == "call_function" and "batch_norm" in str(n.target) for n in want.gm.graph.nodes)
+    assert _annotations(want.gm)  # the comparison is not vacuous
+    assert _annotations(got.gm) == _annotations(want.gm)
+    assert "SUPPORTED_PATTERNS" not in vars(got.quantizer)  # annotate() restored the class's patterns
+
+
+def test_executorch_qnn_factory_keeps_mkldnn_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    _source("executorch_qnn")
+    from executorch.backends.qualcomm.quantizer.quantizer import QnnQuantizer
+    from executorch.backends.qualcomm.utils import qnn_sdk_setup
+
+    if torch.backends.flags_frozen() or not torch.backends.mkldnn.enabled:
+        pytest.skip("MKLDNN is off or its flag is frozen in this process")
+    monkeypatch.setattr(qnn_sdk_setup, "_vendor_is_amd", True)  # as on an AMD host with py-cpuinfo installed
+    try:
+        QnnQuantizer()
+        assert torch.backends.mkldnn.enabled is False  # upstream's side effect, which the factory undoes
+    finally:
+        torch.backends.mkldnn.enabled = True
+    q.executorch_qnn()
+    assert torch.backends.mkldnn.enabled is True
+
+
+@pytest.mark.parametrize("name", list(q.EXECUTORCH_FACTORIES))
+def test_every_executorch_factory_gives_a_quantizer_or_says_what_is_missing(name: str) -> None:
+    try:
+        quantizer = q.EXECUTORCH_FACTORIES[name]()
+    except q.QuantizerUnavailable as e:
+        assert name in str(e) and "pip install" in str(e)
+        pytest.skip(str(e))
+    assert callable(quantizer.annotate) and callable(quantizer.validate)
