@@ -20,10 +20,19 @@ from typing import Optional
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 
 import pytest
+import torch
+from torchao.quantization.pt2e.observer import FixedQParamsObserver
 
 from harness import case as C
-from harness.corpus import scenarios
 from harness.case.files import CaseFormatError, case_filename, load_case
+from harness.check.canonical import Canonical, canonical_form
+from harness.check.compare import compare
+from harness.check.keys import key_of
+from harness.check.known_bugs import KNOWN_BUGS
+from harness.check.run import REFERENCE, UPSTREAM, check_case, load_function
+from harness.corpus import scenarios
+from harness.corpus.scenarios import CALLBACK_SCALE, CALLBACK_ZERO_POINT, expected_partition
+from harness.fx.build import build
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 KIND_OF_DIRECTORY = {"conformance": "conformance", "upstream_bugs": "upstream_bug", "findings": "finding"}
@@ -31,8 +40,6 @@ UPSTREAM_STATES = ("crashes", "wrong", "fixed")
 
 
 def _known_bugs() -> dict:
-    from harness.check.known_bugs import KNOWN_BUGS
-
     return {b.id: b for b in KNOWN_BUGS}
 
 
@@ -95,8 +102,6 @@ def _params(test: str) -> list:
 
 @functools.lru_cache(maxsize=None)
 def _torchao_report(path: Path):
-    from harness.check.run import UPSTREAM, check_case, load_function
-
     return check_case(_case(path), load_function(UPSTREAM))
 
 
@@ -107,7 +112,7 @@ def _torchao_report(path: Path):
 def test_reference_reproduces_the_expected_result(path):
     case = _case(path)
     assert case.expected is not None, f"{path}: no expected result recorded"
-    got = scenarios.reference_expected(case)
+    got = scenarios.expected_from_reference(case)
     if case.expected.error is not None:
         assert got.error == case.expected.error, (
             f"{path}: expected the reference to raise {case.expected.error}, got "
@@ -115,9 +120,6 @@ def test_reference_reproduces_the_expected_result(path):
         return
     assert got.error is None, f"{path}: the reference raised {got.error}"
     if got.canonical != case.expected.canonical:
-        from harness.check.canonical import Canonical
-        from harness.check.compare import compare
-
         divergences = compare(Canonical.from_json(case.expected.canonical), Canonical.from_json(got.canonical))
         detail = "; ".join(str(d) for d in divergences) or "canonical JSON differs (same partition and configs)"
         pytest.fail(f"{path}: the reference no longer gives the recorded result: {detail}")
@@ -162,22 +164,12 @@ def test_torchao_fails_in_the_documented_way(path):
 
 
 def _implementations():
-    from harness.check.run import REFERENCE, UPSTREAM
-
     return [pytest.param(REFERENCE, id="reference"), pytest.param(UPSTREAM, id="torchao")]
 
 
 @pytest.mark.parametrize("impl", _implementations())
 @pytest.mark.parametrize("path", _params("callback"))
 def test_callback_replacing_the_output_group_is_honoured(path, impl):
-    import torch
-    from torchao.quantization.pt2e.observer import FixedQParamsObserver
-
-    from harness.fx.build import build
-    from harness.check.canonical import canonical_form, key_of
-    from harness.check.run import load_function
-    from harness.corpus.scenarios import CALLBACK_SCALE, CALLBACK_ZERO_POINT, expected_partition
-
     case = _case(path)
     expected = case.expected.canonical
     seen: dict[str, int] = {}
