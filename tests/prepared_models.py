@@ -27,6 +27,8 @@ from torchao.quantization.pt2e.quantizer import (
     SharedQuantizationSpec,
 )
 
+from harness.check.observer_map import is_observer_module
+
 A = "quantization_annotation"
 
 
@@ -292,8 +294,6 @@ def prepared_case(name: str, is_qat: bool = False) -> Prepared:
 
 def obs_node(gm: GraphModule, observing: str):
     """The first observer node whose first argument is the node named ``observing``."""
-    from harness.check.canonical import is_observer_module
-
     for n in gm.graph.nodes:
         if (
             n.op == "call_module"

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 import torch
 
-from harness.check.canonical import Canonical, Group, parse_key
+from harness.check.canonical import Canonical, Group
+from harness.check.keys import parse_key
 
 __all__ = [
     "KINDS",

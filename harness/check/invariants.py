@@ -28,15 +28,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import torch
 from torch.fx import GraphModule, Node
 
-from harness.check.canonical import (
-    ObserverMap,
-    annotated_keys,
-    is_observer_module,
-    key_of,
-    locate_observers,
-    output_key,
-    parse_key,
-)
+from harness.check.keys import annotated_keys, key_of, output_key, parse_key
+from harness.check.observer_map import ObserverMap, is_observer_module, locate_observers
 
 __all__ = [
     "CHECKS",

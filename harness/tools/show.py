@@ -52,7 +52,7 @@ def sharing(case: C.Case) -> Grouping:
     """The reference's sharing groups of ``case`` (built with :func:`harness.fx.build.build`)."""
     import prepare_impl
     from harness.fx.build import BuildError, build
-    from harness.check.canonical import key_of
+    from harness.check.keys import key_of
 
     try:
         model = build(case)

@@ -1,4 +1,5 @@
-"""Tests of harness.check.canonical on torchao's prepare output for hand-annotated and XNNPACK-annotated models."""
+"""Tests of harness.check.canonical and its pieces (keys, observer_map, observer_config) on torchao's prepare
+output for hand-annotated and XNNPACK-annotated models."""
 
 from __future__ import annotations
 
@@ -7,19 +8,9 @@ import json
 import pytest
 import torch
 
-from harness.check.canonical import (
-    Canonical,
-    CanonicalFormatError,
-    annotated_keys,
-    canonical_error,
-    canonical_form,
-    edge_key,
-    is_observer_module,
-    key_of,
-    locate_observers,
-    output_key,
-    parse_key,
-)
+from harness.check.canonical import Canonical, canonical_error, canonical_form
+from harness.check.keys import CanonicalFormatError, annotated_keys, edge_key, key_of, output_key, parse_key
+from harness.check.observer_map import is_observer_module, locate_observers
 from prepared_models import CASES, FIXED, annotated, obs_node, prepared_case
 from torchao.quantization.pt2e.prepare import prepare
 

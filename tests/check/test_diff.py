@@ -1,4 +1,5 @@
-"""Tests of harness.check.compare: classification of divergences between canonical forms, and numerics."""
+"""Tests of harness.check.compare (classification of divergences between canonical forms) and
+harness.check.numerics (outputs of the converted models)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import copy
 import pytest
 import torch
 
-from harness.check.canonical import canonical_error, canonical_form, locate_observers
+from harness.check.canonical import canonical_error, canonical_form
 from harness.check.compare import KINDS, Divergence, compare, compare_numerics, divergence_signature
+from harness.check.observer_map import locate_observers
 from prepared_models import obs_node, prepared_case
 from torchao.quantization.pt2e.observer import MinMaxObserver
 

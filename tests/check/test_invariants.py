@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from harness.check.canonical import locate_observers
+from harness.check.observer_map import locate_observers
 from harness.check.invariants import (
     CHECKS,
     CheckContext,
