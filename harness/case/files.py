@@ -3,8 +3,8 @@
 A file is named by its content, ``<slug of the title>-<first 12 hex digits of the sha256 of the canonical
 JSON>.json``, and written atomically (temporary file in the same directory, fsync, ``os.replace``), so
 saving the same case twice, even from many processes at once, leaves exactly one intact file. The JSON
-form and its validation live in ``harness.case.codec``; errors are :class:`CaseFormatError` naming the file
-and the field.
+form lives in ``harness.case.encode`` and ``harness.case.decode`` (with its validation); errors are
+``harness.case.jsonform.CaseFormatError`` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any, Union
 
 from harness import case as C
-from harness.case.codec import FORMAT, CaseFormatError, case_from_json, case_to_json
+from harness.case.decode import case_from_json
+from harness.case.encode import case_to_json
+from harness.case.jsonform import CaseFormatError
 
 __all__ = [
-    "FORMAT",
-    "CaseFormatError",
     "MAX_FILE_BYTES",
-    "case_to_json",
-    "case_from_json",
     "dumps",
     "loads",
     "case_digest",

@@ -1,7 +1,7 @@
 """The allow-listed names, as plain data (no torch import).
 
 ``harness.fx.ops`` resolves these names to torch objects (and fails at import if one does not resolve);
-``harness.case.codec`` validates corpus files against them without importing torch, so reading a corpus is
+``harness.case.decode`` validates corpus files against them without importing torch, so reading a corpus is
 cheap and safe.
 """
 

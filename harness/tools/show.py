@@ -502,7 +502,8 @@ def _badge(x: float, y: float, text: str, colour: str) -> str:
 
 def main_show(argv: Optional[list[str]] = None) -> int:
     """``python -m harness show CASE [--svg OUT]``: print the case; write its SVG. Exit 0, or 2 on errors."""
-    from harness.case.files import CaseFormatError, load_case
+    from harness.case.files import load_case
+    from harness.case.jsonform import CaseFormatError
 
     parser = argparse.ArgumentParser(prog="python -m harness show",
                                      description="Show a case's graph, annotations and sharing groups.")

@@ -1,9 +1,10 @@
-"""harness.case.files / harness.case.codec: the corpus file format, its validation, and safe concurrent writes."""
+"""harness.case.files / encode / decode: the corpus file format, its validation, and safe concurrent writes."""
 
 from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import json
 import keyword
 import math
@@ -19,7 +20,9 @@ from hypothesis import strategies as st
 from harness import case as C
 from harness.case import files as io
 from harness.case import names
-from harness.case.codec import CaseFormatError, case_from_json, case_to_json
+from harness.case.decode import case_from_json
+from harness.case.encode import case_to_json
+from harness.case.jsonform import CaseFormatError
 
 REPO = Path(__file__).resolve().parents[2]
 OBS = "torchao.quantization.pt2e.observer."
@@ -73,7 +76,9 @@ _OPT_INT = st.one_of(st.none(), st.integers(-1000, 1000))
 
 
 def _ctor(depth=0):
-    scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), _FLOAT, _TEXT)
+    # observer kwargs are finite (a non-finite one is refused, see test_non_finite_observer_kwarg_is_refused)
+    finite = st.floats(allow_nan=False, allow_infinity=False)
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), finite, _TEXT)
     value = scalar if depth else st.one_of(scalar, st.deferred(lambda: _ctor(1)))
     return st.builds(C.Ctor, st.sampled_from(names.CTOR_NAMES),
                      st.lists(st.tuples(_NAME, value), max_size=3, unique_by=lambda kv: kv[0]).map(tuple))
@@ -159,6 +164,15 @@ def test_nan_survives():
     case = small_case(scale=math.nan)
     again = io.loads(io.dumps(case))
     assert math.isnan(again.annotations[2].output.scale)
+
+
+def test_non_finite_observer_kwarg_is_refused():
+    case = small_case()
+    ann = case.annotations[0]
+    odd = C.QSpec("int8", C.Ctor(OBS + "MinMaxObserver", (("eps", math.inf),)))
+    case = dataclasses.replace(case, annotations=(dataclasses.replace(ann, output=odd),) + case.annotations[1:])
+    with pytest.raises(CaseFormatError, match=r"annotations\[0\]\.output\.observer\.kwargs\[0\]\[1\]: non-finite"):
+        io.dumps(case)
 
 
 def test_file_text_is_pretty_and_sorted():
@@ -423,7 +437,7 @@ def test_iter_cases_ignores_temporary_files(tmp_path):
 _WRITER = r"""
 import json, random, sys
 from harness.case import files as io
-from harness.case.codec import case_from_json
+from harness.case.decode import case_from_json
 cases = [case_from_json(d) for d in json.load(open(sys.argv[1]))]
 order = list(range(len(cases))) * 3
 random.Random(int(sys.argv[3])).shuffle(order)

@@ -24,7 +24,8 @@ import torch
 from torchao.quantization.pt2e.observer import FixedQParamsObserver
 
 from harness import case as C
-from harness.case.files import CaseFormatError, case_filename, load_case
+from harness.case.files import case_filename, load_case
+from harness.case.jsonform import CaseFormatError
 from harness.check.canonical import Canonical, canonical_form
 from harness.check.compare import compare
 from harness.check.keys import key_of

@@ -1,53 +1,39 @@
-"""The JSON form of a :class:`harness.case.Case` (format ``"pt2e-case/1"``), with strict validation.
+"""Decoding JSON data into a :class:`harness.case.Case` (format ``"pt2e-case/1"``), with strict validation.
 
-Decoding never executes anything and never imports torch: ops, observer classes, derive functions, dtypes,
-qschemes and constants are only accepted by name from the allow-lists in ``harness.case.names``. Every malformed input raises
-:class:`CaseFormatError` with a message ``"<source>: <field path>: <problem>"``, e.g.
-``corpus/x.json: graph.nodes[3].args[0]: unknown node 'foo'``.
-
-Encoding
---------
-* node argument: ``{"ref": name}`` (a node), ``{"const": kind, "value": v}`` (a torch constant), a JSON
-  array (a tuple), a JSON scalar, or ``{"float": "inf" | "-inf" | "nan"}`` (a non-finite float);
-* ``kwargs`` and annotation ``inputs`` are arrays of pairs, so their order survives;
-* spec targets: ``{"node": name}`` or ``{"edge": [arg, node]}``;
-* specs: ``{"kind": "quant" | "shared" | "derived" | "fixed", ...}``; observers ``{"class": qualname,
-  "kwargs": [[key, value], ...]}`` where a value may itself be an observer object.
+The rule: decoding never executes anything and never imports torch. Ops, observer classes, derive functions,
+dtypes, qschemes and constants are only accepted by name from the allow-lists in ``harness.case.names``; sizes
+and nesting stay within the limits of ``harness.case.decode_fields``; node references point at nodes of the graph
+(arguments at earlier ones); every node is annotated at most once. Every malformed input raises
+:class:`harness.case.jsonform.CaseFormatError` naming the source and the field path. The JSON form itself is
+described in ``harness.case.encode``.
 """
 
 from __future__ import annotations
 
-import builtins
-import keyword
 import math
 from typing import Any, Optional
 
 from harness import case as C
 from harness.case import names
+from harness.case.decode_fields import (
+    MAX_ANNOTATIONS,
+    MAX_DEPTH,
+    MAX_DIMS,
+    MAX_NAME_LENGTH,
+    MAX_NODES,
+    MAX_TENSOR_ELEMENTS,
+    NONFINITE,
+    FieldReader,
+    describe,
+)
+from harness.case.jsonform import FORMAT, CaseFormatError
 from harness.case.names import UnknownName
 
-__all__ = [
-    "FORMAT",
-    "CaseFormatError",
-    "MAX_NODES",
-    "MAX_TENSOR_ELEMENTS",
-    "case_to_json",
-    "case_from_json",
-]
-
-FORMAT = "pt2e-case/1"
-MAX_NODES = 5_000
-MAX_ANNOTATIONS = 5_000
-MAX_TENSOR_ELEMENTS = 2**24
-MAX_DIMS = 16
-MAX_DEPTH = 16  # nesting of argument tuples, observer kwargs and expected.canonical
-MAX_NAME_LENGTH = 200
-MAX_TEXT_LENGTH = 100_000
+__all__ = ["case_from_json"]
 
 _OP_KINDS = ("placeholder", "get_attr", "call_function", "output")
 _INFO_KINDS = ("conformance", "upstream_bug", "finding", "scenario")
 _ATTR_KINDS = ("parameter", "buffer")
-_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 _OPS = frozenset(names.OP_NAMES)
 _CTORS = frozenset(names.CTOR_NAMES)
 _DTYPES = frozenset(names.DTYPE_NAMES)
@@ -56,216 +42,8 @@ _QSCHEMES = frozenset(names.QSCHEME_NAMES)
 _DERIVE_FNS = frozenset(names.DERIVE_FN_NAMES)
 
 
-class CaseFormatError(ValueError):
-    """A malformed case; the message names the source (file) and the field path."""
-
-    def __init__(self, source: str, path: str, problem: str) -> None:
-        self.source = source
-        self.path = path
-        self.problem = problem
-        super().__init__(f"{source}: {path}: {problem}" if path else f"{source}: {problem}")
-
-
-# ---- encoding ----------------------------------------------------------------------------------
-
-
-def _enc_float(x: float) -> Any:
-    if math.isnan(x):
-        return {"float": "nan"}
-    if math.isinf(x):
-        return {"float": "inf" if x > 0 else "-inf"}
-    return x
-
-
-def _enc_arg(a: Any) -> Any:
-    if isinstance(a, C.Ref):
-        return {"ref": a.name}
-    if isinstance(a, C.Const):
-        return {"const": a.kind, "value": a.value}
-    if isinstance(a, (tuple, list)):
-        return [_enc_arg(x) for x in a]
-    if isinstance(a, float):
-        return _enc_float(a)
-    return a  # checked when the result is decoded
-
-
-def _enc_ctor(c: Any) -> Any:
-    if not isinstance(c, C.Ctor):
-        return c
-    out: dict[str, Any] = {"class": c.qualname}
-    if c.kwargs:
-        out["kwargs"] = [[k, _enc_ctor(v)] for k, v in c.kwargs]
-    return out
-
-
-def _enc_target(t: Any) -> Any:
-    if isinstance(t, C.NodeRef):
-        return {"node": t.name}
-    if isinstance(t, C.EdgeRef):
-        return {"edge": [t.arg, t.node]}
-    return t
-
-
-def _enc_common(s: Any, out: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    for f in fields:
-        value = getattr(s, f)
-        if value is not None and not (f == "is_dynamic" and value is False):
-            out[f] = value
-    return out
-
-
-def _enc_spec(s: Any) -> Any:
-    if s is None:
-        return None
-    if isinstance(s, C.QSpec):
-        out = {"kind": "quant", "dtype": s.dtype, "observer": _enc_ctor(s.observer)}
-        return _enc_common(s, out, ("quant_min", "quant_max", "qscheme", "ch_axis", "is_dynamic"))
-    if isinstance(s, C.SharedSpec):
-        return {"kind": "shared", "target": _enc_target(s.target)}
-    if isinstance(s, C.DerivedSpec):
-        out = {"kind": "derived", "derived_from": [_enc_target(t) for t in s.derived_from],
-               "derive_fn": s.derive_fn, "dtype": s.dtype}
-        return _enc_common(s, out, ("quant_min", "quant_max", "qscheme", "ch_axis", "is_dynamic"))
-    if isinstance(s, C.FixedSpec):
-        out = {"kind": "fixed", "dtype": s.dtype, "scale": _enc_float(s.scale) if isinstance(s.scale, float)
-               else s.scale, "zero_point": s.zero_point}
-        return _enc_common(s, out, ("quant_min", "quant_max", "qscheme", "is_dynamic"))
-    return repr(s)  # rejected when decoded
-
-
-def _enc_node(n: C.Node) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": n.name, "op": n.op}
-    if n.target:
-        out["target"] = n.target
-    if n.args:
-        out["args"] = [_enc_arg(a) for a in n.args]
-    if n.kwargs:
-        out["kwargs"] = [[k, _enc_arg(v)] for k, v in n.kwargs]
-    if n.tensor is not None:
-        out["tensor"] = {"shape": list(n.tensor.shape), "dtype": n.tensor.dtype}
-    if n.attr_kind is not None:
-        out["attr_kind"] = n.attr_kind
-    return out
-
-
-def _enc_annotation(a: C.NodeAnnotation) -> dict[str, Any]:
-    out: dict[str, Any] = {"node": a.node}
-    if a.inputs:
-        out["inputs"] = [{"arg": arg, "spec": _enc_spec(spec)} for arg, spec in a.inputs]
-    if a.output is not None:
-        out["output"] = _enc_spec(a.output)
-    if a.allow_implicit_sharing is not True:
-        out["allow_implicit_sharing"] = a.allow_implicit_sharing
-    return out
-
-
-def case_to_json(case: C.Case) -> dict[str, Any]:
-    """The JSON data of a case (plain dicts/lists/scalars). Pair with :func:`case_from_json` to validate."""
-    try:
-        return _enc_case(case)
-    except (AttributeError, TypeError) as e:
-        raise CaseFormatError("<case to save>", "", f"not a well-formed Case ({e})") from None
-
-
-def _enc_case(case: C.Case) -> dict[str, Any]:
-    info = case.info
-    out: dict[str, Any] = {
-        "format": FORMAT,
-        "info": {"title": info.title, "kind": info.kind, "link": info.link, "notes": info.notes,
-                 "upstream": info.upstream, "tags": list(info.tags)},
-        "is_qat": case.is_qat,
-        "graph": {"nodes": [_enc_node(n) for n in case.graph.nodes]},
-        "annotations": [_enc_annotation(a) for a in case.annotations],
-    }
-    if case.expected is not None:
-        out["expected"] = {"error": case.expected.error, "canonical": case.expected.canonical}
-    return out
-
-
-# ---- decoding ----------------------------------------------------------------------------------
-
-
-class _Decoder:
-    """Decodes one case; ``fail`` raises :class:`CaseFormatError` for a field path."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.defined: dict[str, int] = {}  # node name -> index, filled in graph order
-        self.all_names: set[str] = set()
-
-    def fail(self, path: str, problem: str) -> Any:
-        raise CaseFormatError(self.source, path, problem)
-
-    # -- generic fields
-
-    def obj(self, data: Any, path: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
-        if not isinstance(data, dict):
-            self.fail(path, f"expected an object, got {_kind(data)}")
-        for key in required:
-            if key not in data:
-                self.fail(path, f"missing field {key!r}")
-        for key in data:
-            if key not in required and key not in optional:
-                self.fail(path, f"unexpected field {str(key)[:60]!r}")
-        return data
-
-    def array(self, data: Any, path: str, limit: Optional[int] = None) -> list:
-        if not isinstance(data, list):
-            self.fail(path, f"expected an array, got {_kind(data)}")
-        if limit is not None and len(data) > limit:
-            self.fail(path, f"too many entries ({len(data)} > {limit})")
-        return data
-
-    def string(self, data: Any, path: str, limit: int = MAX_TEXT_LENGTH) -> str:
-        if not isinstance(data, str):
-            self.fail(path, f"expected a string, got {_kind(data)}")
-        if len(data) > limit:
-            self.fail(path, f"string too long ({len(data)} > {limit})")
-        return data
-
-    def boolean(self, data: Any, path: str) -> bool:
-        if not isinstance(data, bool):
-            self.fail(path, f"expected true or false, got {_kind(data)}")
-        return data
-
-    def integer(self, data: Any, path: str) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail(path, f"expected an integer, got {_kind(data)}")
-        return data
-
-    def opt_int(self, data: dict, key: str, path: str) -> Optional[int]:
-        value = data.get(key)
-        return None if value is None else self.integer(value, f"{path}.{key}")
-
-    def number(self, data: Any, path: str) -> float:
-        if isinstance(data, dict) and set(data) == {"float"} and isinstance(data["float"], str) \
-                and data["float"] in _NONFINITE:
-            return _NONFINITE[data["float"]]
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
-            self.fail(path, f"expected a number, got {_kind(data)}")
-        return float(data)
-
-    def name(self, data: Any, path: str) -> str:
-        text = self.string(data, path, MAX_NAME_LENGTH)
-        if not text.isidentifier() or keyword.iskeyword(text):
-            self.fail(path, f"{text!r} is not a valid node name (a Python identifier)")
-        if text in builtins.__dict__:
-            self.fail(path, f"{text!r} is not a valid node name (it shadows a Python builtin)")
-        return text
-
-    def allowed(self, kind: str, value: str, allowed: Any, path: str) -> str:
-        if value not in allowed:
-            self.fail(path, str(UnknownName(kind, value)))
-        return value
-
-    def ref(self, data: Any, path: str, before: Optional[int] = None) -> str:
-        """A node name that must exist (and, with ``before``, be defined before node number ``before``)."""
-        name = self.string(data, path, MAX_NAME_LENGTH)
-        if name not in self.all_names:
-            self.fail(path, f"unknown node {name[:60]!r}")
-        if before is not None and self.defined.get(name, before) >= before:
-            self.fail(path, f"node {name!r} is used before it is defined")
-        return name
+class _Decoder(FieldReader):
+    """Decodes one case: the graph, then the annotations (which refer to its nodes), info and expected."""
 
     # -- graph
 
@@ -288,15 +66,15 @@ class _Decoder:
                 return C.Const(kind, value)  # type: ignore[arg-type]
             if "float" in data:
                 self.obj(data, path, ("float",), ())
-                if not isinstance(data["float"], str) or data["float"] not in _NONFINITE:
-                    self.fail(f"{path}.float", f"expected 'inf', '-inf' or 'nan', got {_kind(data['float'])}")
-                return _NONFINITE[data["float"]]
+                if not isinstance(data["float"], str) or data["float"] not in NONFINITE:
+                    self.fail(f"{path}.float", f"expected 'inf', '-inf' or 'nan', got {describe(data['float'])}")
+                return NONFINITE[data["float"]]
             self.fail(path, "an object argument needs a 'ref', 'const' or 'float' field")
         if data is None or isinstance(data, (bool, int, float)):
             return data
         if isinstance(data, str):
             return self.string(data, path, 1000)
-        return self.fail(path, f"unsupported argument {_kind(data)}")
+        return self.fail(path, f"unsupported argument {describe(data)}")
 
     def tensor(self, data: Any, path: str) -> C.TensorMeta:
         self.obj(data, path, ("shape",), ("dtype",))
@@ -357,7 +135,7 @@ class _Decoder:
         if op == "get_attr":
             attr_kind = data.get("attr_kind")
             if attr_kind not in _ATTR_KINDS:
-                self.fail(f"{path}.attr_kind", f"expected 'parameter' or 'buffer', got {_kind(attr_kind)}")
+                self.fail(f"{path}.attr_kind", f"expected 'parameter' or 'buffer', got {describe(attr_kind)}")
         elif "attr_kind" in data:
             self.fail(f"{path}.attr_kind", f"a {op} node has no attr_kind")
         return C.Node(name, op, target, args, tuple(kwargs), tensor, attr_kind)  # type: ignore[arg-type]
@@ -416,7 +194,7 @@ class _Decoder:
             elif isinstance(value, float) and not math.isfinite(value):
                 self.fail(f"{p}[1]", "non-finite number")
             elif not (value is None or isinstance(value, (bool, int, float, str))):
-                self.fail(f"{p}[1]", f"expected a JSON scalar or an observer, got {_kind(value)}")
+                self.fail(f"{p}[1]", f"expected a JSON scalar or an observer, got {describe(value)}")
             kwargs.append((key, value))
         return C.Ctor(qualname, tuple(kwargs))
 
@@ -466,7 +244,7 @@ class _Decoder:
                                self.opt_int(data, "quant_min", path), self.opt_int(data, "quant_max", path),
                                self.qscheme(data, path),
                                self.boolean(data.get("is_dynamic", False), f"{path}.is_dynamic"))
-        return self.fail(f"{path}.kind", f"unknown spec kind {_kind(kind)} (expected quant, shared, derived, fixed)")
+        return self.fail(f"{path}.kind", f"unknown spec kind {describe(kind)} (expected quant, shared, derived, fixed)")
 
     def annotation(self, data: Any, path: str) -> C.NodeAnnotation:
         self.obj(data, path, ("node",), ("inputs", "output", "allow_implicit_sharing"))
@@ -491,7 +269,7 @@ class _Decoder:
         self.obj(data, path, (), ("title", "kind", "link", "notes", "upstream", "tags"))
         kind = data.get("kind", "finding")
         if kind not in _INFO_KINDS:
-            self.fail(f"{path}.kind", f"unknown kind {_kind(kind)} (expected one of {', '.join(_INFO_KINDS)})")
+            self.fail(f"{path}.kind", f"unknown kind {describe(kind)} (expected one of {', '.join(_INFO_KINDS)})")
         tags = tuple(self.string(t, f"{path}.tags[{i}]", 200)
                      for i, t in enumerate(self.array(data.get("tags", []), f"{path}.tags", 100)))
         return C.Info(
@@ -513,27 +291,11 @@ class _Decoder:
         canonical = data.get("canonical")
         if canonical is not None:
             if not isinstance(canonical, dict):
-                self.fail(f"{path}.canonical", f"expected an object, got {_kind(canonical)}")
+                self.fail(f"{path}.canonical", f"expected an object, got {describe(canonical)}")
             self.plain_json(canonical, f"{path}.canonical", 0)
         if error is not None and canonical is not None:
             self.fail(path, "give either 'error' or 'canonical', not both")
         return C.Expected(error=error, canonical=canonical)
-
-    def plain_json(self, data: Any, path: str, depth: int) -> None:
-        if depth > MAX_DEPTH * 4:
-            self.fail(path, "nested too deeply")
-        if isinstance(data, dict):
-            for k, v in data.items():
-                if not isinstance(k, str):
-                    self.fail(path, f"object key {k!r} is not a string")
-                self.plain_json(v, f"{path}.{k}", depth + 1)
-        elif isinstance(data, list):
-            for i, v in enumerate(data):
-                self.plain_json(v, f"{path}[{i}]", depth + 1)
-        elif isinstance(data, float) and not math.isfinite(data):
-            self.fail(path, "non-finite number")
-        elif not (data is None or isinstance(data, (bool, int, float, str))):
-            self.fail(path, f"not JSON data: {_kind(data)}")
 
     def case(self, data: Any) -> C.Case:
         self.obj(data, "", ("format", "graph"), ("info", "is_qat", "annotations", "expected"))
@@ -553,22 +315,6 @@ class _Decoder:
             annotations.append(ann)
         expected = self.expected(data.get("expected"), "expected")
         return C.Case(graph, tuple(annotations), is_qat, expected, info)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"[:80]
-    if isinstance(value, str):
-        return repr(value[:60])
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def case_from_json(data: Any, source: str = "<memory>") -> C.Case:

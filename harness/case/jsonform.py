@@ -1,0 +1,23 @@
+"""The identity of the case JSON format: its version string :data:`FORMAT` and its error, :class:`CaseFormatError`.
+
+Both directions of the codec (``harness.case.encode``, ``harness.case.decode``) and the corpus files
+(``harness.case.files``) report a malformed case with this one error, whose message names the source (file) and
+the field path: ``"<source>: <field path>: <problem>"``, e.g. ``corpus/x.json: graph.nodes[3].args[0]: unknown
+node 'foo'``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FORMAT", "CaseFormatError"]
+
+FORMAT = "pt2e-case/1"
+
+
+class CaseFormatError(ValueError):
+    """A malformed case; the message names the source (file) and the field path."""
+
+    def __init__(self, source: str, path: str, problem: str) -> None:
+        self.source = source
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{source}: {path}: {problem}" if path else f"{source}: {problem}")
