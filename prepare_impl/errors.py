@@ -1,14 +1,19 @@
 """Typed errors of the reference prepare.
 
-Every error is an :class:`AnnotationError` (a ``ValueError``) and names the edges or nodes at fault, so a
-quantizer author can find the annotation to fix. Edges are written ``(arg -> node)`` and node outputs by the
+Every error is an :class:`AnnotationError` and names the edges or nodes at fault, so a quantizer author can find
+the annotation to fix. ``AnnotationError`` is a ``ValueError`` and also an ``AssertionError``: torchao's prepare
+rejects these annotations, where it rejects them on purpose, with ``AssertionError`` (a shared spec that refers to
+an edge or node without an observer; a tensor keyword argument on an annotated node; a spec that is not a
+``QuantizationSpec``), so code and tests written against torchao (``except AssertionError``, ``assertRaises``)
+keep working with the reference. The messages are ours. (torchao's crashes on the same inputs, a
+``RecursionError`` or a bare ``KeyError``, are not a contract and are not imitated.) Edges are written ``(arg -> node)`` and node outputs by the
 node's name, as :func:`prepare_impl.keys.describe` renders them.
 """
 
 from __future__ import annotations
 
 
-class AnnotationError(ValueError):
+class AnnotationError(ValueError, AssertionError):
     """The quantization annotations on the graph cannot be prepared."""
 
 

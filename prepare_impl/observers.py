@@ -2,8 +2,9 @@
 
 * ``QuantizationSpec``: its ``observer_or_fake_quant_ctr`` called with the spec's dtype, quant_min, quant_max,
   qscheme, is_dynamic, and ch_axis only when the constructed class is a per-channel one (its name says
-  ``PerChannel``; per-tensor observers do not take ``ch_axis``) or a fake quant whose ``observer=`` is one
-  (torchao drops the axis there: see ``is_per_channel_constructor``). The constructor decides PTQ vs QAT.
+  ``PerChannel``; per-tensor observers do not take ``ch_axis``) or a fake quant whose ``observer=`` is one and the
+  spec sets the axis (torchao drops a set axis there; an unset one keeps the observer's default, see
+  ``_receives_ch_axis``). The constructor decides PTQ vs QAT.
 * ``FixedQParamsQuantizationSpec``: a ``FixedQParamsObserver`` with the spec's fields in PTQ, wrapped in a
   ``FixedQParamsFakeQuantize`` in QAT.
 * ``DerivedQuantizationSpec``: a ``DerivedObserverOrFakeQuantize`` reading the instances of the groups in
@@ -50,6 +51,19 @@ def is_per_channel_constructor(ctr) -> bool:
     return inner is not None and "PerChannel" in constructed_class(inner).__name__
 
 
+def _receives_ch_axis(ctr, ch_axis) -> bool:
+    """Whether the constructor is called with the spec's ``ch_axis``.
+
+    A per-channel class (its name says ``PerChannel``) gets it as the spec has it, as in torchao. A fake quant
+    around a per-channel observer gets it only when the spec sets it: then the axis is never dropped (torchao drops
+    it), and an unset axis leaves the observer's default, as torchao does (``None`` would reach the fused fake-quant
+    op, which requires an int). Per-tensor constructors never get it.
+    """
+    if "PerChannel" in constructed_class(ctr).__name__:
+        return True
+    return ch_axis is not None and is_per_channel_constructor(ctr)
+
+
 def _spec_fields(spec, drop: tuple[str, ...] = ()) -> dict:
     return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in drop}
 
@@ -59,7 +73,7 @@ def build_observer(group: Group, instances: dict[int, torch.nn.Module], is_qat: 
     spec = group.spec
     if isinstance(spec, QuantizationSpec):
         kwargs = _spec_fields(spec, drop=("observer_or_fake_quant_ctr",))
-        if not is_per_channel_constructor(spec.observer_or_fake_quant_ctr):
+        if not _receives_ch_axis(spec.observer_or_fake_quant_ctr, spec.ch_axis):
             kwargs.pop("ch_axis")
         return spec.observer_or_fake_quant_ctr.with_args(**kwargs)()
     if isinstance(spec, FixedQParamsQuantizationSpec):
