@@ -1,4 +1,4 @@
-"""Small real architectures for checking quantizers end to end (``harness.suite.quantizer_suite``).
+"""Small real architectures for checking quantizers end to end (the checks of ``harness.suite``).
 
 Each :class:`ModelSpec` names a tiny ``torch.nn.Module`` built from the blocks quantizers are written for (conv-bn-relu
 stacks, a residual block, a depthwise-separable block, an attention block, an MLP, an embedding followed by a

@@ -17,6 +17,9 @@ import pytest
 
 import _pytest.pytester
 
+from harness.plugin.hooks import PROFILE_NAMES
+from harness.suite.options import BUDGET_PROFILES
+
 pytest_plugins = ["pytester"]
 
 BROKEN = '''
@@ -228,9 +231,13 @@ def test_help_lists_every_option_in_its_own_group(broken: pytest.Pytester) -> No
 
 def test_importing_the_plugin_does_not_import_torch() -> None:
     code = ("import sys, harness.plugin; "
-            "print(sorted(m for m in ('torch', 'harness.suite.quantizer_suite') if m in sys.modules))")
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('harness.suite')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_profile_option_offers_exactly_the_suites_profiles() -> None:
+    assert PROFILE_NAMES == tuple(BUDGET_PROFILES)
 
 
 def test_a_correct_quantizer_passes_in_an_empty_directory(broken: pytest.Pytester) -> None:
@@ -446,6 +453,7 @@ def test_one_line_with_a_quantizer_class(broken: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*test_good.py::test_good?numerics?mlp?? PASSED*"])
 
 
+@pytest.mark.slow
 def test_the_suite_runs_under_xdist(broken: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("xdist")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(broken.path), os.environ.get("PYTHONPATH", "")]))

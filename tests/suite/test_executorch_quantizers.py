@@ -15,9 +15,17 @@ import re
 import pytest
 import torch
 
+from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite import models
-from harness.suite import quantizer_suite as qs
 from harness.suite import quantizers as q
+from harness.suite.annotate import run_quantizer
+from harness.suite.checks import run_check, suite_checks
+from harness.suite.model_checks import check_coverage, check_model_annotate
+from harness.suite.options import DEFAULT_SQNR_MIN, SuiteOptions
+from harness.suite.render import render_spec
+from harness.suite.report import format_result
+from harness.suite.results import CheckResult, Problem
+from harness.suite.source import QuantizerLoadError, QuantizerSource, load_quantizer_factory
 
 FAST = [n for n in q.EXECUTORCH_FACTORIES if n not in q.EXECUTORCH_SLOW]
 SLOW = [n for n in q.EXECUTORCH_FACTORIES if n in q.EXECUTORCH_SLOW]
@@ -25,7 +33,7 @@ RUN_SLOW = os.environ.get("PT2E_SLOW_QUANTIZERS") == "1"
 slow = pytest.mark.skipif(not RUN_SLOW, reason="slow or large-install quantizer: set PT2E_SLOW_QUANTIZERS=1")
 
 MODELS = ("conv_bn_relu", "mlp")
-OPTIONS = qs.SuiteOptions(models=MODELS, examples=2, profile="ci")
+OPTIONS = SuiteOptions(models=MODELS, examples=2, profile="ci")
 
 # Checks the suite cannot run on some quantizers' annotations, and why. These are limits of the harness's case
 # format (harness.case), not problems of the quantizers: the reference-vs-upstream comparison needs the annotated
@@ -40,29 +48,29 @@ DOCUMENTED_SKIPS = (
 )
 
 
-def _documented_skip(problem: qs.Problem) -> bool:
+def _documented_skip(problem: Problem) -> bool:
     return problem.level != "skip" or any(p.match(problem.message) for p in DOCUMENTED_SKIPS)
 
 
-def _source(name: str) -> qs.QuantizerSource:
+def _source(name: str) -> QuantizerSource:
     """The suite's source for factory ``name``; the test skips (with the reason) when a package is missing."""
     try:
-        return qs.load_quantizer_factory(f"harness.quantizers:{name}")
-    except qs.QuantizerLoadError as e:
+        return load_quantizer_factory(f"harness.quantizers:{name}")
+    except QuantizerLoadError as e:
         if e.unavailable:
             pytest.skip(str(e))
         raise
 
 
-def _run_suite(source: qs.QuantizerSource, options: qs.SuiteOptions) -> list[qs.CheckResult]:
-    return [qs.run_check(check, source, options) for check in qs.suite_checks(options)]
+def _run_suite(source: QuantizerSource, options: SuiteOptions) -> list[CheckResult]:
+    return [run_check(check, source, options) for check in suite_checks(options)]
 
 
-def _describe(results: list[qs.CheckResult]) -> str:
-    return "\n\n".join(qs.format_result(r) for r in results)
+def _describe(results: list[CheckResult]) -> str:
+    return "\n\n".join(format_result(r) for r in results)
 
 
-def _assert_suite_passes(results: list[qs.CheckResult], models_run: tuple[str, ...]) -> None:
+def _assert_suite_passes(results: list[CheckResult], models_run: tuple[str, ...]) -> None:
     failed = [r for r in results if r.outcome == "failed"]
     assert not failed, _describe(failed)
     odd_skips = [r for r in results if r.outcome == "skipped"
@@ -73,7 +81,7 @@ def _assert_suite_passes(results: list[qs.CheckResult], models_run: tuple[str, .
         annotate = by_key[("annotate", f"model:{name}")]
         assert annotate.annotated and annotate.annotated > 0, _describe([annotate])
         numerics = by_key[("numerics", f"model:{name}")]
-        assert numerics.sqnr is not None and numerics.sqnr >= qs.DEFAULT_SQNR_MIN, _describe([numerics])
+        assert numerics.sqnr is not None and numerics.sqnr >= DEFAULT_SQNR_MIN, _describe([numerics])
     assert by_key[("coverage", "models")].outcome == "passed"
 
 
@@ -98,40 +106,40 @@ SLOW_PARAMS = [pytest.param(n, marks=COREML_NO_CH_AXIS) if n == "executorch_core
 @pytest.mark.parametrize("name", SLOW_PARAMS)
 def test_the_suite_passes_on_slow_executorch_quantizer(name: str) -> None:
     source = _source(name)
-    options = qs.SuiteOptions(models=("mlp",), examples=0, profile="ci", timeout=600.0)
+    options = SuiteOptions(models=("mlp",), examples=0, profile="ci", timeout=600.0)
     _assert_suite_passes(_run_suite(source, options), ("mlp",))
 
 
 def test_cadence_needs_strict_export_and_without_it_the_suite_reports_that_it_annotates_nothing() -> None:
     strict = _source("executorch_cadence")
     assert strict.export_strict
-    non_strict = qs.QuantizerSource("executorch_cadence non-strict", lambda: q.executorch_cadence())
+    non_strict = QuantizerSource("executorch_cadence non-strict", lambda: q.executorch_cadence())
     assert not non_strict.export_strict
-    coverage = qs.check_coverage(non_strict, OPTIONS)
-    assert coverage.outcome == "failed", qs.format_result(coverage)
+    coverage = check_coverage(non_strict, OPTIONS)
+    assert coverage.outcome == "failed", format_result(coverage)
     assert "annotated nothing" in coverage.errors[0].message
     assert coverage.stats["annotated_per_model"] == {m: 0 for m in MODELS}
     for m in MODELS:
-        warnings = [p for p in qs.check_model_annotate(m, non_strict, OPTIONS).problems if p.level == "warning"]
+        warnings = [p for p in check_model_annotate(m, non_strict, OPTIONS).problems if p.level == "warning"]
         assert warnings and "annotated nothing" in warnings[0].message
-    assert all(n > 0 for n in qs.check_coverage(strict, OPTIONS).stats["annotated_per_model"].values())
+    assert all(n > 0 for n in check_coverage(strict, OPTIONS).stats["annotated_per_model"].values())
 
 
 def _annotations(gm: torch.fx.GraphModule) -> list[tuple]:
     out = []
     for n in gm.graph.nodes:
-        qa = n.meta.get(qs.Q_KEY)
+        qa = n.meta.get(ANNOTATION_KEY)
         if qa is not None:
-            out.append((n.name, tuple((a.name, qs.render_spec(s)) for a, s in qa.input_qspec_map.items()),
-                        qs.render_spec(qa.output_qspec), qa.allow_implicit_sharing, qa._annotated))
+            out.append((n.name, tuple((a.name, render_spec(s)) for a, s in qa.input_qspec_map.items()),
+                        render_spec(qa.output_qspec), qa.allow_implicit_sharing, qa._annotated))
     return out
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_executorch_xnnpack_without_unmatchable_bn_patterns_annotates_as_upstream(model: str) -> None:
     fast, plain = _source("executorch_xnnpack"), _source("executorch_xnnpack_plain")
-    got = qs.run_quantizer(models.export_model(model), fast, 120.0)
-    want = qs.run_quantizer(models.export_model(model), plain, 120.0)
+    got = run_quantizer(models.export_model(model), fast, 120.0)
+    want = run_quantizer(models.export_model(model), plain, 120.0)
     assert not got.failed and not want.failed
     assert not any(n.op == "call_function" and "batch_norm" in str(n.target) for n in want.gm.graph.nodes)
     assert _annotations(want.gm)  # the comparison is not vacuous

@@ -1,4 +1,5 @@
-"""The pieces of the quantizer suite (``harness.suite.quantizer_suite``, ``harness.common.timelimit``), without pytest-in-pytest."""
+"""The pieces of the quantizer suite (the modules of ``harness.suite``, ``harness.common.timelimit``), without
+pytest-in-pytest."""
 
 from __future__ import annotations
 
@@ -17,12 +18,27 @@ from torchao.quantization.pt2e.quantizer import (
     SharedQuantizationSpec,
 )
 
-from harness.suite import models
-from harness.suite import quantizers
-from harness.suite import quantizer_suite as qs
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
+from harness.fx.nodes import ANNOTATION_KEY as KEY
+from harness.suite import models, quantizers
+from harness.suite.annotate import run_quantizer
+from harness.suite.checks import SuiteCheck, run_check, suite_checks
+from harness.suite.claims import claimed_ops
+from harness.suite.graph_checks import check_graph
+from harness.suite.numerics import check_numerics, sqnr_db
+from harness.suite.options import DEFAULT_PREPARE, DEFAULT_SQNR_MIN, SuiteOptions
+from harness.suite.prepare import check_prepare
+from harness.suite.render import render_graph, render_spec
+from harness.suite.source import (
+    QuantizerLoadError,
+    QuantizerSource,
+    load_quantizer_factory,
+    make_quantizer,
+    quantizer_source,
+)
+from harness.suite.structure import graph_structure, structure_changes
+from harness.suite.well_formed import check_well_formed, dtype_range
 
-KEY = "quantization_annotation"
 ACT = QuantizationSpec(torch.int8, MinMaxObserver, -128, 127, torch.per_tensor_affine)
 
 
@@ -97,15 +113,15 @@ def test_outside_the_main_thread_a_thread_is_used() -> None:
 
 
 def test_loading_a_factory_a_class_and_an_instance() -> None:
-    source = qs.load_quantizer_factory("harness.quantizers:xnnpack")
+    source = load_quantizer_factory("harness.quantizers:xnnpack")
     assert source.label == "harness.quantizers:xnnpack"
     assert source.factory() is not source.factory()  # a new quantizer per call
     from torchao.quantization.pt2e.quantizer.embedding_quantizer import EmbeddingQuantizer
 
-    by_class = qs.quantizer_source(EmbeddingQuantizer)
+    by_class = quantizer_source(EmbeddingQuantizer)
     assert isinstance(by_class.factory(), EmbeddingQuantizer)
     instance = quantizers.embedding()
-    assert qs.quantizer_source(instance).factory() is instance
+    assert quantizer_source(instance).factory() is instance
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -115,8 +131,8 @@ def test_loading_a_factory_a_class_and_an_instance() -> None:
     ("harness.suite.models:model_names", "the factory returned list, not a Quantizer"),
 ])
 def test_loading_errors_say_what_is_wrong(spec: str, message: str) -> None:
-    with pytest.raises(qs.QuantizerLoadError, match=message) as info:
-        qs.load_quantizer_factory(spec)
+    with pytest.raises(QuantizerLoadError, match=message) as info:
+        load_quantizer_factory(spec)
     assert not info.value.unavailable
 
 
@@ -124,8 +140,8 @@ def test_a_factory_needing_a_missing_package_is_unavailable() -> None:
     def needs_executorch():
         raise quantizers.QuantizerUnavailable("needs ExecuTorch")
 
-    with pytest.raises(qs.QuantizerLoadError) as info:
-        qs._make_quantizer(qs.QuantizerSource("x", needs_executorch))
+    with pytest.raises(QuantizerLoadError) as info:
+        make_quantizer(QuantizerSource("x", needs_executorch))
     assert info.value.unavailable
 
 
@@ -134,14 +150,14 @@ def test_a_factory_needing_a_missing_package_is_unavailable() -> None:
 
 def test_structure_changes_name_what_changed() -> None:
     gm, linears = _mlp()
-    before = qs.graph_structure(gm)
-    assert qs.structure_changes(before, qs.graph_structure(gm)) == []
+    before = graph_structure(gm)
+    assert structure_changes(before, graph_structure(gm)) == []
     linears[0].meta[KEY] = QuantizationAnnotation(output_qspec=ACT)  # annotations are not structure
-    assert qs.structure_changes(before, qs.graph_structure(gm)) == []
+    assert structure_changes(before, graph_structure(gm)) == []
     with torch.no_grad():
         gm.fc1.weight.mul_(2)
     linears[1].args = (linears[1].args[0], linears[1].args[1])  # drop the bias
-    changes = qs.structure_changes(before, qs.graph_structure(gm))
+    changes = structure_changes(before, graph_structure(gm))
     assert "the values of parameter/buffer 'fc1.weight' were modified" in changes
     assert any(c.startswith("node 'linear_1' changed: call_function aten.linear.default(relu, fc2_weight, "
                             "fc2_bias) became call_function aten.linear.default(relu, fc2_weight)") for c in changes)
@@ -159,7 +175,7 @@ def test_run_quantizer_reports_a_graph_change_by_annotate() -> None:
         def validate(self, gm):
             pass
 
-    ann = qs.run_quantizer(models.export_model("mlp"), qs.quantizer_source(Renaming()), timeout=30)
+    ann = run_quantizer(models.export_model("mlp"), quantizer_source(Renaming()), timeout=30)
     assert not ann.failed
     (problem,) = ann.problems
     assert "annotate() changed the graph" in problem.message
@@ -178,7 +194,7 @@ def test_run_quantizer_checks_what_transform_for_annotation_returns() -> None:
         def validate(self, gm):
             pass
 
-    ann = qs.run_quantizer(models.export_model("mlp"), qs.quantizer_source(NoModel()), timeout=30)
+    ann = run_quantizer(models.export_model("mlp"), quantizer_source(NoModel()), timeout=30)
     assert ann.failed
     assert _messages(ann.problems) == ["transform_for_annotation() returned NoneType, not a GraphModule"]
 
@@ -187,13 +203,13 @@ def test_run_quantizer_checks_what_transform_for_annotation_returns() -> None:
 
 
 def test_dtype_ranges() -> None:
-    assert qs.dtype_range(torch.int8) == (-128, 127)
-    assert qs.dtype_range(torch.uint8) == (0, 255)
-    assert qs.dtype_range(torch.int32) == (-(2**31), 2**31 - 1)
-    assert qs.dtype_range(torch.uint4) == (0, 15)
-    assert qs.dtype_range(torch.int4) == (-8, 7)
-    assert qs.dtype_range(torch.float32) is None
-    assert qs.dtype_range(torch.float8_e4m3fn) is None
+    assert dtype_range(torch.int8) == (-128, 127)
+    assert dtype_range(torch.uint8) == (0, 255)
+    assert dtype_range(torch.int32) == (-(2**31), 2**31 - 1)
+    assert dtype_range(torch.uint4) == (0, 15)
+    assert dtype_range(torch.int4) == (-8, 7)
+    assert dtype_range(torch.float32) is None
+    assert dtype_range(torch.float8_e4m3fn) is None
 
 
 REAL = [("xnnpack", "conv_bn_relu"), ("xnnpack_per_tensor", "mlp"), ("x86_inductor", "residual"),
@@ -202,14 +218,14 @@ REAL = [("xnnpack", "conv_bn_relu"), ("xnnpack_per_tensor", "mlp"), ("x86_induct
 
 @pytest.mark.parametrize("name, model", REAL, ids=[f"{q}-{m}" for q, m in REAL])
 def test_torchaos_quantizers_pass_every_check_on_a_model(name: str, model: str) -> None:
-    source = qs.load_quantizer_factory(f"harness.quantizers:{name}")
-    options = qs.SuiteOptions(models=(model,))
+    source = load_quantizer_factory(f"harness.quantizers:{name}")
+    options = SuiteOptions(models=(model,))
     for check in ("annotate", "well_formed", "prepare", "numerics"):
-        result = qs.run_check(qs.SuiteCheck(check, f"model:{model}"), source, options)
+        result = run_check(SuiteCheck(check, f"model:{model}"), source, options)
         assert result.outcome == "passed", (check, result.problems)
         assert result.annotated > 0
-    assert result.sqnr > qs.DEFAULT_SQNR_MIN + 5  # the lowest measured: 23.7 dB (composable, embedding_linear)
-    assert qs.run_check(qs.SuiteCheck("coverage", "models"), source, options).outcome == "passed"
+    assert result.sqnr > DEFAULT_SQNR_MIN + 5  # the lowest measured: 23.7 dB (composable, embedding_linear)
+    assert run_check(SuiteCheck("coverage", "models"), source, options).outcome == "passed"
 
 
 def test_x86_inductor_quantizer_crashes_on_an_unused_convolution() -> None:
@@ -224,11 +240,11 @@ def test_x86_inductor_quantizer_crashes_on_an_unused_convolution() -> None:
         C.Node("relu", "call_function", "aten.relu.default", (C.Ref("x"),)),
         C.Node("output", "output", args=((C.Ref("relu"),),)),
     ))
-    verdict = qs.check_graph(graph, qs.load_quantizer_factory("harness.quantizers:x86_inductor"), qs.SuiteOptions())
+    verdict = check_graph(graph, load_quantizer_factory("harness.quantizers:x86_inductor"), SuiteOptions())
     assert verdict.failed
     assert verdict.problems[0].message.startswith("annotate() raised IndexError: list index out of range")
     assert "in _annotate_conv2d: conv_node = conv_partition.output_nodes[0]" in verdict.problems[0].message
-    ok = qs.check_graph(graph, qs.load_quantizer_factory("harness.quantizers:xnnpack"), qs.SuiteOptions())
+    ok = check_graph(graph, load_quantizer_factory("harness.quantizers:xnnpack"), SuiteOptions())
     assert not ok.failed, ok.problems
 
 
@@ -256,7 +272,7 @@ def test_bad_fields_are_named(make, message: str) -> None:
     n = linears[0]
     x, w = n.args[0], n.args[1]
     n.meta[KEY] = QuantizationAnnotation(input_qspec_map=make(x, w, n))
-    problems = qs.check_well_formed(gm)
+    problems = check_well_formed(gm)
     assert any(m.startswith(f"annotation of 'linear': {message}") for m in _messages(problems)), _messages(problems)
     assert all(p.nodes == ("linear",) for p in problems)
 
@@ -266,7 +282,7 @@ def test_quantizing_an_integer_tensor_is_reported() -> None:
     emb = next(n for n in gm.graph.nodes if n.target == torch.ops.aten.embedding.default)
     indices = emb.args[1]
     emb.meta[KEY] = QuantizationAnnotation(input_qspec_map={indices: ACT})
-    assert _messages(qs.check_well_formed(gm)) == [
+    assert _messages(check_well_formed(gm)) == [
         f"annotation of 'embedding': input '{indices.name}': quantizes '{indices.name}', a torch.int64 tensor: only "
         "floating-point tensors can be observed"]
 
@@ -276,7 +292,7 @@ def test_structural_errors_come_from_the_reference_analysis() -> None:
     a, b = linears[:2]
     a.meta[KEY] = QuantizationAnnotation(output_qspec=SharedQuantizationSpec(b))
     b.meta[KEY] = QuantizationAnnotation(output_qspec=SharedQuantizationSpec(a))
-    (problem,) = qs.check_well_formed(gm)
+    (problem,) = check_well_formed(gm)
     assert problem.message.startswith("CyclicSharingError: cyclic SharedQuantizationSpec: output of 'linear'")
     assert set(problem.nodes) == {"linear", "linear_1"}
 
@@ -286,24 +302,24 @@ def test_structural_errors_come_from_the_reference_analysis() -> None:
 
 def test_sqnr() -> None:
     ref = [torch.tensor([1.0, 1.0])]
-    assert qs.sqnr_db(ref, [torch.tensor([1.0, 1.0])]) == math.inf
-    assert qs.sqnr_db(ref, [torch.tensor([1.1, 0.9])]) == pytest.approx(20.0)  # signal 2, noise 0.02
-    assert qs.sqnr_db([torch.zeros(2)], [torch.ones(2)]) == -math.inf
+    assert sqnr_db(ref, [torch.tensor([1.0, 1.0])]) == math.inf
+    assert sqnr_db(ref, [torch.tensor([1.1, 0.9])]) == pytest.approx(20.0)  # signal 2, noise 0.02
+    assert sqnr_db([torch.zeros(2)], [torch.ones(2)]) == -math.inf
 
 
 def test_numerics_of_a_real_quantizer_are_above_the_default_minimum() -> None:
-    result = qs.check_numerics("residual", qs.load_quantizer_factory("harness.quantizers:xnnpack"), qs.SuiteOptions())
+    result = check_numerics("residual", load_quantizer_factory("harness.quantizers:xnnpack"), SuiteOptions())
     assert result.outcome == "passed", result.problems
-    assert result.sqnr > qs.DEFAULT_SQNR_MIN + 10  # measured 38.6 dB
-    strict = qs.check_numerics("residual", qs.load_quantizer_factory("harness.quantizers:xnnpack"),
-                               qs.SuiteOptions(sqnr_min=200.0))
+    assert result.sqnr > DEFAULT_SQNR_MIN + 10  # measured 38.6 dB
+    strict = check_numerics("residual", load_quantizer_factory("harness.quantizers:xnnpack"),
+                               SuiteOptions(sqnr_min=200.0))
     assert strict.outcome == "failed"
     assert "is below the minimum 200 dB (--pt2e-sqnr-min)" in strict.problems[0].message
 
 
 def test_check_prepare_on_real_annotations_agrees() -> None:
-    ann = qs.run_quantizer(models.export_model("attention"), qs.quantizer_source(quantizers.xnnpack), timeout=60)
-    problems, case = qs.check_prepare(ann.gm, qs.DEFAULT_PREPARE, timeout=60)
+    ann = run_quantizer(models.export_model("attention"), quantizer_source(quantizers.xnnpack), timeout=60)
+    problems, case = check_prepare(ann.gm, DEFAULT_PREPARE, timeout=60)
     assert problems == [] and case is not None and case.annotations
 
 
@@ -311,39 +327,42 @@ def test_check_prepare_on_real_annotations_agrees() -> None:
 
 
 def test_claimed_ops() -> None:
-    xnnpack = qs.claimed_ops(quantizers.xnnpack())
+    xnnpack = claimed_ops(quantizers.xnnpack())
     assert {"conv2d", "linear", "add", "adaptiveavgpool2d"} <= xnnpack
     assert "embedding" not in xnnpack
-    assert qs.claimed_ops(quantizers.embedding()) == {"embedding"}
-    assert qs.claimed_ops(quantizers.x86_inductor()) is None  # it does not say
+    assert claimed_ops(quantizers.embedding()) == {"embedding"}
+    assert claimed_ops(quantizers.x86_inductor()) is None  # it does not say
 
 
 def test_suite_checks_and_their_ids(tmp_path) -> None:
     (tmp_path / "a-case.json").write_text("{}")
-    checks = qs.suite_checks(qs.SuiteOptions(models=("mlp",), examples=25, corpus=str(tmp_path)))
+    checks = suite_checks(SuiteOptions(models=("mlp",), examples=25, corpus=str(tmp_path)))
     assert [c.name for c in checks] == ["annotate[mlp]", "well_formed[mlp]", "prepare[mlp]", "numerics[mlp]",
                                         "random_graphs[0]", "random_graphs[1]", "random_graphs[2]", "corpus[a-case]",
                                         "coverage"]
-    none = qs.suite_checks(qs.SuiteOptions(models=(), examples=0, corpus=str(tmp_path / "missing")))
+    none = suite_checks(SuiteOptions(models=(), examples=0, corpus=str(tmp_path / "missing")))
     assert [c.name for c in none] == ["coverage"]
 
 
 def test_profiles_set_the_budget_and_options_override_it() -> None:
-    assert qs.SuiteOptions(profile="nightly").budget.examples == qs.PROFILES["nightly"].examples
-    assert qs.SuiteOptions(profile="ci", examples=3, timeout=5.0).budget.examples == 3
-    assert qs.SuiteOptions(profile="ci", examples=3, timeout=5.0).budget.timeout == 5.0
+    # the budgets --help documents: examples dev 10, ci 20, nightly 300; timeout 60 s, nightly 120 s
+    assert [(SuiteOptions(profile=p).budget.examples, SuiteOptions(profile=p).budget.timeout)
+            for p in ("dev", "ci", "nightly")] == [(10, 60.0), (20, 60.0), (300, 120.0)]
+    assert len(suite_checks(SuiteOptions(profile="nightly", models=()))) == 30 + 1  # 30 chunks of 10, coverage
+    overridden = SuiteOptions(profile="nightly", examples=3, timeout=5.0).budget
+    assert (overridden.examples, overridden.timeout, overridden.max_nodes) == (3, 5.0, 16)
 
 
 def test_render_spec_and_graph() -> None:
     q = quantizers.xnnpack()
     gm = models.export_model("mlp")
     q.annotate(gm)
-    text = qs.render_graph(gm, at_fault=["linear"])
+    text = render_graph(gm, at_fault=["linear"])
     assert "  ! linear = linear(x, fc1_weight, fc1_bias)  float32[4, 32]" in text.splitlines()
     assert "        in  x: int8[-128,127] per_tensor_affine HistogramObserver" in text.splitlines()
     assert "        in  fc1_weight: int8[-127,127] per_channel_symmetric axis 0 PerChannelMinMaxObserver" \
         in text.splitlines()
-    assert qs.render_spec(SharedQuantizationSpec((gm.graph.find_nodes(op="placeholder")[0],
+    assert render_spec(SharedQuantizationSpec((gm.graph.find_nodes(op="placeholder")[0],
                                                   next(iter(gm.graph.nodes))))) .startswith("shared(x->")
-    assert qs.render_spec(FixedQParamsQuantizationSpec(torch.uint8, 0.5, 3, 0, 255)) == \
+    assert render_spec(FixedQParamsQuantizationSpec(torch.uint8, 0.5, 3, 0, 255)) == \
         "fixed(scale=0.5, zero_point=3) uint8[0,255] None"

@@ -1,0 +1,57 @@
+"""The plugin's per-session state, read by the hooks and the items alike: the option values (command line first,
+then ini) stored at configure time, the :class:`~harness.suite.options.SuiteOptions` they make, and the quantizers
+loaded once per session.
+
+Importing this module stays cheap (no torch): the suite is imported inside the functions that need it, which run
+only when a quantizer is checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+__all__ = ["SETTINGS", "SOURCES", "raw_value", "quantizer_specs", "suite_options", "load_source"]
+
+SETTINGS = pytest.StashKey[dict]()  # the option values (hooks.pytest_configure)
+SOURCES = pytest.StashKey[dict]()  # spec -> QuantizerSource or QuantizerLoadError
+
+
+def raw_value(config: pytest.Config, name: str) -> Any:
+    """The value of ``--pt2e-<name>``, else of the ini value ``pt2e_<name>``, else None."""
+    key = name.replace("-", "_")
+    value = config.getoption(f"pt2e_{key}")
+    if value not in (None, []):
+        return value
+    ini = config.getini(f"pt2e_{key}")
+    return ini if ini not in ("", [], None) else None
+
+
+def quantizer_specs(config: pytest.Config) -> list[str]:
+    """The ``--pt2e-quantizer`` / ``pt2e_quantizer`` values, stripped, empty ones left out."""
+    specs = raw_value(config, "quantizer") or []
+    return [s.strip() for s in specs if s and s.strip()]
+
+
+def suite_options(config: pytest.Config) -> Any:
+    """The :class:`~harness.suite.options.SuiteOptions` of this session."""
+    from harness.suite.options import DEFAULT_SQNR_MIN, SuiteOptions
+
+    s = dict(config.stash[SETTINGS])
+    if s["sqnr_min"] is None:
+        s["sqnr_min"] = DEFAULT_SQNR_MIN
+    return SuiteOptions(**s)
+
+
+def load_source(config: pytest.Config, spec: str) -> Any:
+    """The quantizer source for ``spec``, loaded once per session (a QuantizerLoadError is cached too)."""
+    from harness.suite.source import QuantizerLoadError, load_quantizer_factory
+
+    cache = config.stash[SOURCES]
+    if spec not in cache:
+        try:
+            cache[spec] = load_quantizer_factory(spec)
+        except QuantizerLoadError as e:
+            cache[spec] = e
+    return cache[spec]

@@ -1,0 +1,98 @@
+"""The run summary of the quantizer suite (the ``pt2e quantizer suite`` section of the terminal report): the
+records of the suite's tests, also from xdist workers, as a table per quantizer of the models (annotated nodes,
+each check, SQNR) followed by random graphs, saved graphs, coverage and the findings written."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import pytest
+
+from harness.plugin.settings import SETTINGS
+
+__all__ = ["SuiteSummary", "summary_lines"]
+
+# the model table's columns (the checks run on each model)
+SUMMARY_COLUMNS = ("annotate", "well_formed", "prepare", "numerics")
+
+
+class SuiteSummary:
+    """Collects the records of the suite's tests (also from xdist workers) and prints the run summary."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.records: list[dict] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "pt2e" and isinstance(value, dict):
+                self.records.append(value)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.records:
+            return
+        terminalreporter.section("pt2e quantizer suite")
+        for line in summary_lines(self.records, self.config.stash[SETTINGS]):
+            terminalreporter.write_line(line)
+
+
+def _model_table(recs: list, settings: dict) -> list[str]:
+    models: dict[str, dict] = {}
+    for r in recs:
+        if r["subject"].startswith("model:"):
+            models.setdefault(r["subject"][6:], {})[r["check"]] = r
+    if not models:
+        return []
+    lines = [f"  {'model':<22}{'annotated':>10}  " + "".join(f"{c:<13}" for c in SUMMARY_COLUMNS) + "SQNR dB"]
+    order = settings.get("models") or getattr(sys.modules.get("harness.suite.models"), "MODELS", {})
+    rank = {name: i for i, name in enumerate(order)}
+    for m, per in sorted(models.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
+        annotated = next((r["annotated"] for r in per.values() if r.get("annotated") is not None), None)
+        sqnr = per.get("numerics", {}).get("sqnr")
+        cells = "".join(f"{per[c]['outcome'] if c in per else '-':<13}" for c in SUMMARY_COLUMNS)
+        shown = "-" if sqnr is None else sqnr if isinstance(sqnr, str) else format(sqnr, ".1f")
+        lines.append(f"  {m:<22}{'-' if annotated is None else annotated:>10}  {cells}{shown}")
+    return lines
+
+
+def _random_graphs(recs: list) -> list[str]:
+    randoms = [r for r in recs if r["check"] == "random_graphs"]
+    if not randoms:
+        return []
+    n = sum(r.get("examples", 0) for r in randoms)
+    annotated = sum(r.get("annotated_examples", 0) for r in randoms)
+    failed = sum(1 for r in randoms if r["outcome"] == "failed")
+    known = sum(r.get("known", 0) for r in randoms)
+    bugs = sorted({b for r in randoms for b in r.get("known_bugs", [])})
+    seeds = ", ".join(str(r.get("seed")) for r in randoms)
+    return [f"  random graphs: {n} examples ({annotated} annotated) in {len(randoms)} chunk(s), "
+            f"{failed} failed, {known} known upstream bug hit(s) (seeds {seeds})",
+            *(f"    known: {b}" for b in bugs)]
+
+
+def summary_lines(records: list, settings: dict) -> list[str]:
+    """The run summary: per quantizer, a table of the models (annotated nodes, each check, SQNR) and the rest."""
+    lines: list[str] = []
+    by_quantizer: dict[str, list] = {}
+    for r in records:
+        by_quantizer.setdefault(r["quantizer"], []).append(r)
+    for q, recs in by_quantizer.items():
+        lines.append(f"{q}")
+        lines.extend(_model_table(recs, settings))
+        lines.extend(_random_graphs(recs))
+        saved = [r for r in recs if r["check"] == "corpus"]
+        if saved:
+            failed = sum(1 for r in saved if r["outcome"] == "failed")
+            lines.append(f"  saved graphs: {len(saved)} checked, {failed} failed")
+        for r in recs:
+            if r["check"] == "coverage":
+                lines.append(f"  coverage: {r['outcome']}")
+        written = sorted({r["saved"] for r in recs if r.get("saved")})
+        if written:
+            lines.append(f"  findings written to {settings['corpus']}:")
+            lines.extend(f"    {os.path.basename(w)}" for w in written)
+    return lines

@@ -1,0 +1,104 @@
+"""Running a quantizer on a graph the way ``prepare_pt2e`` does (batch norms fused, ``transform_for_annotation``,
+``annotate``, ``validate``), each call under the time limit, recording every problem: a crash, a hang, a graph
+changed by ``annotate``/``validate`` (check 1 and 5). The result is an :class:`Annotated`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from torch.fx import GraphModule
+from torchao.quantization.pt2e.utils import _fuse_conv_bn_, _fuse_linear_bn_, _get_node_name_to_scope
+
+from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
+from harness.fx.nodes import ANNOTATION_KEY
+from harness.suite.describe import exc_line, where
+from harness.suite.results import Problem
+from harness.suite.source import QuantizerLoadError, QuantizerSource, make_quantizer
+from harness.suite.structure import graph_structure, structure_changes
+
+__all__ = ["Annotated", "annotated_node_count", "run_quantizer"]
+
+
+def annotated_node_count(gm: GraphModule) -> int:
+    """Nodes whose annotation has at least one spec (an annotation with no spec quantizes nothing)."""
+    count = 0
+    for n in gm.graph.nodes:
+        qa = n.meta.get(ANNOTATION_KEY)
+        if qa is None:
+            continue
+        specs = list(getattr(qa, "input_qspec_map", {}).values()) if isinstance(
+            getattr(qa, "input_qspec_map", None), dict) else []
+        if any(s is not None for s in specs) or getattr(qa, "output_qspec", None) is not None:
+            count += 1
+    return count
+
+
+@dataclass
+class Annotated:
+    """A graph after the quantizer ran on it the way ``prepare_pt2e`` runs it.
+
+    ``gm`` is the transformed, annotated graph (or the graph as far as it got); ``failed`` says a quantizer call
+    raised or timed out (later checks are skipped); ``quantizer`` is the instance used (its
+    ``prepare_obs_or_fq_callback`` is passed to prepare); ``node_name_to_scope`` was computed before any change.
+    """
+
+    gm: Optional[GraphModule]
+    problems: list[Problem]
+    failed: bool
+    quantizer: Any = None
+    node_name_to_scope: dict = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return annotated_node_count(self.gm) if self.gm is not None else 0
+
+
+def _fuse_like_prepare_pt2e(gm: GraphModule) -> None:
+    _fuse_conv_bn_(gm)
+    _fuse_linear_bn_(gm)
+
+
+def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float) -> Annotated:
+    """Run the quantizer on ``gm`` as ``prepare_pt2e`` does, recording every problem (check 1 and 5).
+
+    Batch norms are fused first and ``transform_for_annotation`` runs before the snapshot: both may change the
+    graph legitimately. ``annotate`` and ``validate`` may only add annotations.
+    """
+    scope = _get_node_name_to_scope(gm)
+    _fuse_like_prepare_pt2e(gm)
+    try:
+        quantizer = call_with_time_limit(make_quantizer, timeout, source, what="the quantizer factory")
+    except QuantizerLoadError as e:
+        return Annotated(gm, [Problem("annotate", str(e))], True)
+    except TimeLimitExceeded as e:
+        return Annotated(gm, [Problem("annotate", f"{e}: the factory hangs")], True)
+
+    def call(step: str, fn: Callable, model: GraphModule) -> tuple[Any, Optional[Problem]]:
+        try:
+            return call_with_time_limit(fn, timeout, model, what=f"{step}()"), None
+        except TimeLimitExceeded as e:
+            return None, Problem("annotate", f"{e}: the quantizer hangs in {step}()")
+        except Exception as e:  # noqa: BLE001 - a crash of the quantizer is a finding
+            return None, Problem("annotate", f"{step}() raised {exc_line(e)}\n{where(e)}")
+
+    transform = getattr(quantizer, "transform_for_annotation", None)
+    if callable(transform):
+        result, problem = call("transform_for_annotation", transform, gm)
+        if problem is not None:
+            return Annotated(gm, [problem], True, quantizer, scope)
+        if not isinstance(result, GraphModule):
+            return Annotated(gm, [Problem("annotate", f"transform_for_annotation() returned {type(result).__name__},"
+                                                      " not a GraphModule")], True, quantizer, scope)
+        gm = result
+    problems: list[Problem] = []
+    for step in ("annotate", "validate"):
+        before = graph_structure(gm)
+        _, problem = call(step, getattr(quantizer, step), gm)
+        if problem is not None:
+            return Annotated(gm, problems + [problem], True, quantizer, scope)
+        changes = structure_changes(before, graph_structure(gm))
+        if changes:
+            problems.append(Problem("annotate", f"{step}() changed the graph (only annotations may change):\n"
+                                    + "\n".join(f"  - {c}" for c in changes)))
+    return Annotated(gm, problems, False, quantizer, scope)

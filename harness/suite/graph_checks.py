@@ -1,0 +1,92 @@
+"""Checks 1, 2, 3 and 5 on one case graph (a random graph, or the graph of a saved case whose annotations are
+replaced by the quantizer's): the graph is exported as a module program, the quantizer annotates it, the
+annotations must be well formed and the two prepares must agree on them."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+from torch.fx import GraphModule
+
+from harness import strategies
+from harness.case.files import load_case
+from harness.case.jsonform import CaseFormatError
+from harness.fx.build import build_module, example_inputs
+from harness.suite.annotate import run_quantizer
+from harness.suite.describe import exc_line
+from harness.suite.models import strip_guards
+from harness.suite.options import SuiteOptions
+from harness.suite.prepare import check_prepare
+from harness.suite.results import CheckResult, Problem
+from harness.suite.source import QuantizerSource
+from harness.suite.well_formed import check_well_formed
+
+__all__ = ["GraphVerdict", "check_graph", "check_saved_graph"]
+
+
+def _graph_gm(graph: Any, strict: bool = False) -> GraphModule:
+    """The exported module program of a case graph (the IR a quantizer really sees); the built graph when the
+    graph cannot be written as a module program. ``strict``: export with ``strict=True``."""
+    try:
+        module = strategies.graph_to_module(graph)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = torch.export.export(module, example_inputs(graph), strict=strict)
+        try:
+            gm = ep.module(check_guards=False)
+        except TypeError:
+            gm = ep.module()
+        return strip_guards(gm)
+    except Exception:  # noqa: BLE001 - fall back to the graph as it is
+        return build_module(graph)
+
+
+@dataclass
+class GraphVerdict:
+    """The problems found on one graph and the annotated graph; ``unusable`` says why the graph could not be
+    turned into a module (not the quantizer's fault)."""
+
+    problems: list[Problem]
+    gm: Optional[GraphModule]
+    unusable: Optional[str] = None
+
+    @property
+    def failed(self) -> bool:
+        return any(p.level == "error" for p in self.problems)
+
+
+def check_graph(graph: Any, source: QuantizerSource, options: SuiteOptions) -> GraphVerdict:
+    """Checks 1, 2, 3 and 5 on one case graph (the quantizer annotates it)."""
+    try:
+        gm = _graph_gm(graph, source.export_strict)
+    except Exception as e:  # noqa: BLE001
+        return GraphVerdict([], None, unusable=exc_line(e))
+    timeout = options.budget.timeout
+    ann = run_quantizer(gm, source, timeout)
+    problems = list(ann.problems)
+    if not ann.failed:
+        wf = check_well_formed(ann.gm)
+        problems.extend(wf)
+        if not any(p.level == "error" for p in wf):
+            problems.extend(check_prepare(ann.gm, options.prepare, timeout)[0])
+    return GraphVerdict(problems, ann.gm)
+
+
+def check_saved_graph(path: str, source: QuantizerSource, options: SuiteOptions) -> CheckResult:
+    """Checks 1, 2, 3 and 5 on the graph of a saved case (its annotations are replaced by the quantizer's)."""
+    result = CheckResult("corpus", f"corpus:{path}", source.label)
+    try:
+        case = load_case(path)
+    except CaseFormatError as e:
+        result.problems.append(Problem("corpus", f"cannot load the saved case: {e}", "skip"))
+        return result
+    verdict = check_graph(case.graph, source, options)
+    if verdict.unusable is not None:
+        result.problems.append(Problem("corpus", f"the saved graph cannot be built: {verdict.unusable}", "skip"))
+        return result
+    result.problems.extend(verdict.problems)
+    result.gm = verdict.gm
+    return result

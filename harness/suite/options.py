@@ -1,0 +1,71 @@
+"""What a run of the quantizer suite is configured with: the defaults, the budget profiles (dev, ci, nightly) and
+:class:`SuiteOptions`, which the plugin fills from command-line options and ini values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from harness.suite import models
+
+__all__ = [
+    "DEFAULT_PREPARE",
+    "DEFAULT_SQNR_MIN",
+    "DEFAULT_CORPUS",
+    "EXAMPLES_PER_CHUNK",
+    "Profile",
+    "BUDGET_PROFILES",
+    "SuiteOptions",
+]
+
+DEFAULT_PREPARE = "torchao.quantization.pt2e.prepare:prepare"
+# Measured on harness.suite.models with torchao's XNNPACK (per-channel and per-tensor), X86Inductor, ArmInductor,
+# Embedding and Composable quantizers: the lowest is 23.7 dB (XNNPACK on embedding_linear), most are 32-47 dB.
+DEFAULT_SQNR_MIN = 15.0
+DEFAULT_CORPUS = "pt2e-findings"
+EXAMPLES_PER_CHUNK = 10  # random graphs are split into items of at most this many examples (parallel under -n)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Budgets of a run: hypothesis examples, graph size, per-call timeout, and the time allowed for shrinking."""
+
+    examples: int
+    max_nodes: int
+    timeout: float
+    shrink_seconds: float
+    deterministic: bool
+
+
+BUDGET_PROFILES: dict[str, Profile] = {
+    "dev": Profile(examples=10, max_nodes=8, timeout=60.0, shrink_seconds=30.0, deterministic=False),
+    "ci": Profile(examples=20, max_nodes=8, timeout=60.0, shrink_seconds=60.0, deterministic=True),
+    "nightly": Profile(examples=300, max_nodes=16, timeout=120.0, shrink_seconds=300.0, deterministic=False),
+}
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """Everything a check needs besides the quantizer (the plugin fills it from options and ini values)."""
+
+    prepare: str = DEFAULT_PREPARE
+    sqnr_min: float = DEFAULT_SQNR_MIN
+    corpus: str = DEFAULT_CORPUS
+    profile: str = "dev"
+    examples: Optional[int] = None  # None: the profile's
+    timeout: Optional[float] = None  # None: the profile's
+    models: Optional[tuple[str, ...]] = None  # None: all of harness.suite.models
+    seed: Optional[int] = None  # random graphs; None: fixed in deterministic profiles, else random
+
+    @property
+    def budget(self) -> Profile:
+        """The profile's budget with ``examples`` and ``timeout`` overridden where set."""
+        p = BUDGET_PROFILES[self.profile]
+        return replace(
+            p,
+            examples=p.examples if self.examples is None else self.examples,
+            timeout=p.timeout if self.timeout is None else self.timeout,
+        )
+
+    def model_list(self) -> tuple[str, ...]:
+        return tuple(models.model_names()) if self.models is None else self.models

@@ -1,0 +1,51 @@
+"""Check 3: the reference prepare and the prepare under test agree on a graph the quantizer annotated, and the
+prepared model is sound (:func:`harness.check.run.check_case` on the extracted case; known upstream bugs are
+``known``, not errors)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch.fx import GraphModule
+
+import prepare_impl
+from harness.check.run import check_case, load_function
+from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
+from harness.fx.extract import UnsupportedGraph, extract_case
+from harness.suite.describe import exc_line
+from harness.suite.results import Level, Problem
+
+__all__ = ["load_prepare", "check_prepare"]
+
+
+def load_prepare(spec: str) -> Callable:
+    """The prepare under test named by ``"module:function"`` (``ValueError`` saying what is wrong)."""
+    return load_function(spec)
+
+
+def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float) -> tuple[list[Problem], Any]:
+    """Check 3: :func:`harness.check.run.check_case` on the case of the annotated ``gm``.
+
+    Returns the problems and the case (None when the graph cannot be written as a case: then the check is
+    skipped, with the reason).
+    """
+    try:
+        case = extract_case(gm)
+    except UnsupportedGraph as e:
+        return [Problem("prepare", f"the annotated graph cannot be written as a case, so it cannot be compared: {e}",
+                        "skip")], None
+    try:
+        candidate = load_prepare(prepare_spec)
+    except ValueError as e:
+        return [Problem("prepare", f"--pt2e-prepare: {e}")], case
+    try:
+        report = call_with_time_limit(check_case, timeout, case, candidate, what="prepare (reference and under test)")
+    except TimeLimitExceeded as e:
+        return [Problem("prepare", f"{e}: prepare hangs on these annotations")], case
+    if isinstance(report.reference.error, prepare_impl.AnnotationError):
+        return [Problem("prepare", "the annotations are not well formed (see the well_formed check): "
+                        f"{exc_line(report.reference.error)}", "skip")], case
+    if not report.failed:
+        return [], case
+    level: Level = "known" if report.known is not None else "error"
+    return [Problem("prepare", report.summary(), level)], case

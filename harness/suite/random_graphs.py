@@ -1,0 +1,94 @@
+"""The random-graph search: hypothesis draws graphs from :func:`harness.strategies.graphs`, runs
+:func:`harness.suite.graph_checks.check_graph` on each, and shrinks the first failing graph within the profile's
+shrink time (a hang is not shrunk: each step would cost a timeout). The example budget is split into chunks, one
+test each."""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+
+from harness import strategies
+from harness.suite.annotate import annotated_node_count
+from harness.suite.graph_checks import GraphVerdict, check_graph
+from harness.suite.options import EXAMPLES_PER_CHUNK, SuiteOptions
+from harness.suite.results import CheckResult, Problem
+from harness.suite.source import QuantizerSource
+
+__all__ = ["chunk_seed", "search_random_graphs"]
+
+
+class _GraphFailed(Exception):
+    def __init__(self, verdict: GraphVerdict) -> None:
+        self.verdict = verdict
+        super().__init__(verdict.problems[0].message if verdict.problems else "failed")
+
+
+def chunk_seed(options: SuiteOptions, chunk: int) -> int:
+    """The hypothesis seed of a chunk: from ``--pt2e-seed``, fixed in deterministic profiles, else random."""
+    if options.seed is not None:
+        return options.seed * 1000 + chunk
+    if options.budget.deterministic:
+        return zlib.crc32(f"pt2e-random-graphs:{chunk}".encode())
+    return random.SystemRandom().randrange(2**32)
+
+
+def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: int) -> CheckResult:
+    """Hypothesis over random graphs for one chunk of the example budget; the first failing graph is shrunk
+    (within the profile's shrink time) and reported."""
+    budget = options.budget
+    total = budget.examples
+    n = max(0, min(EXAMPLES_PER_CHUNK, total - chunk * EXAMPLES_PER_CHUNK))
+    result = CheckResult("random_graphs", f"random:{chunk}", source.label)
+    the_seed = chunk_seed(options, chunk)
+    result.stats.update(seed=the_seed, examples=0, annotated_examples=0, known=0, unusable=0)
+    if n == 0:
+        result.problems.append(Problem("random_graphs", "no examples in this chunk", "skip"))
+        return result
+    memo: dict[Any, GraphVerdict] = {}
+    known: dict[str, int] = {}
+    state = {"shrink_deadline": None}
+
+    @settings(max_examples=n, deadline=None, database=None, derandomize=False, verbosity=Verbosity.quiet,
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+              phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False)
+    @seed(the_seed)
+    @given(strategies.graphs(min_nodes=1, max_nodes=budget.max_nodes))
+    def prop(graph: Any) -> None:
+        verdict = memo.get(graph)
+        if verdict is None:
+            deadline = state["shrink_deadline"]
+            if deadline is not None and time.monotonic() > deadline:
+                return  # out of shrink time: keep the smallest failure found so far
+            verdict = check_graph(graph, source, options)
+            memo[graph] = verdict
+            if verdict.unusable is None and deadline is None:
+                result.stats["examples"] += 1
+                if verdict.gm is not None and annotated_node_count(verdict.gm) > 0:
+                    result.stats["annotated_examples"] += 1
+            elif verdict.unusable is not None:
+                result.stats["unusable"] += 1
+            for p in verdict.problems:
+                if p.level == "known" and deadline is None:
+                    key = p.message.splitlines()[0]
+                    known[key] = known.get(key, 0) + 1
+        if verdict.failed:
+            if state["shrink_deadline"] is None:
+                timed_out = any("did not return within" in p.message for p in verdict.problems)
+                # a hang costs a timeout per shrink step: do not shrink it
+                state["shrink_deadline"] = time.monotonic() + (0 if timed_out else budget.shrink_seconds)
+            raise _GraphFailed(verdict)
+
+    try:
+        prop()
+    except _GraphFailed as e:
+        result.problems.extend(e.verdict.problems)
+        result.gm = e.verdict.gm
+    result.stats["known"] = sum(known.values())
+    if known:
+        result.stats["known_bugs"] = sorted(known)
+    return result

@@ -1,0 +1,85 @@
+"""What a check of the quantizer suite reports: the checks' names and meanings, a :class:`Problem` in plain words,
+and the :class:`CheckResult` of one check on one subject (with what is needed to show and save a failing case)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+from torch.fx import GraphModule
+
+__all__ = ["CHECK_DESCRIPTIONS", "MODEL_CHECKS", "Level", "Problem", "CheckResult"]
+
+# check name -> what it checks, in the words failure reports use
+CHECK_DESCRIPTIONS: dict[str, str] = {
+    "annotate": "transform_for_annotation(), annotate() and validate() run and leave the graph unchanged "
+    "apart from annotations",
+    "well_formed": "the annotations are well formed",
+    "prepare": "the reference prepare and the prepare under test agree and the prepared model is sound",
+    "numerics": "the quantized model runs and its output is close to the float model's",
+    "random_graphs": "random graphs: the checks above (annotate, well_formed, prepare) hold",
+    "corpus": "a saved graph: the checks above (annotate, well_formed, prepare) hold",
+    "coverage": "the quantizer annotates something",
+}
+# the checks run on each model, in order
+MODEL_CHECKS = ("annotate", "well_formed", "prepare", "numerics")
+
+Level = Literal["error", "warning", "known", "skip"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a check. ``level``: ``error`` fails the check; ``warning`` warns; ``known`` is a known
+    upstream bug (an expected failure); ``skip`` says why the check could not run. ``nodes`` are the annotated
+    nodes at fault."""
+
+    check: str
+    message: str
+    level: Level = "error"
+    nodes: tuple[str, ...] = ()
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check on one subject."""
+
+    check: str
+    subject: str
+    quantizer: str
+    problems: list[Problem] = field(default_factory=list)
+    gm: Optional[GraphModule] = None  # the annotated graph shown in the report (None if there is none)
+    sqnr: Optional[float] = None
+    annotated: Optional[int] = None  # number of nodes with a quantization spec
+    saved: Optional[str] = None  # corpus file written for this failure
+    save_error: Optional[str] = None
+    stats: dict = field(default_factory=dict)  # JSON-able extras for the run summary
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def outcome(self) -> Literal["failed", "known", "skipped", "passed"]:
+        levels = {p.level for p in self.problems}
+        if "error" in levels:
+            return "failed"
+        if "known" in levels:
+            return "known"
+        if "skip" in levels:
+            return "skipped"
+        return "passed"
+
+    def summary_record(self) -> dict:
+        """What the plugin's terminal summary shows for this check (JSON-able)."""
+        return {
+            "quantizer": self.quantizer,
+            "check": self.check,
+            "subject": self.subject,
+            "outcome": self.outcome,
+            "sqnr": None if self.sqnr is None else round(self.sqnr, 3) if math.isfinite(self.sqnr) else str(self.sqnr),
+            "annotated": self.annotated,
+            "saved": self.saved,
+            "problems": [f"{p.level}: {p.message.splitlines()[0]}" for p in self.problems][:5],
+            **self.stats,
+        }
