@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import io
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness import case as C
+from harness import strategies
 from harness.case.files import iter_cases, save_case
+from harness.check.run import UPSTREAM, check_case, load_function, reference_expectation
+from harness.fx import derive
+from harness.fx.nodes import PER_CHANNEL_QSCHEMES
 from harness.tools.repro import ReproError, main_repro, repro_script
 from harness.tools.show import group_colours, main_show, sharing, show_svg, show_text
 
@@ -85,6 +96,7 @@ def _run_batches(paths: list[Path], tmp_path: Path, batches: int = 2) -> dict[st
     return results
 
 
+@pytest.mark.slow
 def test_repro_scripts_exit_with_the_status_the_case_documents(tmp_path):
     chosen = [(p, c) for p, c in _corpus()
               if c.info.kind == "upstream_bug" or c.info.title in CONFORMANCE_RUN]
@@ -121,12 +133,36 @@ def test_every_corpus_case_gives_a_standalone_script(path, case):
     assert repro_script(case) == script  # deterministic
 
 
+def test_script_is_the_filled_template_with_the_harness_own_derive_functions_and_qschemes():
+    case = next(c for _, c in _corpus() if c.info.title == "derived conv bias, per-channel")
+    script = repro_script(case)
+    assert "# {{" not in script  # every marker of the template is filled
+    assert script.startswith('"""Standalone reproduction') and "Template of the standalone" not in script
+    for fn in (derive.bias_qparams_per_channel, derive._two_scales):  # from their one home, verbatim
+        assert inspect.getsource(fn) in script
+    assert "def bias_qparams_per_tensor" not in script  # only what the case's specs name
+    namespace: dict = {}
+    exec(re.search(r"^PER_CHANNEL = .*$", script, re.M).group(0), namespace)
+    assert namespace["PER_CHANNEL"] == {str(q) for q in PER_CHANNEL_QSCHEMES}
+    assert "harness.tools.repro_template" not in sys.modules  # read as text, never imported
+
+
 def test_repro_names_the_node_it_cannot_write():
     graph = C.Graph((C.Node("x", "placeholder", tensor=C.TensorMeta((2,))),
                      C.Node("weird", "call_function", "aten.not_an_op.default", (C.Ref("x"),)),
                      C.Node("output", "output", args=((C.Ref("weird"),),))))
     with pytest.raises(ReproError, match="weird"):
         repro_script(C.Case(graph, ()))
+
+
+def test_repro_refuses_a_derive_function_outside_the_allow_list():
+    graph = C.Graph((C.Node("x", "placeholder", tensor=C.TensorMeta((2,))),
+                     C.Node("relu", "call_function", "aten.relu.default", (C.Ref("x"),)),
+                     C.Node("output", "output", args=((C.Ref("relu"),),))))
+    spec = C.DerivedSpec((C.EdgeRef("x", "relu"),), "os.system", "int32", -(2**31), 2**31 - 1,
+                         "per_tensor_symmetric")
+    with pytest.raises(ReproError, match="derive function 'os.system'"):
+        repro_script(C.Case(graph, (C.NodeAnnotation("relu", (), spec),)))
 
 
 def test_main_repro_writes_the_script_and_reports_bad_files(tmp_path, capsys):
@@ -235,10 +271,6 @@ def test_show_reports_a_case_the_reference_rejects(tmp_path):
 
 
 def _run_in_process(script: str, tmp_path: Path) -> tuple[int, str]:
-    import contextlib
-    import io
-    import runpy
-
     path = tmp_path / "generated_case.py"
     path.write_text(script, encoding="utf-8")
     out = io.StringIO()
@@ -251,17 +283,10 @@ def _run_in_process(script: str, tmp_path: Path) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+@pytest.mark.slow
 def test_script_verdict_agrees_with_check_case_on_generated_cases(tmp_path):
     """On random valid and adversarial cases: a script that says DIVERGES is backed by a divergence of the
     differential check, and crashes, partitions and unobserved keys that the check reports make it say so."""
-    from dataclasses import replace
-
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    from harness import strategies
-    from harness.check.run import UPSTREAM, check_case, load_function, reference_expectation
-
     torchao_prepare = load_function(UPSTREAM)
     strategy = st.one_of(strategies.cases(mode="valid", max_nodes=6),
                          strategies.cases(mode="adversarial", max_nodes=6))
