@@ -3,12 +3,13 @@
 Everything generated is plain ``harness.case`` data, so hypothesis shrinks the data, never a torch object;
 ``harness.fx.build`` turns it into a ``GraphModule``. The strategies compose:
 
-* :func:`graphs` (``graphs.py``): random DAGs in the ATen IR ``torch.export`` produces. Every node's shape is
+* :func:`graphs` (``graphs.py``, ops from ``op_gens.py``): random DAGs in the ATen IR ``torch.export`` produces. Every node's shape is
   tracked with :data:`SHAPE_RULES` (``shapes.py``) while drawing, so every graph builds; :func:`infer_meta`
   replays the rules on a graph.
 * :func:`annotations` (``annotations.py``): the quantization annotations of a given graph, ``"valid"`` (what a
-  correct quantizer could emit) or ``"adversarial"`` (exactly one injected defect; :func:`adversarial_annotations`
-  also says which, see :data:`ADVERSARIAL_KINDS` and :data:`ERROR_FOR_KIND`).
+  correct quantizer could emit, ``valid.py`` with the specs of ``qspecs.py``) or ``"adversarial"`` (exactly one
+  injected defect, ``adversarial.py``; :func:`adversarial_annotations` also says which, see
+  :data:`ADVERSARIAL_KINDS` and :data:`ERROR_FOR_KIND`).
 * :func:`cases` and :func:`adversarial_cases` (``cases.py``) combine the two.
 * :func:`exported_cases` (``exported.py``): a drawn graph written as an ordinary ``nn.Module`` program, exported
   with ``torch.export`` and extracted back: exactly the IR a quantizer sees (slower; exports are cached).
@@ -20,21 +21,14 @@ Shrinking goes towards small graphs: few op nodes, the simplest ops (``relu`` fi
 recent value, distinct operands, one ``getitem``, no annotations.
 """
 
-from harness.strategies.annotations import (
-    ADVERSARIAL_KINDS,
-    DERIVE_PER_CHANNEL,
-    DERIVE_PER_TENSOR,
-    ERROR_FOR_KIND,
-    FQ,
-    OBS,
-    adversarial_annotations,
-    annotation_items,
-    annotations,
-    applicable_kinds,
-    later_anchored_shares,
-)
+from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
+from harness.strategies.annotation_set import annotation_items
+from harness.strategies.annotations import annotations, later_anchored_shares
 from harness.strategies.cases import adversarial_cases, cases
-from harness.strategies.graphs import GENERATED_OPS, PLACEHOLDER_SHAPES, graphs
+from harness.strategies.graph_state import PLACEHOLDER_SHAPES
+from harness.strategies.graphs import graphs
+from harness.strategies.op_gens import GENERATED_OPS
+from harness.strategies.qspecs import DERIVE_PER_CHANNEL, DERIVE_PER_TENSOR, FQ, OBS
 from harness.strategies.shapes import (
     MAX_NUMEL,
     SHAPE_RULES,

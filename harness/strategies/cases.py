@@ -8,13 +8,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from harness.case import Case, Expected, Info
-from harness.strategies.annotations import (
-    ADVERSARIAL_KINDS,
-    ERROR_FOR_KIND,
-    adversarial_annotations,
-    annotations,
-    applicable_kinds,
-)
+from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
+from harness.strategies.annotations import annotations
 from harness.strategies.graphs import graphs
 from harness.strategies.shapes import infer_meta
 

@@ -19,9 +19,11 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from harness.case import Case, Expected, Graph, Info, Node, Ref, TensorMeta
-from harness.strategies.annotations import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, annotations, applicable_kinds
+from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
+from harness.strategies.annotations import annotations
 from harness.strategies.cases import as_strategy
-from harness.strategies.graphs import GENERATED_OPS, graphs
+from harness.strategies.graphs import graphs
+from harness.strategies.op_gens import GENERATED_OPS
 from harness.strategies.shapes import Meta, ShapeRuleError, arg_at, has_tensor_kwarg, refs
 
 __all__ = ["graph_to_module", "export_graph", "exported_cases", "EXPORTABLE_OPS"]

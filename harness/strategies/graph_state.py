@@ -1,0 +1,170 @@
+"""The state of a graph being drawn: its nodes so far, the value (meta) and contiguity of each, and fresh names.
+
+The rule: every appended op's value is computed with its shape rule (:data:`harness.strategies.shapes.SHAPE_RULES`)
+as it is drawn, so every drawn graph builds; an operand choice shrinks towards the most recent value (chains of
+ops), any other choice towards the first option. Also the shape facts op generators share (reshape targets,
+contiguity of a permutation).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from hypothesis import strategies as st
+
+from harness.case import Node, Ref, TensorMeta
+from harness.strategies.shapes import FLOAT, SHAPE_RULES, Meta, refs
+
+__all__ = [
+    "PLACEHOLDER_SHAPES",
+    "Val",
+    "GraphState",
+    "indices",
+    "base_name",
+    "default_trimmed",
+    "numel",
+    "permuted_contiguous",
+    "reshape_targets",
+]
+
+PLACEHOLDER_SHAPES: tuple[tuple[int, ...], ...] = ((1, 4, 8, 8), (2, 8), (2, 3, 8), (1, 8, 4, 4))
+
+
+def base_name(target: str) -> str:
+    return "getitem" if target == "getitem" else target.split(".")[1]
+
+
+def default_trimmed(args: list, defaults: Sequence) -> tuple:
+    """Drop trailing arguments equal to their schema default (as ``torch.export`` prints them)."""
+    n_required = len(args) - len(defaults)
+    while len(args) > n_required and args[-1] == defaults[len(args) - 1 - n_required]:
+        args.pop()
+    return tuple(args)
+
+
+@dataclass
+class Val:
+    name: str
+    meta: TensorMeta
+    contiguous: bool
+
+
+@dataclass
+class GraphState:
+    """The graph drawn so far, with the meta and contiguity of every value."""
+
+    draw: Callable
+    tensor_kwargs: bool
+    attrs: list[Node] = field(default_factory=list)
+    inputs: list[Node] = field(default_factory=list)
+    body: list[Node] = field(default_factory=list)
+    vals: list[Val] = field(default_factory=list)  # operand candidates: inputs and op outputs, oldest first
+    meta: Meta = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    n_tensor_kwargs: int = 0
+
+    # ---- naming and bookkeeping ------------------------------------------------------------
+    def fresh(self, base: str) -> str:
+        name, i = base, 0
+        while name in self.names:
+            i += 1
+            name = f"{base}_{i}"
+        self.names.add(name)
+        return name
+
+    def lookup(self, v) -> TensorMeta:
+        return self.meta[v.name]
+
+    def floats(self, pred: Callable[[Val], bool] = lambda v: True) -> list[Val]:
+        return [v for v in self.vals if v.meta.dtype == FLOAT and pred(v)]
+
+    def has(self, pred: Callable[[Val], bool] = lambda v: True) -> bool:
+        return any(v.meta.dtype == FLOAT and pred(v) for v in self.vals)
+
+    def pick(self, options: Sequence):
+        """One of ``options``, shrinking towards the first."""
+        return options[self.draw(indices(len(options)))]
+
+    def choose(self, cands: list[Val]) -> Val:
+        """One of ``cands``, shrinking towards the most recent value (chains of ops)."""
+        return cands[len(cands) - 1 - self.draw(indices(len(cands)))]
+
+    def attr(self, base: str, shape: tuple[int, ...], kind: str, reuse: bool = True) -> str:
+        """A get_attr of ``shape``: a fresh one, or (drawn) an existing one of that shape and kind (tying)."""
+        same = [n for n in self.attrs if n.tensor.shape == shape and n.attr_kind == kind]
+        if reuse and same and self.draw(st.booleans()):
+            return self.pick(same).name
+        name = self.fresh(base)
+        self.attrs.append(Node(name, "get_attr", name, tensor=TensorMeta(shape), attr_kind=kind))  # type: ignore[arg-type]
+        self.meta[name] = TensorMeta(shape)
+        return name
+
+    def emit(self, target: str, args: tuple, kwargs: tuple = (), contiguous: Optional[bool] = None,
+             operand: bool = True) -> str:
+        """Append a call_function node, computing its value with its shape rule."""
+        name = self.fresh(base_name(target))
+        node = Node(name, "call_function", target, tuple(args), tuple(kwargs))
+        value = SHAPE_RULES[target](name, node.args, dict(node.kwargs), self.lookup)
+        for r in refs((args, kwargs)):
+            self.used.add(r)
+        if any(isinstance(v, Ref) for _, v in kwargs):
+            self.n_tensor_kwargs += 1
+        self.body.append(node)
+        self.meta[name] = value
+        if isinstance(value, TensorMeta) and operand:
+            if contiguous is None:
+                contiguous = all(self._contig(r) for r in refs(args))
+            self.vals.append(Val(name, value, contiguous))
+        return name
+
+    def _contig(self, name: str) -> bool:
+        for v in self.vals:
+            if v.name == name:
+                return v.contiguous
+        return True  # get_attrs are contiguous
+
+
+@functools.lru_cache(maxsize=None)
+def indices(n: int) -> st.SearchStrategy[int]:
+    """Strategy for an index into a sequence of ``n`` options (cached: building strategies is not free)."""
+    return st.integers(0, n - 1)
+
+
+def numel(v: Val) -> int:
+    return math.prod(v.meta.shape)
+
+
+def permuted_contiguous(shape: tuple[int, ...], dims: Sequence[int]) -> bool:
+    """Whether permuting a contiguous tensor of ``shape`` by ``dims`` gives a contiguous tensor."""
+    strides, acc = [0] * len(shape), 1
+    for i in reversed(range(len(shape))):
+        strides[i] = acc
+        acc *= shape[i]
+    kept = [strides[d] for d in dims if shape[d] != 1]
+    return kept == sorted(kept, reverse=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def reshape_targets(shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Shapes a value can move to with view/reshape: merge or split adjacent dims, flatten, and a few fixed ones."""
+    n = math.prod(shape)
+    out: list[tuple[int, ...]] = [(n,)]
+    for i in range(len(shape) - 1):
+        out.append(shape[:i] + (shape[i] * shape[i + 1],) + shape[i + 2 :])
+    if len(shape) < 4:
+        for i, s in enumerate(shape):
+            for f in (2, 4):
+                if s % f == 0 and s > f:
+                    out.append(shape[:i] + (f, s // f) + shape[i + 1 :])
+    for fixed in PLACEHOLDER_SHAPES + ((2, 4, 8), (1, 64), (2, 32), (4, 8)):
+        if math.prod(fixed) == n:
+            out.append(fixed)
+    seen: list[tuple[int, ...]] = []
+    for s in out:
+        if s not in seen and s != shape and len(s) <= 4:
+            seen.append(s)
+    return tuple(seen)

@@ -1,0 +1,152 @@
+"""The specs valid annotations draw from, one strategy or builder per role.
+
+The rule: every spec is one a correct quantizer could emit. Activations: per-tensor int8/uint8/int16, full or
+restricted ranges (each including 0), affine or symmetric (uint8 only affine), rarely dynamic, with near misses
+of a base spec (differing in one thing) so implicit sharing meets almost-compatible specs. Weights: int8
+symmetric, per-channel with an in-range ``ch_axis`` or per-tensor. Biases: int32, derived from the activation and
+weight edges with the derive functions of ``harness.fx.derive``. Fixed qparams: the [0, 1] outputs of
+sigmoid/softmax. Observers come from the allow-list of ``harness.fx.ops`` (fake quants for QAT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from harness.case import Ctor, DerivedSpec, FixedSpec, QSpec, Target
+
+__all__ = [
+    "OBS",
+    "FQ",
+    "DERIVE_PER_TENSOR",
+    "DERIVE_PER_CHANNEL",
+    "INT32_MIN",
+    "INT32_MAX",
+    "act_qspec",
+    "act_palette",
+    "weight_qspec",
+    "fixed_spec",
+    "bias_derived",
+]
+
+_OBS = "torchao.quantization.pt2e.observer."
+_FQ = "torchao.quantization.pt2e.fake_quantize."
+OBS = {n: Ctor(_OBS + n) for n in (
+    "MinMaxObserver", "MovingAverageMinMaxObserver", "HistogramObserver", "PerChannelMinMaxObserver",
+    "MovingAveragePerChannelMinMaxObserver", "PlaceholderObserver")}
+FQ = {n: Ctor(_FQ + n) for n in ("FakeQuantize", "FusedMovingAvgObsFakeQuantize")}
+DERIVE_PER_TENSOR = "harness.derive.bias_qparams_per_tensor"
+DERIVE_PER_CHANNEL = "harness.derive.bias_qparams_per_channel"
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+_ACT_RANGES = (
+    ("int8", -128, 127), ("uint8", 0, 255), ("int8", None, None), ("int8", -127, 127), ("uint8", None, None),
+    ("int16", -32768, 32767), ("int16", -32767, 32767),
+)
+
+
+@st.composite
+def _act_observer(draw, is_qat: bool) -> Ctor:
+    if is_qat and draw(st.integers(0, 3)):
+        return draw(st.sampled_from([
+            Ctor(FQ["FakeQuantize"].qualname, (("observer", OBS["MovingAverageMinMaxObserver"]),)),
+            FQ["FusedMovingAvgObsFakeQuantize"],
+            Ctor(FQ["FakeQuantize"].qualname, (("observer", OBS["MinMaxObserver"]),)),
+        ]))
+    ctor = draw(st.sampled_from([OBS["MinMaxObserver"], OBS["HistogramObserver"], OBS["MovingAverageMinMaxObserver"]]))
+    if draw(st.booleans()):
+        ctor = Ctor(ctor.qualname, (("eps", 2.0**-12),))
+    return ctor
+
+
+@st.composite
+def act_qspec(draw, is_qat: bool) -> QSpec:
+    """An activation spec: per-tensor, any of int8/uint8/int16, full or restricted range; rarely dynamic."""
+    dtype, lo, hi = draw(st.sampled_from(_ACT_RANGES))
+    if not is_qat and draw(st.integers(0, 29)) == 0:
+        return QSpec(dtype="int8", observer=OBS["PlaceholderObserver"], quant_min=-128, quant_max=127,
+                     qscheme="per_tensor_affine", is_dynamic=True)
+    schemes = ["per_tensor_affine"] + (["per_tensor_symmetric"] if dtype != "uint8" else [])
+    return QSpec(dtype=dtype, observer=draw(_act_observer(is_qat)), quant_min=lo, quant_max=hi,
+                 qscheme=draw(st.sampled_from(schemes)))
+
+
+# Alternative ranges per dtype (all valid: each includes 0 and stays within the dtype).
+_RANGES = {
+    "int8": ((-128, 127), (-127, 127), (None, None)),
+    "uint8": ((0, 255), (None, None), (0, 127)),
+    "int16": ((-32768, 32767), (-32767, 32767)),
+}
+
+
+@st.composite
+def _near_miss(draw, base: QSpec, is_qat: bool) -> QSpec:
+    """A spec that differs from ``base`` in one thing: its range, its qscheme, its dtype, only its observer (which
+    keeps them compatible), or everything. Such pairs are what implicit sharing must tell apart."""
+    if base.is_dynamic:
+        return draw(act_qspec(is_qat))
+    how = draw(st.sampled_from(["range", "qscheme", "dtype", "range", "qscheme", "observer", "independent"]))
+    if how == "range":
+        lo, hi = draw(st.sampled_from([r for r in _RANGES[base.dtype] if r != (base.quant_min, base.quant_max)]))
+        return replace(base, quant_min=lo, quant_max=hi)
+    if how == "qscheme" and base.dtype != "uint8":
+        flip = {"per_tensor_affine": "per_tensor_symmetric", "per_tensor_symmetric": "per_tensor_affine"}
+        return replace(base, qscheme=flip[base.qscheme])
+    if how == "observer":
+        return replace(base, observer=draw(_act_observer(is_qat)))
+    if how == "dtype":
+        dtype = draw(st.sampled_from([d for d in _RANGES if d != base.dtype]))
+        lo, hi = _RANGES[dtype][0]
+        qscheme = "per_tensor_affine" if dtype == "uint8" else base.qscheme
+        return replace(base, dtype=dtype, quant_min=lo, quant_max=hi, qscheme=qscheme)
+    return draw(act_qspec(is_qat))
+
+
+@st.composite
+def act_palette(draw, is_qat: bool) -> list[QSpec]:
+    """1-3 activation specs for one annotation set: a base and near misses of it (so equal, compatible and
+    almost-compatible specs meet on the same tensors)."""
+    base = draw(act_qspec(is_qat))
+    return [base] + [draw(_near_miss(base, is_qat)) for _ in range(draw(st.integers(1, 2)))]
+
+
+@st.composite
+def weight_qspec(draw, is_qat: bool, rank: int) -> QSpec:
+    """A weight spec: int8 symmetric, per-channel (in-range ``ch_axis``, a PerChannel observer) or per-tensor."""
+    lo = draw(st.sampled_from([-127, -128]))
+    if draw(st.sampled_from([True, True, False])):  # per-channel, the common choice for weights
+        ch = draw(st.integers(0, rank - 1))  # any in-range axis; 0 (the observers' default) is the common one
+        if is_qat:
+            observer = Ctor(FQ["FakeQuantize"].qualname,
+                            (("observer", OBS["MovingAveragePerChannelMinMaxObserver"]), ("ch_axis", ch)))
+        else:
+            observer = draw(st.sampled_from([OBS["PerChannelMinMaxObserver"],
+                                             OBS["MovingAveragePerChannelMinMaxObserver"]]))
+        return QSpec(dtype="int8", observer=observer, quant_min=lo, quant_max=127,
+                     qscheme="per_channel_symmetric", ch_axis=ch)
+    if is_qat:
+        observer = Ctor(FQ["FakeQuantize"].qualname, (("observer", OBS["MovingAverageMinMaxObserver"]),))
+    else:
+        observer = OBS["MinMaxObserver"]
+    return QSpec(dtype="int8", observer=observer, quant_min=lo, quant_max=127, qscheme="per_tensor_symmetric")
+
+
+def fixed_spec(dtype: str) -> FixedSpec:
+    if dtype == "uint8":
+        return FixedSpec(dtype="uint8", scale=1.0 / 256.0, zero_point=0, quant_min=0, quant_max=255,
+                         qscheme="per_tensor_affine")
+    return FixedSpec(dtype="int8", scale=1.0 / 256.0, zero_point=-128, quant_min=-128, quant_max=127,
+                     qscheme="per_tensor_affine")
+
+
+def bias_derived(act: Target, weight: Target, per_channel: bool) -> DerivedSpec:
+    return DerivedSpec(
+        derived_from=(act, weight),
+        derive_fn=DERIVE_PER_CHANNEL if per_channel else DERIVE_PER_TENSOR,
+        dtype="int32",
+        quant_min=INT32_MIN,
+        quant_max=INT32_MAX,
+        qscheme="per_channel_symmetric" if per_channel else "per_tensor_symmetric",
+        ch_axis=0 if per_channel else None,
+    )

@@ -1,0 +1,127 @@
+"""Valid annotations: what a correct quantizer could emit for a graph (drawn as a mutable annotation set).
+
+The rule: some nodes stay unannotated, some edges are left out or mapped to ``None``; a shared spec only targets
+an item processed before it whose concrete spec is a (non-dynamic) activation or fixed spec, so sharing forms
+trees without cycles and every reference targets an annotated edge or output; a derived bias only follows
+quantized activation and weight edges.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from hypothesis import strategies as st
+
+from harness.case import EdgeRef, FixedSpec, Graph, NodeRef, QSpec, SharedSpec, Spec, Target
+from harness.strategies.annotation_set import WEIGHTED_OPS, AnnSet, Item, items_by_node
+from harness.strategies.qspecs import (
+    INT32_MAX,
+    INT32_MIN,
+    OBS,
+    act_palette,
+    bias_derived,
+    fixed_spec,
+    weight_qspec,
+)
+from harness.strategies.shapes import Meta
+
+__all__ = ["valid_set"]
+
+# Annotated values produced by these ops lie in [0, 1]: a FixedQParams spec fits them.
+_UNIT_RANGE_OPS = ("aten.sigmoid.default", "aten.softmax.int")
+
+
+@st.composite
+def valid_set(draw, graph: Graph, meta: Meta, allow_implicit_sharing, is_qat: bool, sharing_order: str) -> AnnSet:
+    """Valid annotations (see :func:`annotations`).
+
+    Nodes are annotated or not, fully or partly; then the chosen items get their specs in a processing order
+    (annotation order for ``sharing_order="earlier"``, a drawn permutation otherwise; biases last). A shared spec
+    only targets an item processed before it whose concrete spec is a per-tensor activation or fixed spec, so
+    sharing forms trees without cycles, and a derived bias only follows quantized activation and weight edges.
+    """
+    by_node = items_by_node(graph, meta)
+    anns = AnnSet(graph)
+    chosen: list[Item] = []
+    for node, items in by_node.items():
+        weighted = graph.node(node).target in WEIGHTED_OPS
+        # quantizers annotate conv/linear (weights, biases) and sigmoid/softmax (fixed qparams) most often
+        favoured = weighted or graph.node(node).target in _UNIT_RANGE_OPS
+        if not (draw(st.booleans()) or (favoured and draw(st.booleans()))):
+            continue  # not annotated
+        ann = anns.ann(node, draw(allow_implicit_sharing))
+        # every edge and the output, as quantizers mostly do (conv/linear more often); else a random part
+        full = draw(st.booleans()) or (weighted and draw(st.booleans()))
+        for item in items:
+            if full:
+                how = "spec"
+            else:
+                how = draw(st.sampled_from(["skip", "spec", "none"] if isinstance(item.target, EdgeRef)
+                                           else ["skip", "spec"]))
+            if how == "none":
+                ann.inputs[item.target.arg] = None  # type: ignore[union-attr]
+            elif how == "spec":
+                if isinstance(item.target, EdgeRef):
+                    ann.inputs[item.target.arg] = None  # reserve the slot (input order), the spec comes below
+                chosen.append(item)
+    palette = draw(act_palette(is_qat))
+    order = list(chosen) if sharing_order == "earlier" else list(draw(st.permutations(chosen)))
+    # bias edges last: a derived bias needs its activation and weight specs decided
+    order = [i for i in order if i.role != "bias"] + [i for i in order if i.role == "bias"]
+    root: dict[Target, Spec] = {}  # item -> the concrete spec its sharing chain ends at
+    shareable: list[Item] = []
+    for item in order:
+        spec: Spec
+        if item.role == "weight":
+            spec = draw(weight_qspec(is_qat, len(item.meta.shape)))
+            root[item.target] = spec
+        elif item.role == "bias":
+            spec = _draw_bias(draw, item, graph, root)
+            if spec is None:
+                anns.set(item.target, None)
+                continue
+            root[item.target] = spec
+        else:
+            kinds = ["qspec"]
+            if shareable:
+                kinds.append("shared")
+            # the value of a sigmoid/softmax (its output, or its consumers' input edges) lies in [0, 1]
+            producer = item.target.name if isinstance(item.target, NodeRef) else item.target.arg
+            if graph.node(producer).target in _UNIT_RANGE_OPS:
+                kinds += ["fixed", "fixed", "fixed"]  # what quantizers do for sigmoid/softmax outputs
+            kind = draw(st.sampled_from(kinds))
+            if kind == "shared":
+                target = shareable[len(shareable) - 1 - draw(st.integers(0, len(shareable) - 1))]
+                spec = SharedSpec(target.target)
+                root[item.target] = root[target.target]
+            elif kind == "fixed":
+                spec = fixed_spec(draw(st.sampled_from(["uint8", "int8"])))
+                root[item.target] = spec
+            else:
+                spec = palette[draw(st.integers(0, len(palette) - 1))]
+                root[item.target] = spec
+            if not getattr(root[item.target], "is_dynamic", False):
+                shareable.append(item)
+        anns.set(item.target, spec)
+    return anns
+
+
+def _draw_bias(draw, item: Item, graph: Graph, root: Mapping[Target, Spec]) -> Optional[Spec]:
+    """A conv/linear bias spec: derived from the activation and weight edges when both are quantized, else an
+    int32 per-tensor spec, or None."""
+    node = graph.node(item.node)
+    act = EdgeRef(node.args[0].name, node.name)
+    weight = EdgeRef(node.args[1].name, node.name)
+    a, w = root.get(act), root.get(weight)
+    options = ["qspec", "none"]
+    derivable = (isinstance(a, (QSpec, FixedSpec)) and not a.is_dynamic and isinstance(w, QSpec)
+                 and (w.qscheme == "per_tensor_symmetric" or w.ch_axis == 0))
+    if derivable:
+        options[:0] = ["derived", "derived"]  # what quantizers do for a bias
+    how = draw(st.sampled_from(options))
+    if how == "derived":
+        return bias_derived(act, weight, per_channel=w.qscheme == "per_channel_symmetric")  # type: ignore[union-attr]
+    if how == "qspec":
+        return QSpec(dtype="int32", observer=OBS["MinMaxObserver"], quant_min=INT32_MIN, quant_max=INT32_MAX,
+                     qscheme="per_tensor_symmetric")
+    return None
