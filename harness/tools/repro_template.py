@@ -32,7 +32,7 @@ from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize, FakeQuantiz
 from torchao.quantization.pt2e.fake_quantize import FixedQParamsFakeQuantize
 from torchao.quantization.pt2e.observer import FixedQParamsObserver
 from torchao.quantization.pt2e.prepare import prepare
-from torchao.quantization.pt2e.quantizer import (
+from torchao.quantization.pt2e.quantizer import (  # noqa: F401  (used by the generated annotation lines)
     DerivedQuantizationSpec,
     FixedQParamsQuantizationSpec,
     QuantizationAnnotation,
