@@ -1,8 +1,10 @@
-"""Small exported graphs annotated by hand, for the tests of prepare_impl (no harness dependency)."""
+"""Small exported graphs annotated by hand, for the tests of prepare_impl (torchao's own spec classes; the bias
+derive functions are the harness's, :mod:`harness.fx.derive`)."""
 
 from __future__ import annotations
 
 import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
 from torchao.quantization.pt2e.observer import (
     HistogramObserver,
     MinMaxObserver,
@@ -14,8 +16,9 @@ from torchao.quantization.pt2e.quantizer import (
     FixedQParamsQuantizationSpec,
     QuantizationAnnotation,
     QuantizationSpec,
-    SharedQuantizationSpec,
 )
+
+from harness.fx.derive import bias_qparams_per_channel, bias_qparams_per_tensor
 
 KEY = "quantization_annotation"
 
@@ -27,18 +30,11 @@ WEIGHT_PC = QuantizationSpec(torch.int8, PerChannelMinMaxObserver, -127, 127, to
 FIXED_SIGMOID = FixedQParamsQuantizationSpec(torch.uint8, 1.0 / 256.0, 0, 0, 255, torch.per_tensor_affine)
 
 
-def bias_qparams(obs_or_fqs):
-    act, weight = obs_or_fqs
-    act_scale, _ = act.calculate_qparams()
-    weight_scale, _ = weight.calculate_qparams()
-    scale = (act_scale * weight_scale).float()
-    return scale, torch.zeros_like(scale, dtype=torch.int32)
-
-
 def derived_bias(act_edge, weight_edge, per_channel: bool = False) -> DerivedQuantizationSpec:
+    """An int32 bias spec derived from the activation and weight observers (scale = act scale * weight scale)."""
     return DerivedQuantizationSpec(
         derived_from=[act_edge, weight_edge],
-        derive_qparams_fn=bias_qparams,
+        derive_qparams_fn=bias_qparams_per_channel if per_channel else bias_qparams_per_tensor,
         dtype=torch.int32,
         quant_min=-(2**31),
         quant_max=2**31 - 1,
@@ -94,8 +90,6 @@ def observers_by_key(prepared: torch.fx.GraphModule) -> dict:
 
 def relu_chain(length: int, shape=(2, 3)) -> torch.fx.GraphModule:
     """``x -> relu -> relu -> ... -> output`` built directly (no export), with FakeTensor ``meta["val"]``."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
     with FakeTensorMode() as mode:
         val = torch.empty(shape)
     graph = torch.fx.Graph()
