@@ -3,8 +3,8 @@
 ``build(case)`` gives a ``torch.fx.GraphModule`` shaped like the output of ``torch.export.export(...).module()``:
 the same node names, parameters and buffers registered on the root (dotted paths become submodules),
 deterministic pseudo-random values, a FakeTensor ``meta["val"]`` on every node, and torchao
-``QuantizationAnnotation``s in ``meta["quantization_annotation"]``. The reverse, ``extract_case``, lives in
-``harness.fx.extract`` and is re-exported here.
+``QuantizationAnnotation``s in ``meta["quantization_annotation"]`` (specs converted by ``harness.fx.specs``). The
+reverse, ``extract_case``, lives in ``harness.fx.extract`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import zlib
 from typing import Any, Callable, Iterable, Optional
 
 import torch
+from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
 from harness import case as C
-from harness.fx import fakeval
 from harness.case import names
-from harness.fx import ops
+from harness.fx import fakeval, ops, specs
 from harness.fx.extract import UnsupportedGraph, extract_case
+from harness.fx.nodes import ANNOTATION_KEY
 
 __all__ = [
     "BuildError",
@@ -26,13 +27,9 @@ __all__ = [
     "build",
     "build_module",
     "annotate",
-    "build_spec",
     "example_inputs",
     "extract_case",
-    "Q_ANNOTATION_KEY",
 ]
-
-Q_ANNOTATION_KEY = "quantization_annotation"
 
 try:  # generates the module's Python code on first use instead of at construction (saves ~4 ms a build);
     # prepare never needs the built module's code: it wraps the graph in a new GraphModule at the end
@@ -254,67 +251,6 @@ def _lookup(nodes: dict[str, torch.fx.Node], name: Any, where: str) -> torch.fx.
         raise BuildError(f"{where}: unknown node {name!r}") from None
 
 
-def _target(nodes: dict[str, torch.fx.Node], target: Any, where: str) -> Any:
-    if isinstance(target, C.NodeRef):
-        return _lookup(nodes, target.name, where)
-    if isinstance(target, C.EdgeRef):
-        return (_lookup(nodes, target.arg, where), _lookup(nodes, target.node, where))
-    raise BuildError(f"{where}: a spec target must be a NodeRef or EdgeRef, got {type(target).__name__}")
-
-
-def build_spec(spec: Optional[C.Spec], nodes: dict[str, torch.fx.Node], where: str = "spec") -> Any:
-    """The torchao quantization spec for a case spec; targets are resolved in ``nodes`` (name -> fx Node)."""
-    from torchao.quantization.pt2e.quantizer import (
-        DerivedQuantizationSpec,
-        FixedQParamsQuantizationSpec,
-        QuantizationSpec,
-        SharedQuantizationSpec,
-    )
-
-    try:
-        if spec is None:
-            return None
-        if isinstance(spec, C.QSpec):
-            return QuantizationSpec(
-                dtype=ops.resolve_dtype(spec.dtype),
-                observer_or_fake_quant_ctr=ops.resolve_ctor(spec.observer),
-                quant_min=spec.quant_min,
-                quant_max=spec.quant_max,
-                qscheme=ops.resolve_qscheme(spec.qscheme),
-                ch_axis=spec.ch_axis,
-                is_dynamic=spec.is_dynamic,
-            )
-        if isinstance(spec, C.SharedSpec):
-            return SharedQuantizationSpec(_target(nodes, spec.target, where))
-        if isinstance(spec, C.DerivedSpec):
-            return DerivedQuantizationSpec(
-                derived_from=[_target(nodes, t, f"{where}.derived_from[{i}]")
-                              for i, t in enumerate(spec.derived_from)],
-                derive_qparams_fn=ops.resolve_derive_fn(spec.derive_fn),
-                dtype=ops.resolve_dtype(spec.dtype),
-                quant_min=spec.quant_min,
-                quant_max=spec.quant_max,
-                qscheme=ops.resolve_qscheme(spec.qscheme),
-                ch_axis=spec.ch_axis,
-                is_dynamic=spec.is_dynamic,
-            )
-        if isinstance(spec, C.FixedSpec):
-            return FixedQParamsQuantizationSpec(
-                dtype=ops.resolve_dtype(spec.dtype),
-                scale=spec.scale,
-                zero_point=spec.zero_point,
-                quant_min=spec.quant_min,
-                quant_max=spec.quant_max,
-                qscheme=ops.resolve_qscheme(spec.qscheme),
-                is_dynamic=spec.is_dynamic,
-            )
-    except BuildError:
-        raise
-    except ValueError as e:  # UnknownName, UnsupportedCtor, QuantizationSpec's own checks
-        raise BuildError(f"{where}: {e}") from None
-    raise BuildError(f"{where}: not a spec: {type(spec).__name__}")
-
-
 def annotate(gm: torch.fx.GraphModule, annotations: Iterable[C.NodeAnnotation]) -> None:
     """Attach torchao ``QuantizationAnnotation``s built from ``annotations`` to the nodes of ``gm``.
 
@@ -323,15 +259,16 @@ def annotate(gm: torch.fx.GraphModule, annotations: Iterable[C.NodeAnnotation]) 
     are (they are what an adversarial case looks like). Only names that are not nodes of ``gm`` are errors.
     Equal case specs give the same torchao spec object, as a quantizer reusing one config does.
     """
-    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
-
     nodes = {n.name: n for n in gm.graph.nodes}
     memo: dict[str, Any] = {}
 
-    def spec_of(spec: Optional[C.Spec], where: str) -> Any:
+    def torchao_spec(spec: Optional[C.Spec], where: str) -> Any:
         key = repr(spec)  # repr tells 1, 1.0 and True apart; == does not
         if key not in memo:
-            memo[key] = build_spec(spec, nodes, where)
+            try:
+                memo[key] = specs.to_torchao(spec, nodes, where)
+            except specs.SpecError as e:
+                raise BuildError(str(e)) from None
         return memo[key]
 
     done: set[str] = set()
@@ -348,10 +285,10 @@ def annotate(gm: torch.fx.GraphModule, annotations: Iterable[C.NodeAnnotation]) 
             arg = _lookup(nodes, arg_name, f"{where}: input")
             if arg in input_map:
                 raise BuildError(f"{where}: input {arg_name!r} given twice")
-            input_map[arg] = spec_of(spec, f"{where}: input {arg_name!r}")
-        node.meta[Q_ANNOTATION_KEY] = QuantizationAnnotation(
+            input_map[arg] = torchao_spec(spec, f"{where}: input {arg_name!r}")
+        node.meta[ANNOTATION_KEY] = QuantizationAnnotation(
             input_qspec_map=input_map,
-            output_qspec=spec_of(ann.output, f"{where}: output"),
+            output_qspec=torchao_spec(ann.output, f"{where}: output"),
             allow_implicit_sharing=bool(ann.allow_implicit_sharing),
             _annotated=True,
         )

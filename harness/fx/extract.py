@@ -1,26 +1,23 @@
 """The reverse of ``harness.fx.build``: reading a :class:`harness.case.Case` out of an annotated GraphModule.
 
-Typical use: export a model with ``torch.export.export(m, inputs).module()``, let a real quantizer
+Typical use: export a model with ``harness.fx.export.export_module(m, inputs)``, let a real quantizer
 ``annotate`` it, and call :func:`extract_case` to get a case for the corpus or for the fuzzer to mutate.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 import torch
+from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
 from harness import case as C
 from harness.case import names
-from harness.fx import ops
+from harness.fx import ops, specs
+from harness.fx.export import GUARDS_FN
+from harness.fx.nodes import ANNOTATION_KEY
 
-__all__ = ["UnsupportedGraph", "extract_case", "extract_graph", "extract_annotations", "spec_of"]
-
-Q_ANNOTATION_KEY = "quantization_annotation"
-
-# torch.export's .module() adds a call to this guard module; it has no users and no effect on prepare.
-_GUARDS_FN = "_guards_fn"
+__all__ = ["UnsupportedGraph", "extract_case", "extract_graph", "extract_annotations"]
 
 
 class UnsupportedGraph(ValueError):
@@ -102,7 +99,7 @@ def extract_graph(gm: torch.fx.GraphModule) -> C.Graph:
         elif n.op == "output":
             args = tuple(_arg(n, a, nodes, f"args[{i}]") for i, a in enumerate(n.args))
             out.append(C.Node(n.name, "output", args=args))
-        elif n.op == "call_module" and n.target == _GUARDS_FN and not n.users:
+        elif n.op == "call_module" and n.target == GUARDS_FN and not n.users:
             continue
         else:
             raise UnsupportedGraph(f"node {n.name!r}: {n.op} {_describe(n.target)} is not supported")
@@ -113,91 +110,19 @@ def _describe(target: Any) -> str:
     return repr(str(target))
 
 
-def _target(value: Any, nodes: dict[str, torch.fx.Node], where: str) -> C.Target:
-    def name_of(n: Any) -> str:
-        if isinstance(n, torch.fx.Node) and nodes.get(n.name) is n:
-            return n.name
-        raise UnsupportedGraph(f"{where}: refers to {n!r}, which is not a node of this graph")
-
-    if isinstance(value, torch.fx.Node):
-        return C.NodeRef(name_of(value))
-    if isinstance(value, tuple) and len(value) == 2:
-        return C.EdgeRef(name_of(value[0]), name_of(value[1]))
-    raise UnsupportedGraph(f"{where}: a spec target must be a node or an (arg, node) edge, got {value!r}")
-
-
-def _opt_int(value: Any, where: str, field: str) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UnsupportedGraph(f"{where}: {field} must be an int, got {value!r}")
-    return int(value)
-
-
-def spec_of(spec: Any, nodes: dict[str, torch.fx.Node], where: str = "spec") -> Optional[C.Spec]:
-    """The case spec of a torchao quantization spec (``None`` stays ``None``)."""
-    from torchao.quantization.pt2e.quantizer import (
-        DerivedQuantizationSpec,
-        FixedQParamsQuantizationSpec,
-        QuantizationSpec,
-        SharedQuantizationSpec,
-    )
-
+def _case_spec(spec: Any, nodes: dict[str, torch.fx.Node], where: str) -> Optional[C.Spec]:
     try:
-        if spec is None:
-            return None
-        if isinstance(spec, QuantizationSpec):
-            return C.QSpec(
-                dtype=ops.dtype_name(spec.dtype),
-                observer=ops.ctor_of(spec.observer_or_fake_quant_ctr),
-                quant_min=_opt_int(spec.quant_min, where, "quant_min"),
-                quant_max=_opt_int(spec.quant_max, where, "quant_max"),
-                qscheme=ops.qscheme_name(spec.qscheme),
-                ch_axis=_opt_int(spec.ch_axis, where, "ch_axis"),
-                is_dynamic=bool(spec.is_dynamic),
-            )
-        if isinstance(spec, SharedQuantizationSpec):
-            return C.SharedSpec(_target(spec.edge_or_node, nodes, where))
-        if isinstance(spec, DerivedQuantizationSpec):
-            return C.DerivedSpec(
-                derived_from=tuple(_target(t, nodes, f"{where}.derived_from[{i}]")
-                                   for i, t in enumerate(spec.derived_from)),
-                derive_fn=ops.derive_fn_name(spec.derive_qparams_fn),
-                dtype=ops.dtype_name(spec.dtype),
-                quant_min=_opt_int(spec.quant_min, where, "quant_min"),
-                quant_max=_opt_int(spec.quant_max, where, "quant_max"),
-                qscheme=ops.qscheme_name(spec.qscheme),
-                ch_axis=_opt_int(spec.ch_axis, where, "ch_axis"),
-                is_dynamic=bool(spec.is_dynamic),
-            )
-        if isinstance(spec, FixedQParamsQuantizationSpec):
-            scale = float(spec.scale)
-            if not math.isfinite(scale):
-                raise UnsupportedGraph(f"{where}: scale {scale} is not finite")
-            return C.FixedSpec(
-                dtype=ops.dtype_name(spec.dtype),
-                scale=scale,
-                zero_point=int(spec.zero_point),
-                quant_min=_opt_int(spec.quant_min, where, "quant_min"),
-                quant_max=_opt_int(spec.quant_max, where, "quant_max"),
-                qscheme=ops.qscheme_name(spec.qscheme),
-                is_dynamic=bool(spec.is_dynamic),
-            )
-    except UnsupportedGraph:
-        raise
-    except ValueError as e:  # UnknownName, UnsupportedCtor
-        raise UnsupportedGraph(f"{where}: {e}") from None
-    raise UnsupportedGraph(f"{where}: unsupported spec type {type(spec).__name__}")
+        return specs.to_case(spec, nodes, where)
+    except specs.SpecError as e:
+        raise UnsupportedGraph(str(e)) from None
 
 
 def extract_annotations(gm: torch.fx.GraphModule) -> tuple[C.NodeAnnotation, ...]:
     """The annotations of ``gm``'s nodes, in graph order; ``input_qspec_map`` order is kept."""
-    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
-
     nodes = {n.name: n for n in gm.graph.nodes}
     out = []
     for n in gm.graph.nodes:
-        qa = n.meta.get(Q_ANNOTATION_KEY)
+        qa = n.meta.get(ANNOTATION_KEY)
         if qa is None:
             continue
         where = f"annotation of {n.name!r}"
@@ -207,12 +132,12 @@ def extract_annotations(gm: torch.fx.GraphModule) -> tuple[C.NodeAnnotation, ...
         for arg, spec in qa.input_qspec_map.items():
             if not isinstance(arg, torch.fx.Node) or nodes.get(arg.name) is not arg:
                 raise UnsupportedGraph(f"{where}: input key {arg!r} is not a node of this graph")
-            inputs.append((arg.name, spec_of(spec, nodes, f"{where}: input {arg.name!r}")))
+            inputs.append((arg.name, _case_spec(spec, nodes, f"{where}: input {arg.name!r}")))
         out.append(
             C.NodeAnnotation(
                 node=n.name,
                 inputs=tuple(inputs),
-                output=spec_of(qa.output_qspec, nodes, f"{where}: output"),
+                output=_case_spec(qa.output_qspec, nodes, f"{where}: output"),
                 allow_implicit_sharing=bool(qa.allow_implicit_sharing),
             )
         )

@@ -3,7 +3,7 @@
 A graph drawn by :func:`harness.strategies.graphs.graphs` is written as a plain ``torch.nn.Module``
 (:func:`graph_to_module`: ``nn.Conv2d``/``nn.Linear``/``nn.LayerNorm`` submodules, ``torch.relu(x)``, ``x + y``,
 ``x.view(...)``, ``torch.cat``, ``F.max_pool2d``, ``self.buf.copy_(y)``...), exported with
-``torch.export.export(m, inputs).module(check_guards=False)`` and read back with ``harness.fx.build.extract_case``
+``harness.fx.export.export_module`` and read back with ``harness.fx.build.extract_case``
 (:func:`export_graph`, cached: an export costs 0.1-1 s). The exported graph differs from the drawn one the way
 real programs do: export's own node names, dotted attribute paths (``conv2d.weight``), argument spelling.
 """
@@ -19,6 +19,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from harness.case import Case, Expected, Graph, Info, Node, Ref, TensorMeta
+from harness.fx.build import build_module, example_inputs, extract_case
+from harness.fx.export import export_module
 from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
 from harness.strategies.annotations import annotations
 from harness.strategies.cases import as_strategy
@@ -43,8 +45,6 @@ def graph_to_module(graph: Graph, seed: int = 0) -> torch.nn.Module:
     ``harness.fx.build`` gives for ``seed``. Graphs with tensor kwargs are rejected (:class:`ShapeRuleError`):
     export would move the tensor to a positional argument.
     """
-    from harness.fx.build import build_module
-
     for n in graph.nodes:
         if n.op == "call_function" and has_tensor_kwarg(n):
             raise ShapeRuleError(n.name, "tensor kwargs cannot be written as a module program")
@@ -222,15 +222,9 @@ def export_graph(graph: Graph, seed: int = 0) -> tuple[Graph, tuple[tuple[str, o
     Returns the extracted graph and its node values as ``(name, TensorMeta | tuple | None)`` pairs (from the
     FakeTensors export computed). Cached per graph.
     """
-    from harness.fx.build import example_inputs, extract_case
-
-    ep = torch.export.export(graph_to_module(graph, seed), example_inputs(graph, seed))
-    try:
-        gm = ep.module(check_guards=False)
-    except TypeError:  # older torch: no check_guards (extract_case drops the unused _guards_fn call anyway)
-        gm = ep.module()
+    gm = export_module(graph_to_module(graph, seed), example_inputs(graph, seed))
     exported = extract_case(gm).graph
-    meta = tuple((n.name, _meta_of_value(n.meta.get("val"))) for n in gm.graph.nodes if n.op != "call_module")
+    meta = tuple((n.name, _meta_of_value(n.meta.get("val"))) for n in gm.graph.nodes)
     return exported, meta
 
 
