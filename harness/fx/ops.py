@@ -8,17 +8,18 @@ This is what makes loading a corpus file safe: a case can never name arbitrary c
 
 from __future__ import annotations
 
+import importlib
 import math
 import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 import torch
+from torchao.quantization.pt2e.observer import PartialWrapper
 
-from harness.fx import derive
-from harness.case import names
-from harness.case import Const, Ctor
+from harness.case import Const, Ctor, names
 from harness.case.names import GETITEM, UnknownName
+from harness.fx import derive
 
 __all__ = [
     "UnknownName",
@@ -137,8 +138,6 @@ def op_name(fn: Callable) -> str:
 
 
 def _ctor_table() -> dict[str, type]:
-    import importlib
-
     table = {}
     for qualname in names.CTOR_NAMES:
         module, _, attr = qualname.rpartition(".")
@@ -212,8 +211,6 @@ def ctor_of(obj: Any) -> Ctor:
     values of kwargs (``observer=MovingAverageMinMaxObserver``) become nested ``Ctor``s. Values that are
     not JSON scalars or constructors raise :class:`UnsupportedCtor`.
     """
-    from torchao.quantization.pt2e.observer import PartialWrapper
-
     if isinstance(obj, type):
         try:
             return Ctor(_CTOR_NAMES[obj])
@@ -244,8 +241,6 @@ def ctor_of(obj: Any) -> Ctor:
 
 
 def _ctor_kwarg(qualname: str, key: str, value: Any) -> CtorValue:
-    from torchao.quantization.pt2e.observer import PartialWrapper
-
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):

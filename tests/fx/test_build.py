@@ -18,6 +18,7 @@ from harness.fx.build import BuildError, UnsupportedGraph, annotate, build, buil
 from torchao.quantization.pt2e import observer as obs
 from torchao.quantization.pt2e.prepare import prepare
 from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 from torchao.quantization.pt2e.quantizer import (
     DerivedQuantizationSpec,
     FixedQParamsQuantizationSpec,
@@ -393,8 +394,6 @@ def _xnnpack_annotated(is_qat=False, per_channel=False):
     In QAT mode the quantizer first looks for conv-bn patterns, exporting each pattern (about 6 s); ``_Net``
     has no batch norm, so those annotators are skipped to keep the test fast (they would change nothing).
     """
-    from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
-
     torch.manual_seed(0)
     model = _Net()
     inputs = (torch.randn(1, 3, 8, 8),)

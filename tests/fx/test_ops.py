@@ -13,6 +13,8 @@ from harness.fx import ops
 from harness.case import Const, Ctor
 from torchao.quantization.pt2e import observer as obs
 from torchao.quantization.pt2e import fake_quantize as fq
+from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import get_default_x86_inductor_quantization_config
+from torchao.testing.pt2e._xnnpack_quantizer import get_symmetric_quantization_config
 
 
 def test_every_allowed_op_resolves_and_reverses():
@@ -73,9 +75,6 @@ def test_unknown_name_message_stays_short():
 
 
 def _configs():
-    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import get_default_x86_inductor_quantization_config
-    from torchao.testing.pt2e._xnnpack_quantizer import get_symmetric_quantization_config
-
     for kw in [{}, {"is_per_channel": True}, {"is_qat": True}, {"is_qat": True, "is_per_channel": True},
                {"is_dynamic": True}, {"is_qat": True, "is_dynamic": True}]:
         yield f"xnnpack{kw}", get_symmetric_quantization_config(**kw)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
+from torchao.quantization.pt2e.prepare import prepare as torchao_prepare
 
 import prepare_impl
 from harness.check import known_bugs
@@ -23,8 +24,11 @@ from harness.case import (
     EdgeRef,
     FixedSpec,
     Graph,
+    Node,
+    NodeAnnotation,
     NodeRef,
     QSpec,
+    Ref,
     SharedSpec,
     TensorMeta,
 )
@@ -387,12 +391,10 @@ def test_reference_prepare_accepts_valid_annotations(case):
 
 
 def run_torchao(case: Case):
-    from torchao.quantization.pt2e.prepare import prepare
-
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(600)  # the known recursion bug hits the limit; keep that fast
     try:
-        model = prepare(build(case), {}, case.is_qat)
+        model = torchao_prepare(build(case), {}, case.is_qat)
     except Exception as e:  # noqa: BLE001 - judged by the caller
         return None, e
     finally:
@@ -576,8 +578,6 @@ def test_adversarial_exported_cases(case):
 
 
 def test_shared_edge_on_cycle_recognizes_the_recursion_pattern():
-    from harness.case import Graph, Node, NodeAnnotation, Ref
-
     a = QSpec("int8", S.OBS["MinMaxObserver"], -128, 127, "per_tensor_affine")
     x = Node("x", "placeholder", tensor=TensorMeta((2, 8)))
     relus = [Node(f"r{i}", "call_function", "aten.relu.default", (Ref("x"),)) for i in range(3)]
