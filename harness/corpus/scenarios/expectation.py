@@ -15,7 +15,7 @@ from harness.corpus.scenarios.scenario import Scenario
 def expected_from_reference(case: C.Case) -> C.Expected:
     """What the reference prepare does with ``case``: its canonical form, or the name of its typed error."""
     # Imported here, not at the top: they import torch, and ``harness.__main__`` imports this package at
-    # start-up for every command (``python -m harness --help`` and ``repro`` do not need torch).
+    # start-up for every command (``python -m harness --help`` does not need torch).
     import prepare_impl
     from harness.fx.build import build
     from harness.check.canonical import canonical_form
