@@ -1,0 +1,45 @@
+"""The invariant registry: every checker by name (:data:`CHECKS`), and :func:`check_all`, which runs them.
+
+Rule: a checker that crashes yields one violation saying so, never an exception; an unknown name is a ``KeyError``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional
+
+from harness.check.invariants.context import CheckContext, Violation
+from harness.check.invariants.convert_state import check_convert_state
+from harness.check.invariants.derived import check_derived_sources
+from harness.check.invariants.edges import check_annotated_edges_observed
+from harness.check.invariants.float_semantics import check_float_semantics
+from harness.check.invariants.sharing import check_no_cyclic_sharing, check_one_observer_per_group
+from harness.check.invariants.spec_match import check_observer_matches_spec
+from harness.check.invariants.well_formed import check_graph_well_formed
+
+__all__ = ["CHECKS", "check_all"]
+
+CHECKS: dict[str, Callable[[CheckContext], list[Violation]]] = {
+    "one_observer_per_group": check_one_observer_per_group,
+    "no_cyclic_sharing": check_no_cyclic_sharing,
+    "annotated_edges_observed": check_annotated_edges_observed,
+    "observer_matches_spec": check_observer_matches_spec,
+    "derived_sources": check_derived_sources,
+    "graph_well_formed": check_graph_well_formed,
+    "float_semantics": check_float_semantics,
+    "convert_state": check_convert_state,
+}
+
+
+def check_all(ctx: CheckContext, only: Optional[Iterable[str]] = None) -> list[Violation]:
+    """Run every checker (or those named in ``only``); a checker that crashes yields one violation."""
+    names = list(CHECKS) if only is None else list(only)
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise KeyError(f"unknown check(s) {unknown}; known: {sorted(CHECKS)}")
+    out: list[Violation] = []
+    for name in names:
+        try:
+            out.extend(CHECKS[name](ctx))
+        except Exception as e:
+            out.append(Violation(name, f"the checker itself failed: {type(e).__name__}: {e}", {"crashed": True}))
+    return out

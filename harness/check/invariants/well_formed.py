@@ -1,0 +1,111 @@
+"""Well-formed graph: the prepared graph lints, is topologically sorted, every call_module target exists, and
+it is the original graph plus observer nodes only (same nodes, ops, targets and arguments up to observers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch.fx import GraphModule, Node
+
+from harness.check.invariants.context import CheckContext, Violation
+from harness.check.invariants.naming import nodes_by_name
+from harness.check.observer_map import is_observer_module
+
+__all__ = ["check_graph_well_formed"]
+
+
+def _strip(gm: GraphModule, value: Any) -> Any:
+    """An argument with Nodes replaced by the names of the nodes behind any observer chain."""
+    if isinstance(value, Node):
+        seen = set()
+        while (
+            value.op == "call_module"
+            and value not in seen
+            and value.args
+            and isinstance(value.args[0], Node)
+            and _is_observer_target(gm, value.target)
+        ):
+            seen.add(value)
+            value = value.args[0]
+        return ("node", value.name)
+    if isinstance(value, (list, tuple)):
+        return tuple(_strip(gm, x) for x in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _strip(gm, x)) for k, x in value.items()))
+    return ("const", repr(value))
+
+
+def _is_observer_target(gm: GraphModule, target: Any) -> bool:
+    try:
+        return is_observer_module(gm.get_submodule(str(target)))
+    except AttributeError:
+        return False
+
+
+def check_graph_well_formed(ctx: CheckContext) -> list[Violation]:
+    """The prepared graph lints, is topologically sorted, every call_module target exists, and it is the
+    original graph plus observer nodes only (same nodes, ops, targets and arguments up to observers)."""
+    prepared = ctx.prepared
+    v: list[Violation] = []
+
+    def add(msg: str, **details: Any) -> None:
+        v.append(Violation("graph_well_formed", msg, details or None))
+
+    seen: set[Node] = set()
+    for n in prepared.graph.nodes:
+        for a in _iter_nodes((n.args, n.kwargs)):
+            if a not in seen:
+                add(f"{n.name} uses {a.name} before it is defined (graph not topologically sorted)", node=n.name)
+        seen.add(n)
+        if n.op == "call_module":
+            try:
+                prepared.get_submodule(str(n.target))
+            except AttributeError:
+                add(f"call_module node {n.name} targets {n.target}, which does not exist", node=n.name)
+    if not v:
+        try:
+            prepared.graph.lint()
+        except Exception as e:  # lint raises RuntimeError/ValueError with its own message
+            add(f"graph lint failed: {type(e).__name__}: {e}")
+
+    orig_nodes = nodes_by_name(ctx.original)
+    prep_nodes = nodes_by_name(prepared)
+    for name, on in orig_nodes.items():
+        if on.op == "call_module" and _is_observer_target(ctx.original, on.target):
+            continue
+        pn = prep_nodes.get(name)
+        if pn is None:
+            add(f"node {name} of the original graph is missing from the prepared graph", node=name)
+            continue
+        if pn.op != on.op or str(pn.target) != str(on.target):
+            add(f"node {name} changed from {on.op} {on.target} to {pn.op} {pn.target}", node=name)
+            continue
+        if _strip(ctx.original, (on.args, on.kwargs)) != _strip(prepared, (pn.args, pn.kwargs)):
+            add(f"the arguments of {name} differ from the original beyond inserted observers", node=name)
+    for name, pn in prep_nodes.items():
+        if name in orig_nodes:
+            continue
+        if pn.op == "call_module" and _is_observer_target(prepared, pn.target):
+            continue
+        what = pn.op if pn.op != "call_module" else f"call_module of {type(_safe_mod(prepared, pn.target)).__name__}"
+        add(f"node {name} ({what}) is new and not an observer: prepare may only insert observers", node=name)
+    return v
+
+
+def _safe_mod(gm: GraphModule, target: Any) -> Any:
+    try:
+        return gm.get_submodule(str(target))
+    except AttributeError:
+        return None
+
+
+def _iter_nodes(value: Any):
+    if isinstance(value, Node):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for x in value:
+            yield from _iter_nodes(x)
+    elif isinstance(value, dict):
+        for x in value.values():
+            yield from _iter_nodes(x)
