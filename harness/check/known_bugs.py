@@ -1,7 +1,8 @@
 """Known upstream bugs: for each, a predicate that recognizes the cases that trigger it, and its public report.
 
-A finding of the fuzz campaign (or the plugin) that matches one of these is reported as *known*, not new. The
-predicates look at what is observable about a case: the annotated graph, the reference's sharing analysis (or
+A predicate only NAMES a failure: whether it is known is decided by reproduction (:mod:`harness.check.run`): the
+failure is known only when the pinned upstream prepare, run on the same case, fails the same way. A candidate whose
+failure merely resembles one of these, on a case torchao prepares correctly, is new. The predicates look at what is observable about a case: the annotated graph, the reference's sharing analysis (or
 its typed error), and what the candidate did (its exception, if any). They are deliberately narrow: a known bug
 must explain the divergence, so each predicate checks the candidate's behaviour as well as the trigger.
 

@@ -1,11 +1,22 @@
-"""Differential testing of one case: a candidate prepare against the reference and the invariants.
+"""Differential testing of one case: a candidate prepare against the reference and the invariants, then triage.
 
-``check_case(case, candidate)`` builds the case three times (an untouched original, one copy for each prepare,
-since prepare edits its input in place), runs the reference (``prepare_impl.prepare``) and the candidate (any
-function with torchao's ``prepare`` signature), puts both results in canonical form, compares them
-(:mod:`harness.check.compare`), checks the candidate's result against the invariants (:mod:`harness.check.invariants`, with
-the reference's sharing groups as the expected partition), and asks :mod:`harness.check.known_bugs` whether a known
-upstream bug explains what went wrong. The :class:`Report` says all of it in plain words.
+``check_case(case, candidate)`` builds the case (an untouched original, one copy for each prepare, since prepare
+edits its input in place), runs the reference (``prepare_impl.prepare``) and the candidate (any function with
+torchao's ``prepare`` signature), puts both results in canonical form, compares them (:mod:`harness.check.compare`)
+and checks the candidate's result against the invariants (:mod:`harness.check.invariants`, with the reference's
+sharing groups as the expected partition).
+
+Triage by reproduction (the rule): a failure is *known* only when the pinned upstream prepare (``UPSTREAM``), run
+on the same case, fails the same way: the same divergence classes and the same error or prepared result
+(:func:`same_failure`). Upstream is run only on failing cases, and not at all when the candidate *is* upstream.
+The known-bug predicates (:mod:`harness.check.known_bugs`) then only name the bug. The triage is three-way:
+
+* ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug);
+* ``known``: torchao fails the same way and a known bug names it;
+* ``reference``: torchao fails the same way and no known bug names it: the reference disagrees with torchao,
+  a suspected bug of the reference, not of the candidate.
+
+The :class:`Report` says all of it in plain words.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from harness.common.loading import resolve_object
 from harness.fx.build import build, example_inputs
 from harness.check.canonical import Canonical, canonical_error, canonical_form
 from harness.case import Case
-from harness.check.compare import Divergence, compare, divergence_signature
+from harness.check.compare import Divergence, compare, compare_numerics, divergence_signature
 from harness.check.invariants import CHECKS, CheckContext, Violation, check_all, expected_groups_from_analysis
 
 PrepareFn = Callable[..., GraphModule]
@@ -47,6 +58,9 @@ class Outcome:
     error: Optional[BaseException] = None
 
 
+TRIAGE_NEW, TRIAGE_KNOWN, TRIAGE_REFERENCE = "new", "known", "reference"  # the triage of a failing case
+
+
 @dataclass
 class Report:
     case: Case
@@ -55,7 +69,11 @@ class Report:
     analysis: Optional[prepare_impl.SharingAnalysis]
     divergences: list[Divergence] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
-    known: Optional[known_bugs.KnownBug] = None
+    known: Optional[known_bugs.KnownBug] = None  # set only when upstream reproduces the failure
+    triage: str = ""  # "" when nothing failed, else a TRIAGE_* value
+    resembles: Optional[known_bugs.KnownBug] = None  # a predicate matched, but upstream does not fail this way
+    upstream: Optional[Outcome] = None  # upstream's outcome, when it was run for the triage
+    upstream_classes: frozenset = frozenset()  # its divergence classes against the reference
 
     @property
     def failed(self) -> bool:
@@ -63,14 +81,20 @@ class Report:
 
     @property
     def is_new(self) -> bool:
+        """Failed, and no known upstream bug explains it (``new`` or ``reference``)."""
         return self.failed and self.known is None
+
+    @property
+    def classes(self) -> frozenset:
+        """The divergence classes: divergence kinds and violated invariants."""
+        return failure_classes(self.divergences, self.violations)
 
     @property
     def signature(self) -> str:
         """Short and name-free: equal for two cases that fail the same way (used to deduplicate findings)."""
         if self.known is not None:
             return f"known:{self.known.id}"
-        parts = []
+        parts = ["reference-disagrees"] if self.triage == TRIAGE_REFERENCE else []
         if self.divergences:
             parts.append(divergence_signature(self.divergences))
         parts.extend(sorted({f"invariant:{v.check}" for v in self.violations}))
@@ -80,12 +104,35 @@ class Report:
         """What went wrong, in plain words (several lines)."""
         lines = []
         if self.known is not None:
-            lines.append(f"known upstream bug {self.known.id}: {self.known.title} ({self.known.link})")
+            lines.append(f"known upstream bug {self.known.id}: {self.known.title} ({self.known.link}); "
+                         "torchao fails the same way on this case")
+        elif self.triage == TRIAGE_REFERENCE:
+            lines.append("the reference disagrees with torchao: the candidate does what torchao does on this case "
+                         "(a suspected bug of the reference prepare, not of the candidate)")
+        elif self.resembles is not None:
+            if self.upstream is not None and not self.upstream_classes:
+                how = "torchao prepares this case correctly"
+            else:
+                how = "torchao fails differently on this case" + (
+                    f" ({', '.join(sorted(self.upstream_classes))})" if self.upstream_classes else "")
+            lines.append(f"resembles {self.resembles.id} ({self.resembles.title}) but {how}: a NEW failure")
         for d in self.divergences:
             lines.append(f"{d.kind}: {d.detail}")
         for v in self.violations:
             lines.append(f"invariant {v.check}: {v.message}")
         return "\n".join(lines) if lines else "no divergence"
+
+
+def failure_classes(divergences: list[Divergence], violations: list[Violation]) -> frozenset:
+    return frozenset({d.kind for d in divergences} | {f"invariant:{v.check}" for v in violations})
+
+
+def same_failure(candidate: Outcome, candidate_classes: frozenset, upstream: Outcome, upstream_classes: frozenset
+                 ) -> bool:
+    """Whether upstream fails the way the candidate does: the same classes, and the same error type or the same
+    prepared result (their canonical forms do not diverge)."""
+    return bool(candidate_classes) and candidate_classes == upstream_classes and not compare(
+        upstream.canonical, candidate.canonical)
 
 
 def run_prepare(prepare_fn: PrepareFn, case: Case, original: GraphModule) -> Outcome:
@@ -101,6 +148,45 @@ def run_prepare(prepare_fn: PrepareFn, case: Case, original: GraphModule) -> Out
         return Outcome(canonical_error(e), prepared, e)
 
 
+@dataclass
+class _Setting:
+    case: Case
+    original: GraphModule
+    analysis: Optional[prepare_impl.SharingAnalysis]
+    reference: Outcome
+    invariants: bool
+    float_semantics: bool
+    numerics: bool
+
+
+def _judge(s: _Setting, outcome: Outcome) -> tuple[list[Divergence], list[Violation]]:
+    """The divergences of ``outcome`` from the reference and the invariants it violates."""
+    divergences = compare(s.reference.canonical, outcome.canonical)
+    violations: list[Violation] = []
+    if s.invariants and outcome.prepared is not None and outcome.error is None and s.analysis is not None:
+        ctx = CheckContext(
+            original=s.original,
+            prepared=outcome.prepared,
+            is_qat=s.case.is_qat,
+            expected_groups=expected_groups_from_analysis(s.analysis),
+            example_inputs=example_inputs(s.case.graph) if s.float_semantics else None,
+        )
+        violations = check_all(ctx, only=[n for n in CHECKS if s.float_semantics or n != "float_semantics"])
+    if s.numerics and not divergences and s.reference.prepared is not None and outcome.prepared is not None:
+        divergences.extend(compare_numerics(s.reference.prepared, outcome.prepared, example_inputs(s.case.graph)))
+    return divergences, violations
+
+
+_upstream_fn: list[PrepareFn] = []
+
+
+def upstream_prepare() -> PrepareFn:
+    """The pinned upstream prepare (loaded once)."""
+    if not _upstream_fn:
+        _upstream_fn.append(load_function(UPSTREAM))
+    return _upstream_fn[0]
+
+
 def check_case(
     case: Case,
     candidate: PrepareFn,
@@ -108,45 +194,48 @@ def check_case(
     invariants: bool = True,
     float_semantics: bool = False,
     numerics: bool = False,
+    upstream: Optional[PrepareFn] = None,
 ) -> Report:
-    """Run ``candidate`` and the reference on ``case`` and compare (see the module docstring)."""
+    """Run ``candidate`` and the reference on ``case``, compare, and triage a failure (see the module docstring).
+
+    ``upstream`` is the prepare a failure is reproduced with (default: the pinned torchao prepare).
+    """
     original = build(case)
     try:
         analysis = prepare_impl.sharing_groups(original)
     except prepare_impl.AnnotationError:
         analysis = None
-    reference = run_prepare(prepare_impl.prepare, case, original)
+    setting = _Setting(case, original, analysis, run_prepare(prepare_impl.prepare, case, original), invariants,
+                       float_semantics, numerics)
     outcome = run_prepare(candidate, case, original)
-    report = Report(case, reference, outcome, analysis, compare(reference.canonical, outcome.canonical))
-
-    if invariants and outcome.prepared is not None and outcome.error is None and analysis is not None:
-        inputs = example_inputs(case.graph) if float_semantics else None
-        ctx = CheckContext(
-            original=original,
-            prepared=outcome.prepared,
-            is_qat=case.is_qat,
-            expected_groups=expected_groups_from_analysis(analysis),
-            example_inputs=inputs,
-        )
-        checks = [name for name in CHECKS if float_semantics or name != "float_semantics"]
-        report.violations = check_all(ctx, only=checks)
-    if numerics and not report.divergences and reference.prepared is not None and outcome.prepared is not None:
-        from harness.check.compare import compare_numerics
-
-        report.divergences.extend(
-            compare_numerics(reference.prepared, outcome.prepared, example_inputs(case.graph))
-        )
+    report = Report(case, setting.reference, outcome, analysis, *_judge(setting, outcome))
     if report.failed:
-        report.known = known_bugs.match(
-            known_bugs.Observed(
-                original=original,
-                analysis=analysis,
-                reference_error=reference.error,
-                candidate_error=outcome.error,
-                divergence_kinds=frozenset(d.kind for d in report.divergences),
-            )
-        )
+        _triage(report, setting, candidate, upstream if upstream is not None else upstream_prepare())
     return report
+
+
+def _triage(report: Report, setting: _Setting, candidate: PrepareFn, upstream: PrepareFn) -> None:
+    if candidate is upstream:  # upstream itself: it reproduces its own failure, no re-run
+        reproduced = True
+    else:
+        report.upstream = run_prepare(upstream, setting.case, setting.original)
+        report.upstream_classes = failure_classes(*_judge(setting, report.upstream))
+        reproduced = same_failure(report.candidate, report.classes, report.upstream, report.upstream_classes)
+    bug = known_bugs.match(
+        known_bugs.Observed(
+            original=setting.original,
+            analysis=setting.analysis,
+            reference_error=setting.reference.error,
+            candidate_error=report.candidate.error,
+            divergence_kinds=frozenset(d.kind for d in report.divergences),
+        )
+    )
+    if not reproduced:
+        report.triage, report.resembles = TRIAGE_NEW, bug
+    elif bug is not None:
+        report.triage, report.known = TRIAGE_KNOWN, bug
+    else:
+        report.triage = TRIAGE_REFERENCE
 
 
 def reference_expectation(report: Report):
