@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from harness.check.canonical import canonical_error, canonical_form
-from harness.check.compare import KINDS, Divergence, compare, compare_numerics, divergence_signature
+from harness.check.compare import KINDS, Divergence, compare, divergence_signature
+from harness.check.numerics import compare_numerics
 from harness.check.observer_map import locate_observers
 from prepared_models import obs_node, prepared_case
 from torchao.quantization.pt2e.observer import MinMaxObserver

@@ -10,7 +10,8 @@ import prepare_impl
 from harness.suite import models
 from harness.suite import quantizers
 from harness.check.canonical import canonical_form
-from harness.check.compare import compare, compare_numerics
+from harness.check.compare import compare
+from harness.check.numerics import compare_numerics
 
 PTQ_CASES = [
     ("xnnpack", "conv_bn_relu"),
