@@ -311,8 +311,9 @@ def test_graph_features_are_generated(feature):
     build_module(graph)
 
 
-@pytest.mark.parametrize("target", ["aten.cat.default", "aten.split.Tensor", "aten.conv2d.default",
-                                    "aten.linear.default"])
+@pytest.mark.parametrize("target", [pytest.param("aten.cat.default", marks=pytest.mark.slow),
+                                    pytest.param("aten.split.Tensor", marks=pytest.mark.slow),
+                                    "aten.conv2d.default", "aten.linear.default"])
 def test_shrinks_to_a_small_graph(target):
     graph = find(S.graphs(), lambda g: any(n.target == target for n in g.nodes), settings=FIND)
     # placeholder(s), the op (plus getitem / weight), output
@@ -320,6 +321,7 @@ def test_shrinks_to_a_small_graph(target):
     assert len(op_nodes(graph)) == 1
 
 
+@pytest.mark.slow
 def test_shrinks_towards_distinct_operands_and_few_nodes():
     graph = find(S.graphs(ops={"aten.relu.default", "aten.add.Tensor", "aten.cat.default"}), FEATURES["fan-out"],
                  settings=FIND)
@@ -382,6 +384,7 @@ def test_valid_annotations_are_well_formed(case):
     check_valid_structure(case, earlier=False)
 
 
+@pytest.mark.slow
 @FAST
 @given(S.cases())
 def test_reference_prepare_accepts_valid_annotations(case):
@@ -412,6 +415,7 @@ def excused(case: Case, error: BaseException) -> bool:
     return bug is not None and bug.id.startswith("ao-4421")
 
 
+@pytest.mark.slow
 @settings(FAST, max_examples=60)
 @given(S.cases(sharing_order="earlier"))
 def test_torchao_accepts_valid_earlier_anchored_annotations(case):
@@ -423,6 +427,7 @@ def test_torchao_accepts_valid_earlier_anchored_annotations(case):
     model(*example_inputs(case.graph))
 
 
+@pytest.mark.slow
 @settings(FAST, max_examples=60)
 @given(S.cases(sharing_order="any"))
 def test_torchao_accepts_valid_annotations_up_to_known_bugs(case):
@@ -476,7 +481,8 @@ ANNOTATION_FEATURE_OPS = {"per-channel weight, ch_axis 1": WEIGHTED, "per-channe
                           "fixed qparams": {"aten.sigmoid.default", "aten.softmax.int", "aten.relu.default"}}
 
 
-@pytest.mark.parametrize("feature", sorted(ANNOTATION_FEATURES))
+@pytest.mark.parametrize("feature", [pytest.param(f, marks=pytest.mark.slow) if f == "tree of sharing" else f
+                                     for f in sorted(ANNOTATION_FEATURES)])
 def test_annotation_features_are_generated(feature):
     case = find(S.cases(ops=ANNOTATION_FEATURE_OPS.get(feature)), ANNOTATION_FEATURES[feature], settings=REACH)
     check_valid_structure(case, earlier=False)
