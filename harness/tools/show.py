@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from harness.case.files import CaseFormatError, load_case
+from harness.case.files import load_case
+from harness.case.jsonform import CaseFormatError
 from harness.tools.grouping import Grouping, sharing
 from harness.tools.render_svg import group_colours, show_svg
 from harness.tools.render_text import node_text, show_text, spec_text, unobserved_keys
