@@ -97,7 +97,7 @@ def run_as_test(node: pytest.Item, source: Any, check: Any, options: Any) -> Non
     outcome = result.outcome
     if outcome == "failed" and check.check != "corpus":  # a saved graph is in the corpus already
         save_finding(result, options.corpus)
-    node.user_properties.append(("pt2e", result.summary_record()))
+    node.user_properties.append(("pt2e", {**result.summary_record(), "test": check.name}))
     for p in result.problems:
         if p.level == "warning":
             warnings.warn(QuantizerWarning(f"{source.label} {check.name}: {p.message}"), stacklevel=1)

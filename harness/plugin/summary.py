@@ -1,6 +1,7 @@
 """The run summary of the quantizer suite (the ``pt2e quantizer suite`` section of the terminal report): the
 records of the suite's tests, also from xdist workers, as a table per quantizer of the models (annotated nodes,
-each check, SQNR) followed by random graphs, saved graphs, coverage and the findings written."""
+each check, SQNR) followed by random graphs, saved graphs, coverage, notes (allowed behaviours worth knowing) and
+the findings written."""
 
 from __future__ import annotations
 
@@ -74,6 +75,15 @@ def _random_graphs(recs: list) -> list[str]:
             *(f"    known: {b}" for b in bugs)]
 
 
+def _notes(recs: list) -> list[str]:
+    """Allowed behaviours worth knowing (e.g. dead-code elimination by annotate()), once each, with their tests."""
+    where: dict[str, list[str]] = {}
+    for r in recs:
+        for note in r.get("notes", ()):
+            where.setdefault(note, []).append(r.get("test", r["check"]))
+    return [f"  note: {note} [{', '.join(tests)}]" for note, tests in where.items()]
+
+
 def summary_lines(records: list, settings: dict) -> list[str]:
     """The run summary: per quantizer, a table of the models (annotated nodes, each check, SQNR) and the rest."""
     lines: list[str] = []
@@ -91,6 +101,7 @@ def summary_lines(records: list, settings: dict) -> list[str]:
         for r in recs:
             if r["check"] == "coverage":
                 lines.append(f"  coverage: {r['outcome']}")
+        lines.extend(_notes(recs))
         written = sorted({r["saved"] for r in recs if r.get("saved")})
         if written:
             lines.append(f"  findings written to {settings['corpus']}:")

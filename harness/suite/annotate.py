@@ -15,9 +15,12 @@ from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite.describe import exc_line, where
 from harness.suite.results import Problem
 from harness.suite.source import QuantizerLoadError, QuantizerSource, make_quantizer
-from harness.suite.structure import graph_structure, structure_changes
+from harness.suite.structure import eliminated_dead_code, graph_structure, structure_changes
 
-__all__ = ["Annotated", "annotated_node_count", "run_quantizer"]
+__all__ = ["DEAD_CODE_NOTE", "Annotated", "annotated_node_count", "run_quantizer"]
+
+DEAD_CODE_NOTE = ("{step}() removed nodes nothing used (dead-code elimination of side-effect-free nodes: allowed, "
+                  "no result changes)")
 
 
 def annotated_node_count(gm: GraphModule) -> int:
@@ -63,7 +66,8 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float) -> A
     """Run the quantizer on ``gm`` as ``prepare_pt2e`` does, recording every problem (check 1 and 5).
 
     Batch norms are fused first and ``transform_for_annotation`` runs before the snapshot: both may change the
-    graph legitimately. ``annotate`` and ``validate`` may only add annotations.
+    graph legitimately. ``annotate`` and ``validate`` may only add annotations, and remove dead side-effect-free
+    nodes (a note, see :mod:`harness.suite.structure`).
     """
     scope = _get_node_name_to_scope(gm)
     _fuse_like_prepare_pt2e(gm)
@@ -97,7 +101,12 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float) -> A
         _, problem = call(step, getattr(quantizer, step), gm)
         if problem is not None:
             return Annotated(gm, problems + [problem], True, quantizer, scope)
-        changes = structure_changes(before, graph_structure(gm))
+        after = graph_structure(gm)
+        dead = eliminated_dead_code(before, after)
+        if dead:
+            problems.append(Problem("annotate", DEAD_CODE_NOTE.format(step=step) + "\n  removed: " + ", ".join(dead),
+                                    "note"))
+        changes = structure_changes(before, after)
         if changes:
             problems.append(Problem("annotate", f"{step}() changed the graph (only annotations may change):\n"
                                     + "\n".join(f"  - {c}" for c in changes)))

@@ -1,7 +1,7 @@
 """The random-graph search: hypothesis draws graphs from :func:`harness.strategies.graphs`, runs
 :func:`harness.suite.graph_checks.check_graph` on each, and shrinks the first failing graph within the profile's
 shrink time (a hang is not shrunk: each step would cost a timeout). The example budget is split into chunks, one
-test each."""
+test each; the notes of all examples (e.g. dead-code elimination) are reported once each, with their count."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: 
         return result
     memo: dict[Any, GraphVerdict] = {}
     known: dict[str, int] = {}
+    notes: dict[str, int] = {}
     state = {"shrink_deadline": None}
 
     @settings(max_examples=n, deadline=None, database=None, derandomize=False, verbosity=Verbosity.quiet,
@@ -73,9 +74,10 @@ def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: 
             elif verdict.unusable is not None:
                 result.stats["unusable"] += 1
             for p in verdict.problems:
-                if p.level == "known" and deadline is None:
+                if p.level in ("known", "note") and deadline is None:
+                    counts = known if p.level == "known" else notes
                     key = p.message.splitlines()[0]
-                    known[key] = known.get(key, 0) + 1
+                    counts[key] = counts.get(key, 0) + 1
         if verdict.failed:
             if state["shrink_deadline"] is None:
                 timed_out = any("did not return within" in p.message for p in verdict.problems)
@@ -86,8 +88,10 @@ def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: 
     try:
         prop()
     except _GraphFailed as e:
-        result.problems.extend(e.verdict.problems)
+        result.problems.extend(p for p in e.verdict.problems if p.level != "note")
         result.gm = e.verdict.gm
+    result.problems.extend(Problem("random_graphs", f"{note} (in {k} example(s))", "note")
+                           for note, k in sorted(notes.items()))
     result.stats["known"] = sum(known.values())
     if known:
         result.stats["known_bugs"] = sorted(known)

@@ -25,13 +25,14 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
 # the checks run on each model, in order
 MODEL_CHECKS = ("annotate", "well_formed", "prepare", "numerics")
 
-Level = Literal["error", "warning", "known", "skip"]
+Level = Literal["error", "warning", "known", "skip", "note"]
 
 
 @dataclass(frozen=True)
 class Problem:
     """One finding of a check. ``level``: ``error`` fails the check; ``warning`` warns; ``known`` is a known
-    upstream bug (an expected failure); ``skip`` says why the check could not run. ``nodes`` are the annotated
+    upstream bug (an expected failure); ``skip`` says why the check could not run; ``note`` is an allowed behaviour
+    worth mentioning in the run summary (e.g. dead-code elimination by annotate()). ``nodes`` are the annotated
     nodes at fault."""
 
     check: str
@@ -81,5 +82,6 @@ class CheckResult:
             "annotated": self.annotated,
             "saved": self.saved,
             "problems": [f"{p.level}: {p.message.splitlines()[0]}" for p in self.problems][:5],
+            "notes": sorted({p.message.splitlines()[0] for p in self.problems if p.level == "note"}),
             **self.stats,
         }

@@ -17,6 +17,8 @@ import pytest
 
 import _pytest.pytester
 
+from harness import case as C
+from harness.case.files import save_case
 from harness.plugin.hooks import PROFILE_NAMES
 from harness.suite.options import BUDGET_PROFILES
 
@@ -150,6 +152,35 @@ class LaterAnchor(Base):
                 input_qspec_map={first.args[0]: SharedQuantizationSpec((second.args[0], second))}, output_qspec=ACT)
             second.meta[KEY] = QuantizationAnnotation(input_qspec_map={second.args[0]: ACT}, output_qspec=ACT)
         return gm
+
+
+class DeadCodeEliminating(Good):
+    """removes the nodes nothing uses that have no side effect before annotating (graph.eliminate_dead_code())"""
+    def annotate(self, gm):
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+        return super().annotate(gm)
+
+
+class RemovesBufferWrite(Good):
+    """removes the in-place writes to buffers whose value nothing uses: they have side effects"""
+    def annotate(self, gm):
+        for n in list(gm.graph.nodes):
+            if n.op == "call_function" and n.target == torch.ops.aten.add_.Tensor and not n.users:
+                gm.graph.erase_node(n)
+        gm.recompile()
+        return super().annotate(gm)
+
+
+class RemovesUsedRelu(Good):
+    """removes the relu between the linears: the second linear now reads the first one's output"""
+    def annotate(self, gm):
+        for n in list(gm.graph.nodes):
+            if n.op == "call_function" and n.target == torch.ops.aten.relu.default:
+                n.replace_all_uses_with(n.args[0])
+                gm.graph.erase_node(n)
+        gm.recompile()
+        return super().annotate(gm)
 
 
 def not_a_quantizer():
@@ -290,6 +321,11 @@ BROKEN_CASES = [
      ["*annotate() changed the graph (only annotations may change):",
       "*node 'relu_default' (call_function aten.relu.default) was added",
       "*node 'relu' changed: call_function aten.relu.default(linear) became *(relu_default)"], {}),
+    ("RemovesUsedRelu", "annotate[mlp]",
+     ["*annotate() changed the graph (only annotations may change):",
+      "*node 'relu' was removed, though 'linear_1' used it",
+      "*node 'linear_1' changed: call_function aten.linear.default(relu, fc2_weight, fc2_bias) became "
+      "call_function aten.linear.default(linear, fc2_weight, fc2_bias)"], {}),
     ("Coarse", "numerics[mlp]",
      ["*SQNR * dB is below the minimum 15 dB (--pt2e-sqnr-min)*",
       "        in  x: fixed(scale=1.0, zero_point=0) int8[-128,127] per_tensor_affine"],
@@ -311,6 +347,32 @@ def test_a_broken_quantizer_fails_the_right_check_and_says_why(broken: pytest.Py
     check = failing.split("[")[0]
     assert any(check in f["info"]["tags"] and f"brokenq:{name}" in f["info"]["notes"] for f in findings), findings
     result.stdout.fnmatch_lines([f"case written to *pt2e-findings*{name.lower()}-{check.replace('_', '-')}-*.json"])
+
+
+DEAD_NODES = C.Graph((
+    C.Node("w", "get_attr", "w", tensor=C.TensorMeta((4, 4)), attr_kind="parameter"),
+    C.Node("count", "get_attr", "count", tensor=C.TensorMeta((2, 4)), attr_kind="buffer"),
+    C.Node("x", "placeholder", tensor=C.TensorMeta((2, 4))),
+    C.Node("linear", "call_function", "aten.linear.default", (C.Ref("x"), C.Ref("w"))),
+    C.Node("relu", "call_function", "aten.relu.default", (C.Ref("linear"),)),  # nothing uses it
+    C.Node("add_", "call_function", "aten.add_.Tensor", (C.Ref("count"), C.Ref("x"))),  # a write nothing reads
+    C.Node("output", "output", args=((C.Ref("linear"),),)),
+))
+
+
+def test_dead_code_elimination_is_a_note_and_removing_a_side_effect_fails(broken: pytest.Pytester) -> None:
+    saved = save_case(C.Case(DEAD_NODES, ()), str(broken.path / "pt2e-findings"))
+    test_id = f"corpus[{saved.stem}]"
+    result = _run(broken, "--pt2e-quantizer=brokenq:DeadCodeEliminating", "--pt2e-quantizer=brokenq:RemovesBufferWrite",
+                  *SMALL, "-k", "corpus")
+    assert _outcome_of(result, f"pt2e[brokenq:DeadCodeEliminating]::{test_id}") == "PASSED"
+    assert _outcome_of(result, f"pt2e[brokenq:RemovesBufferWrite]::{test_id}") == "FAILED"
+    result.stdout.fnmatch_lines(["*node 'add_' was removed; it has side effects",
+                                 "*pt2e quantizer suite*",
+                                 "brokenq:DeadCodeEliminating",
+                                 "  note: annotate() removed nodes nothing used (dead-code elimination of "
+                                 f"side-effect-free nodes: allowed, no result changes) [[]{_lit(test_id)}[]]",
+                                 "brokenq:RemovesBufferWrite"])
 
 
 def test_a_hanging_quantizer_times_out_and_the_run_goes_on(broken: pytest.Pytester) -> None:

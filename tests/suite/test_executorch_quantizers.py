@@ -15,11 +15,13 @@ import re
 import pytest
 import torch
 
+from harness import case as C
 from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite import models
 from harness.suite import quantizers as q
 from harness.suite.annotate import run_quantizer
 from harness.suite.checks import run_check, suite_checks
+from harness.suite.graph_checks import check_graph
 from harness.suite.model_checks import check_coverage, check_model_annotate
 from harness.suite.options import DEFAULT_SQNR_MIN, SuiteOptions
 from harness.suite.render import render_spec
@@ -108,6 +110,28 @@ def test_the_suite_passes_on_slow_executorch_quantizer(name: str) -> None:
     source = _source(name)
     options = SuiteOptions(models=("mlp",), examples=0, profile="ci", timeout=600.0)
     _assert_suite_passes(_run_suite(source, options), ("mlp",))
+
+
+DEAD_NODES = C.Graph((
+    C.Node("w", "get_attr", "w", tensor=C.TensorMeta((4, 4)), attr_kind="parameter"),
+    C.Node("count", "get_attr", "count", tensor=C.TensorMeta((2, 4)), attr_kind="buffer"),
+    C.Node("x", "placeholder", tensor=C.TensorMeta((2, 4))),
+    C.Node("linear", "call_function", "aten.linear.default", (C.Ref("x"), C.Ref("w"))),
+    C.Node("relu", "call_function", "aten.relu.default", (C.Ref("linear"),)),
+    C.Node("eq", "call_function", "aten.eq.Tensor", (C.Ref("x"), C.Ref("x"))),
+    C.Node("add_", "call_function", "aten.add_.Tensor", (C.Ref("count"), C.Ref("x"))),
+    C.Node("output", "output", args=((C.Ref("linear"),),)),
+))
+
+
+@pytest.mark.slow
+def test_executorch_xnnpack_eliminates_dead_code_while_annotating_and_that_is_a_note() -> None:
+    """Its conv-bn annotators call ``graph.eliminate_dead_code()`` (upstream, on every graph; in
+    ``executorch_xnnpack``, on graphs with a batch norm): the dead relu and eq go, the buffer write stays."""
+    verdict = check_graph(DEAD_NODES, _source("executorch_xnnpack_plain"), SuiteOptions(timeout=600.0))
+    assert not verdict.failed, [p.message for p in verdict.problems]
+    assert [p.message.splitlines()[-1] for p in verdict.problems if p.level == "note"] == ["  removed: relu, eq"]
+    assert "add_" in [n.name for n in verdict.gm.graph.nodes]
 
 
 def test_cadence_needs_strict_export_and_without_it_the_suite_reports_that_it_annotates_nothing() -> None:

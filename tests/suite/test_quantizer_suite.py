@@ -36,7 +36,7 @@ from harness.suite.source import (
     make_quantizer,
     quantizer_source,
 )
-from harness.suite.structure import graph_structure, structure_changes
+from harness.suite.structure import eliminated_dead_code, graph_structure, structure_changes
 from harness.suite.well_formed import check_well_formed, dtype_range
 
 ACT = QuantizationSpec(torch.int8, MinMaxObserver, -128, 127, torch.per_tensor_affine)
@@ -181,6 +181,85 @@ def test_run_quantizer_reports_a_graph_change_by_annotate() -> None:
     assert "annotate() changed the graph" in problem.message
     assert "node 'hardtanh' changed: call_function aten.hardtanh.default(linear_1, -1.0, 1.0) became " \
            "call_function aten.relu.default(linear_1, -1.0, 1.0)" in problem.message
+
+
+class _DeadNodes(torch.nn.Module):
+    """What torch.export keeps: a relu nothing uses and an in-place write to a buffer whose value nothing uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+        self.register_buffer("count", torch.zeros(2, 4))
+
+    def forward(self, x):
+        y = self.lin(x)
+        torch.relu(y)
+        self.count.add_(x)
+        return torch.sigmoid(y)
+
+
+def _dead_nodes_gm():
+    return models.strip_guards(torch.export.export(_DeadNodes(), (torch.randn(2, 4),)).module())
+
+
+class _Editing:
+    """A quantizer whose annotate() applies ``edit`` to the graph, then annotates nothing."""
+
+    def __init__(self, edit) -> None:
+        self.edit = edit
+
+    def annotate(self, gm):
+        self.edit(gm)
+        gm.recompile()
+        return gm
+
+    def validate(self, gm):
+        pass
+
+
+def _erase(target):
+    def edit(gm):
+        for n in list(gm.graph.nodes):
+            if n.op == "call_function" and n.target == target:
+                n.replace_all_uses_with(n.args[0])
+                gm.graph.erase_node(n)
+    return edit
+
+
+def test_dead_code_elimination_by_annotate_is_a_note() -> None:
+    ann = run_quantizer(_dead_nodes_gm(), quantizer_source(_Editing(lambda gm: gm.graph.eliminate_dead_code())), 30)
+    assert not ann.failed
+    assert [(p.level, p.message) for p in ann.problems] == [
+        ("note", "annotate() removed nodes nothing used (dead-code elimination of side-effect-free nodes: allowed, "
+                 "no result changes)\n  removed: relu")]
+    assert "add_" in [n.name for n in ann.gm.graph.nodes]  # eliminate_dead_code keeps the side effect
+
+
+def test_removing_a_dead_in_place_write_or_a_used_node_is_a_change() -> None:
+    buffer_write = run_quantizer(_dead_nodes_gm(), quantizer_source(_Editing(_erase(torch.ops.aten.add_.Tensor))), 30)
+    (problem,) = [p for p in buffer_write.problems if p.level == "error"]
+    assert problem.message == ("annotate() changed the graph (only annotations may change):\n"
+                               "  - node 'add_' was removed; it has side effects")
+    used = run_quantizer(_dead_nodes_gm(), quantizer_source(_Editing(_erase(torch.ops.aten.sigmoid.default))), 30)
+    (problem,) = [p for p in used.problems if p.level == "error"]
+    assert problem.message.splitlines()[1:] == ["  - node 'sigmoid' was removed, though 'output' used it",
+                                                "  - node 'output' changed: output output([sigmoid]) became "
+                                                "output output([linear])"]
+
+
+def test_a_dead_node_used_only_by_removed_dead_nodes_is_dead_too() -> None:
+    gm = _dead_nodes_gm()
+    before = graph_structure(gm)
+    relu = next(n for n in gm.graph.nodes if n.target == torch.ops.aten.relu.default)
+    with gm.graph.inserting_after(relu):
+        neg = gm.graph.call_function(torch.ops.aten.neg.default, (relu,))  # a dead chain: relu -> neg
+    with_chain = graph_structure(gm)
+    gm.graph.erase_node(neg)
+    gm.graph.erase_node(relu)
+    after = graph_structure(gm)
+    assert eliminated_dead_code(with_chain, after) == ["relu", neg.name]
+    assert structure_changes(with_chain, after) == []
+    assert eliminated_dead_code(before, after) == ["relu"] and structure_changes(before, after) == []
 
 
 def test_run_quantizer_checks_what_transform_for_annotation_returns() -> None:
