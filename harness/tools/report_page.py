@@ -1,0 +1,205 @@
+"""The HTML text of the findings report: one self-contained page (inline CSS and SVG, no script, no request).
+
+Rule: every string that comes from a case file (titles, notes, tags, node names, paths, error messages) goes
+through :func:`html.escape`; a case's link becomes a hyperlink only when it is a plain ``http(s)`` URL, and it is
+the only URL on the page. Pictures arrive already checked (:mod:`harness.tools.report_figure`). The page is also
+well-formed XML after its doctype (every element closed, no named entities), so it can be parsed strictly.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Optional, Sequence
+
+from harness import case as C
+from harness.tools.report_figure import Figure
+from harness.tools.report_status import STATUSES, Verdict
+
+__all__ = ["Entry", "Unreadable", "render_page", "repro_command", "show_command", "is_link"]
+
+_LINK = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+_STATUS_CSS = {status: f"s{i}" for i, status in enumerate(STATUSES)}
+
+_CSS = """
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1em 2em;
+       color: #202124; background: #fff; line-height: 1.4; }
+h1 { margin-bottom: 0.2em; }
+h2 { border-bottom: 1px solid #dadce0; padding-bottom: 0.2em; margin-top: 1.6em; }
+h3 { margin: 1em 0 0.4em; font-size: 1.05em; }
+table { border-collapse: collapse; margin: 0.6em 0; }
+th, td { border: 1px solid #dadce0; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f1f3f4; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.zero { color: #bbb; text-align: right; }
+.status { display: inline-block; padding: 0 0.5em; border-radius: 0.7em; font-size: 0.9em; white-space: nowrap; }
+.s0 { background: #fce8e6; color: #a50e0e; font-weight: bold; }
+.s1 { background: #fef7e0; color: #8a5a00; font-weight: bold; }
+.s2 { background: #e8f0fe; color: #174ea6; }
+.s3 { background: #fef7e0; color: #8a5a00; }
+.s4 { background: #e6f4ea; color: #137333; }
+.s5 { background: #f1f3f4; color: #5f6368; }
+section.case { border: 1px solid #dadce0; border-radius: 6px; padding: 0.2em 1.2em 1em; margin: 1.5em 0; }
+section.case h2 { border: none; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; margin: 0.5em 0; }
+dt { font-weight: bold; color: #5f6368; }
+dd { margin: 0; overflow-wrap: anywhere; }
+pre { background: #f8f9fa; border: 1px solid #e8eaed; padding: 0.6em; overflow-x: auto; white-space: pre-wrap;
+      overflow-wrap: anywhere; font-size: 0.9em; }
+code { font-family: "DejaVu Sans Mono", monospace; }
+.figure { overflow-x: auto; border: 1px solid #e8eaed; margin: 0.4em 0; }
+.figure svg { display: block; max-width: 100%; height: auto; }
+.notes { white-space: pre-wrap; overflow-wrap: anywhere; background: #f8f9fa; border-left: 3px solid #dadce0;
+         padding: 0.4em 0.8em; }
+.note { color: #5f6368; font-style: italic; }
+.error { color: #a50e0e; }
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One case of the report: where it was read from (``None`` for a case given in memory), the case, its
+    verdict and its figure."""
+
+    path: Optional[Path]
+    case: C.Case
+    verdict: Verdict
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A file that could not be loaded, and why."""
+
+    path: Path
+    error: str
+
+
+def is_link(url: str) -> bool:
+    """Whether ``url`` is a plain http(s) URL the page may link to."""
+    return bool(_LINK.fullmatch(url))
+
+
+def repro_command(path: Path) -> str:
+    return f"python -m harness repro {shlex.quote(str(path))} > repro.py"
+
+
+def show_command(path: Path) -> str:
+    return f"python -m harness show {shlex.quote(str(path))} --svg case.svg"
+
+
+def _status(status: str) -> str:
+    return f'<span class="status {_STATUS_CSS.get(status, "s5")}">{escape(status)}</span>'
+
+
+def _link(info: C.Info) -> str:
+    if not info.link:
+        return ""
+    label = "known bug" if info.kind in ("finding", "upstream_bug") else "reference"
+    if is_link(info.link):
+        body = f'<a href="{escape(info.link)}">{escape(info.link)}</a>'
+    else:
+        body = f'<code>{escape(info.link)}</code> <span class="note">(not an http(s) URL: not linked)</span>'
+    return f"<dt>{label}</dt><dd>{body}</dd>"
+
+
+def _summary_table(entries: Sequence[Entry]) -> list[str]:
+    counts = Counter((e.verdict.klass, e.verdict.status) for e in entries)
+    classes = sorted({e.verdict.klass for e in entries})
+    statuses = [s for s in STATUSES if any(s == e.verdict.status for e in entries)]
+    out = ['<table class="matrix"><thead><tr><th>class</th>'
+           + "".join(f"<th>{_status(s)}</th>" for s in statuses) + "<th>total</th></tr></thead><tbody>"]
+    for klass in classes:
+        cells = [counts[(klass, s)] for s in statuses]
+        out.append(f"<tr><th>{escape(klass)}</th>" + "".join(
+            f'<td class="n">{n}</td>' if n else '<td class="zero">0</td>' for n in cells)
+            + f'<td class="n">{sum(cells)}</td></tr>')
+    totals = [sum(counts[(k, s)] for k in classes) for s in statuses]
+    out.append("<tr><th>total</th>" + "".join(f'<td class="n">{n}</td>' for n in totals)
+               + f'<td class="n">{len(entries)}</td></tr></tbody></table>')
+    return out
+
+
+def _index_table(entries: Sequence[Entry]) -> list[str]:
+    out = ['<table class="index"><thead><tr><th>#</th><th>finding</th><th>class</th><th>status</th><th>file</th>'
+           "</tr></thead><tbody>"]
+    for i, e in enumerate(entries, 1):
+        where = f"<code>{escape(str(e.path))}</code>" if e.path else '<span class="note">(in memory)</span>'
+        out.append(f'<tr><td class="n">{i}</td><td><a href="#case-{i}">{escape(e.case.info.title or "(untitled)")}'
+                   f"</a></td><td>{escape(e.verdict.klass)}</td><td>{_status(e.verdict.status)}</td>"
+                   f"<td>{where}</td></tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _section(i: int, e: Entry) -> list[str]:
+    case = e.case
+    info = case.info
+    mode = "QAT" if case.is_qat else "PTQ"
+    out = [f'<section class="case" id="case-{i}"><h2>{i}. {escape(info.title or "(untitled)")}</h2><dl>',
+           f"<dt>class</dt><dd>{escape(e.verdict.klass)}</dd>",
+           f"<dt>status</dt><dd>{_status(e.verdict.status)} "
+           f'<span class="note">{escape(e.verdict.basis)}</span></dd>',
+           f"<dt>case</dt><dd>{escape(info.kind)}, {mode}, {len(case.graph.nodes)} nodes, "
+           f"{len(case.annotations)} annotations</dd>"]
+    if e.path is not None:
+        out.append(f"<dt>file</dt><dd><code>{escape(str(e.path))}</code></dd>")
+    out.append(_link(info))
+    if info.tags:
+        out.append(f"<dt>tags</dt><dd>{escape(', '.join(info.tags))}</dd>")
+    heading = "The divergence" if info.kind in ("finding", "upstream_bug") else "What the case checks"
+    out.append(f"</dl><h3>{heading}</h3>")
+    out.append(f'<div class="notes">{escape(info.notes.strip())}</div>' if info.notes.strip()
+               else '<p class="note">The case records no notes.</p>')
+    out.append("<h3>The graph and its sharing groups</h3>")
+    fig = e.figure
+    if fig.svg:
+        out.append(f'<div class="figure">{fig.svg}</div>')
+    if fig.note:
+        out.append(f'<p class="note">{escape(fig.note)}</p>')
+    if fig.text:
+        out.append(f"<details><summary>as text</summary><pre>{escape(fig.text)}</pre></details>")
+    out.append("<h3>Reproduce</h3>")
+    if e.path is not None:
+        out.append("<p>A standalone torch/torchao script, and the case with its sharing groups:</p>")
+        out.append(f"<pre><code>{escape(repro_command(e.path))}\n{escape(show_command(e.path))}</code></pre>")
+    else:
+        out.append('<p class="note">This case was given in memory, not read from a file: save it with '
+                   "harness.case.files.save_case to get the repro and show commands.</p>")
+    out.append("</section>")
+    return out
+
+
+def render_page(entries: Sequence[Entry], unreadable: Sequence[Unreadable], source: str,
+                title: str = "PT2E prepare findings") -> str:
+    """The whole page: a table by class and status, an index, the unreadable files, one section per case.
+    ``source``: the directory or file the cases were read from (``""`` when they were given one by one)."""
+    statuses = Counter(e.verdict.status for e in entries)
+    head = ", ".join(f"{statuses[s]} {s}" for s in STATUSES if statuses[s]) or "none"
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"/>',
+           '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
+           f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{escape(title)}</h1>",
+           f"<p>{len(entries)} case{'s' if len(entries) != 1 else ''} "
+           + (f"from <code>{escape(source)}</code> " if source else "")
+           + f"({escape(head)}); {len(unreadable)} file{'s' if len(unreadable) != 1 else ''} could not be loaded. "
+           "Class and status are what each case records; <em>unknown</em> means it records no status.</p>"]
+    out.append('<section id="summary"><h2>Findings by class and status</h2>')
+    out.extend(_summary_table(entries) if entries else ['<p class="note">No cases.</p>'])
+    if entries:
+        out.append("<h2>All findings</h2>")
+        out.extend(_index_table(entries))
+    out.append("</section>")
+    if unreadable:
+        out.append('<section id="unreadable"><h2>Files that could not be loaded</h2><ul>')
+        out.extend(f'<li><code>{escape(str(u.path))}</code>: <span class="error">{escape(u.error)}</span></li>'
+                   for u in unreadable)
+        out.append("</ul></section>")
+    for i, e in enumerate(entries, 1):
+        out.extend(_section(i, e))
+    out.append("</body></html>")
+    return "\n".join(line for line in out if line) + "\n"

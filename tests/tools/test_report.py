@@ -1,0 +1,267 @@
+"""harness.tools.report: the self-contained HTML page of the findings in a corpus directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+
+import pytest
+
+from harness import case as C
+from harness.__main__ import main as harness_main
+from harness.case.files import load_case, save_case
+from harness.check.run import UPSTREAM, check_case, load_function
+from harness.fuzz.worker import finding_case
+from harness.tools.report import report_html, write_report
+from harness.tools.report_figure import UnsafeSvg, figure, safe_inline_svg
+from harness.tools.report_page import repro_command, show_command
+from harness.tools.report_status import FIXED, KNOWN, NEW, REFERENCE, STILL_FAILING, UNKNOWN, verdict
+from harness.tools.show import show_svg
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+UPSTREAM_BUGS = ("cycle-of-shared-specs-0dae906058ed.json", "cat-of-the-same-node-twice-71a0513e1140.json")
+CONFORMANCE = "cat-of-two-convs-shares-inputs-and-output-6f2658385101.json"
+EVIL_TITLE = 'evil <script>alert("x")</script> & co'
+URL = re.compile(r"https?://[^\s\"'<>)]+")
+
+
+def _case(name: str) -> C.Case:
+    directory = "upstream_bugs" if name in UPSTREAM_BUGS else "conformance"
+    return load_case(CORPUS / directory / name)
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    """Two upstream bugs and a conformance case (in sub-directories), a case with markup in its title and notes,
+    and a broken JSON file."""
+    root = tmp_path / "findings"
+    (root / "upstream").mkdir(parents=True)
+    (root / "more" / "deeper").mkdir(parents=True)
+    for name in UPSTREAM_BUGS:
+        shutil.copy(CORPUS / "upstream_bugs" / name, root / "upstream" / name)
+    shutil.copy(CORPUS / "conformance" / CONFORMANCE, root / "more" / CONFORMANCE)
+    evil = _case(CONFORMANCE)
+    save_case(replace(evil, info=replace(evil.info, title=EVIL_TITLE, kind="finding", link="",
+                                         notes="partition: <b>bold</b> & <img src=x onerror=alert(1)>")),
+              root / "more" / "deeper")
+    (root / "broken.json").write_text('{"graph": [1, 2', encoding="utf-8")
+    return root
+
+
+def _parse(page: str) -> ET.Element:
+    """The page as strict XML (it is written well-formed); its doctype stripped first."""
+    assert page.startswith("<!DOCTYPE html>\n")
+    return ET.fromstring(page[len("<!DOCTYPE html>\n"):])
+
+
+def _text(element: ET.Element) -> str:
+    return "".join(element.itertext())
+
+
+def _sections(root: ET.Element) -> list[ET.Element]:
+    return [s for s in root.iter("section") if s.get("class") == "case"]
+
+
+def test_page_of_a_directory(corpus_dir, tmp_path):
+    out = tmp_path / "site" / "report.html"
+    assert write_report(corpus_dir, out) == out
+    page = out.read_text(encoding="utf-8")
+    root = _parse(page)
+    cases = [load_case(p) for p in sorted(corpus_dir.rglob("*.json")) if p.name != "broken.json"]
+    titles = {c.info.title for c in cases}
+    assert len(cases) == 4 and EVIL_TITLE in titles
+
+    # the table by class and status, with a total row counting every case
+    matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
+    rows = {_text(tr[0]): [_text(td) for td in tr[1:]] for tr in matrix.iter("tr")}
+    header = rows.pop("class")
+    assert header == [NEW, STILL_FAILING, FIXED, UNKNOWN, "total"]
+    assert rows["divergence: partition"] == ["1", "0", "0", "0", "1"]
+    assert rows["upstream bug: torchao crashes"] == ["0", "1", "0", "0", "1"]
+    assert rows["upstream bug"] == ["0", "0", "1", "0", "1"]
+    assert rows["conformance"] == ["0", "0", "0", "1", "1"]
+    assert rows["total"] == ["1", "1", "1", "1", "4"]
+
+    # one section per case, new findings first, each with its picture, its notes and its commands
+    sections = _sections(root)
+    assert [_text(s.find("h2")).split(". ", 1)[1] for s in sections][0] == EVIL_TITLE
+    assert sorted(_text(s.find("h2")).split(". ", 1)[1] for s in sections) == sorted(titles)
+    for section in sections:
+        title = _text(section.find("h2")).split(". ", 1)[1]
+        path = next(p for p in corpus_dir.rglob("*.json") if p.name != "broken.json" and load_case(p).info.title
+                    == title)
+        svgs = list(section.iter("svg"))
+        assert len(svgs) == 1 and svgs[0].find("g") is not None, title
+        text = _text(section)
+        assert repro_command(path) in text and show_command(path) in text
+        assert load_case(path).info.notes.strip() in text
+    cycle = next(s for s in sections if "cycle of shared specs" in _text(s.find("h2")))
+    links = [a.get("href") for a in cycle.iter("a")]
+    assert links == ["https://github.com/pytorch/ao/pull/4483"]
+
+    # the broken file is listed with its error
+    unreadable = next(s for s in root.iter("section") if s.get("id") == "unreadable")
+    assert "broken.json" in _text(unreadable) and "invalid JSON" in _text(unreadable)
+
+    # untrusted text is escaped: no element came from a case file, the text reads as written
+    assert "<script" not in page and "<img" not in page and "<b>" not in page
+    assert "&lt;script&gt;" in page
+    assert not [e for e in root.iter() if e.tag in ("script", "img", "b", "iframe", "object", "link")]
+    assert EVIL_TITLE in _text(root) and "<img src=x onerror=alert(1)>" in _text(root)
+    assert not [k for e in root.iter() for k in e.attrib if k.lower().startswith("on")]
+
+    # self-contained: no URL but the cases' links; ids unique
+    assert set(URL.findall(page)) <= {c.info.link for c in cases if c.info.link}
+    assert "xmlns" not in page and "@import" not in page
+    assert not [e for e in root.iter() if {"src", "href", "xlink:href"} & set(e.attrib) and e.tag != "a"]
+    ids = [e.get("id") for e in root.iter() if e.get("id")]
+    assert len(ids) == len(set(ids))
+    assert {a.get("href") for a in root.iter("a") if a.get("href", "").startswith("#")} <= {f"#{i}" for i in ids}
+
+    # html.parser agrees: every tag closed
+    class Balance(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in ("meta",):
+                self.stack.append(tag)
+
+        def handle_startendtag(self, tag, attrs):
+            pass
+
+        def handle_endtag(self, tag):
+            assert self.stack.pop() == tag
+
+    parser = Balance()
+    parser.feed(page)
+    parser.close()
+    assert parser.stack == []
+
+
+def test_verdicts_of_real_fuzz_findings():
+    """The class and status of findings as the fuzz campaign writes them (harness.fuzz.worker.finding_case)."""
+    new = finding_case(check_case(_case(CONFORMANCE), load_function("harness.mutants:no_output_sharing")))
+    v = verdict(new)
+    assert v.status == NEW
+    assert v.klass.startswith("divergence: partition, structure, invariant:")
+    known = finding_case(check_case(_case(UPSTREAM_BUGS[0]), load_function(UPSTREAM)))
+    assert verdict(known) == replace(verdict(known), klass="divergence: different_error", status=KNOWN)
+    disagrees = replace(new, info=replace(new.info, title="reference-disagrees " + new.info.title))
+    assert verdict(disagrees).status == REFERENCE
+
+
+@pytest.mark.parametrize("info,klass,status", [
+    (C.Info(kind="finding", tags=("finding", "crash"), upstream="crashes"), "crash", NEW),
+    (C.Info(kind="finding", tags=("finding", "timeout"), upstream="crashes"), "timeout", NEW),
+    (C.Info(kind="finding", tags=("pt2e-plugin", "graph_structure")), "plugin check: graph_structure", NEW),
+    (C.Info(kind="finding", notes="something odd"), "divergence (kind not recorded)", NEW),
+    (C.Info(kind="upstream_bug", upstream="wrong"), "upstream bug: torchao gives a wrong result", STILL_FAILING),
+    (C.Info(kind="upstream_bug", upstream="fixed"), "upstream bug", FIXED),
+    (C.Info(kind="upstream_bug"), "upstream bug", UNKNOWN),
+    (C.Info(kind="conformance"), "conformance", UNKNOWN),
+    (C.Info(kind="conformance", upstream="crashes"), "conformance: torchao crashes", STILL_FAILING),
+    (C.Info(kind="scenario"), "scenario", UNKNOWN),
+])
+def test_verdict_reads_what_the_case_records(info, klass, status):
+    v = verdict(replace(_case(CONFORMANCE), info=info))
+    assert (v.klass, v.status) == (klass, status) and v.basis
+
+
+def test_unsafe_pictures_are_refused():
+    svg = show_svg(_case(CONFORMANCE))
+    safe = safe_inline_svg(svg, "c7-")
+    assert safe.startswith("<svg width=") and 'id="c7-arrow"' in safe and "url(#c7-arrow)" in safe
+    assert "url(#arrow)" not in safe and 'id="arrow"' not in safe
+    head = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    for bad in (head + "<script>alert(1)</script></svg>",
+                head + '<rect width="1" onload="alert(1)"/></svg>',
+                head + '<rect fill="url(http://example.com/x)"/></svg>',
+                head + "<!-- --></svg>",
+                head + '<foreignObject><div xmlns="http://www.w3.org/1999/xhtml"/></foreignObject></svg>',
+                head + "<rect></svg>",
+                '<html xmlns="http://www.w3.org/2000/svg"/>'):
+        with pytest.raises(UnsafeSvg):
+            safe_inline_svg(bad)
+
+
+def test_large_graphs_are_not_drawn_and_cases_in_memory_have_no_commands():
+    case = _case(CONFORMANCE)
+    assert figure(case, max_nodes=3).svg == "" and "10 nodes" in figure(case, max_nodes=3).note
+    page = report_html([case, (None, _case(UPSTREAM_BUGS[0]))], max_nodes=3)
+    root = _parse(page)
+    assert len(_sections(root)) == 2 and not list(root.iter("svg"))
+    assert "python -m harness repro" not in page and "given in memory" in page
+    with pytest.raises(TypeError):
+        report_html([42])
+
+
+def test_a_failed_write_leaves_the_old_page(corpus_dir, tmp_path, monkeypatch):
+    out = tmp_path / "report.html"
+    out.write_text("old", encoding="utf-8")
+    with pytest.raises(TypeError):
+        write_report([corpus_dir, 42], out)
+    assert out.read_text(encoding="utf-8") == "old"
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError):
+        write_report(corpus_dir / "upstream", out, max_nodes=0)
+    assert out.read_text(encoding="utf-8") == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings", "report.html"]  # no temporary file left
+
+
+def test_write_replaces_the_file_and_leaves_no_temporary(corpus_dir, tmp_path):
+    out = tmp_path / "report.html"
+    out.write_text("old", encoding="utf-8")
+    write_report(corpus_dir / "upstream", out, max_nodes=0)
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings", "report.html"]
+    assert out.stat().st_mode & 0o044 == 0o044  # readable by others, not mkstemp's 0600
+
+
+def test_command_line(corpus_dir, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert harness_main(["report", str(corpus_dir / "upstream"), "-o", str(out), "--max-nodes", "0"]) == 0
+    assert "cycle of shared specs" in out.read_text(encoding="utf-8")
+    assert harness_main(["report", str(tmp_path / "missing"), "-o", str(out)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def _browser() -> str | None:
+    return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+@pytest.mark.slow
+def test_a_headless_browser_renders_the_page(corpus_dir, tmp_path):
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
+    out = write_report(corpus_dir, tmp_path / "report.html")
+    flags = [browser, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    png = tmp_path / "report.png"
+    shot = subprocess.run([*flags, f"--screenshot={png}", "--window-size=1280,2400", out.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert png.exists(), f"{browser} wrote no screenshot (exit {shot.returncode}): {shot.stderr[-2000:]}"
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000  # a blank 1280x2400 page is ~10 kB
+    dom = subprocess.run([*flags, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for p in corpus_dir.rglob("*.json"):
+        if p.name != "broken.json":
+            title = load_case(p).info.title
+            assert title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom.stdout, title
+    assert "<script" not in dom.stdout  # the title's markup stayed text in the browser too
+    assert dom.stdout.count('<section class="case"') == 4 and dom.stdout.count("<svg") == 4
