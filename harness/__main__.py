@@ -4,6 +4,7 @@
                            [--strict] [--mode valid|adversarial|mixed] [--max-nodes N] [--numerics]
     python -m harness repro CASE        print a standalone torch/torchao script reproducing CASE upstream
     python -m harness show CASE [--svg OUT]   the graph of CASE with its sharing groups
+    python -m harness report DIR [-o OUT]     one self-contained HTML page about the cases under DIR
     python -m harness scenarios [--check]     write (or check) corpus/ from the scenarios in harness.corpus
 
 Exit status of ``fuzz``: 1 when it found something new (with ``--strict``: anything), 0 when not, 2 on usage
@@ -77,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         from harness.tools.show import main_show
 
         commands["show"] = main_show
+    except ImportError:
+        pass
+    try:
+        from harness.tools.report import main_report
+
+        commands["report"] = main_report
     except ImportError:
         pass
     from harness.corpus.scenarios import main as main_scenarios
