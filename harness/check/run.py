@@ -32,7 +32,8 @@ from harness.common.loading import resolve_object
 from harness.fx.build import build, example_inputs
 from harness.check.canonical import Canonical, canonical_error, canonical_form
 from harness.case import Case
-from harness.check.compare import Divergence, compare, compare_numerics, divergence_signature
+from harness.check.compare import Divergence, compare, divergence_signature
+from harness.check.numerics import compare_numerics
 from harness.check.invariants import CHECKS, CheckContext, Violation, check_all, expected_groups_from_analysis
 
 PrepareFn = Callable[..., GraphModule]
@@ -56,6 +57,7 @@ class Outcome:
     canonical: Canonical
     prepared: Optional[GraphModule] = None
     error: Optional[BaseException] = None
+    note: str = ""  # what the prepare did, in words, when it is telling (returned its input untouched)
 
 
 TRIAGE_NEW, TRIAGE_KNOWN, TRIAGE_REFERENCE = "new", "known", "reference"  # the triage of a failing case
@@ -102,7 +104,7 @@ class Report:
 
     def summary(self) -> str:
         """What went wrong, in plain words (several lines)."""
-        lines = []
+        lines = [self.candidate.note] if self.candidate.note else []
         if self.known is not None:
             lines.append(f"known upstream bug {self.known.id}: {self.known.title} ({self.known.link}); "
                          "torchao fails the same way on this case")
@@ -142,10 +144,16 @@ def run_prepare(prepare_fn: PrepareFn, case: Case, original: GraphModule) -> Out
         prepared = prepare_fn(work, {}, case.is_qat)
     except Exception as e:  # noqa: BLE001 - a crash of the prepare under test is a result, not an error here
         return Outcome(canonical_error(e), None, e)
+    if not isinstance(prepared, GraphModule):
+        e = TypeError(f"prepare returned {type(prepared).__name__}, not a GraphModule")
+        return Outcome(canonical_error(e), None, e, f"the candidate returned {prepared!r:.40}, not a prepared model")
     try:
-        return Outcome(canonical_form(original, prepared), prepared, None)
+        canonical = canonical_form(original, prepared)
     except Exception as e:  # noqa: BLE001 - garbage output: report it as such
         return Outcome(canonical_error(e), prepared, e)
+    untouched = prepared is work and not canonical.groups
+    return Outcome(canonical, prepared, None, "the candidate returned its input without inserting any observer"
+                   if untouched else "")
 
 
 @dataclass

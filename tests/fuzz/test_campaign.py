@@ -1,66 +1,140 @@
-"""The fuzz campaign and its command line: findings are shrunk, saved before they are reported, classified."""
+"""The fuzz campaign: workers send findings as case data, the driver writes them (pending first, then shrunk),
+classifies them and survives what workers and candidates do; the command line's exit statuses."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from harness.case.decode import case_from_json
+from harness.case.encode import case_to_json
+from harness.case.files import iter_cases, load_case
 from harness.fuzz import campaign
-from harness.fuzz.campaign import CampaignConfig, exit_status, run_campaign, run_worker
-from harness.case.files import load_case
+from harness.fuzz.campaign import CampaignConfig, exit_status, run_campaign
+from harness.fuzz.config import WorkerSpec
+from harness.fuzz.events import (FindingEvent, HarnessError, Progress, Ready, WorkerLost)
+from harness.fuzz.worker import run_worker
 
 
 def always_crashes(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
     raise RuntimeError("broken prepare")
 
 
-def test_a_finding_is_on_disk_before_it_is_reported_and_is_shrunk(tmp_path):
-    config = CampaignConfig(candidate=f"{__name__}:always_crashes", seconds=4, out=str(tmp_path), mode="valid",
-                            round_size=10, shrink_seconds=20)
+def test_a_worker_sends_the_finding_as_data_first_pending_then_shrunk(tmp_path):
+    config = CampaignConfig(candidate=f"{__name__}:always_crashes", out=str(tmp_path), mode="valid", round_size=10,
+                            shrink_seconds=20)
+    now = time.time()
     events = []
-
-    def emit(event):
-        if event[0] == "finding":
-            assert Path(event[1]["path"]).is_file()  # written before it is reported
-        events.append(event)
-
-    import time
-
-    run_worker(config, worker_seed=7, started=time.time(), emit=emit)
-    findings = [e[1] for e in events if e[0] == "finding"]
-    assert len(findings) == 1  # one signature: the same crash everywhere, reported once
-    case = load_case(findings[0]["path"])
-    assert case.info.kind == "finding" and "RuntimeError" in case.info.notes
+    run_worker(WorkerSpec(config, 0, 7, now, now + 25, generate_share=0.15), events.append)
+    assert isinstance(events[0], Ready)
+    findings = [e for e in events if isinstance(e, FindingEvent)]
+    assert [f.stage for f in findings] == ["pending", "shrunk"]  # one signature: the same crash everywhere
+    pending, shrunk = (case_from_json(f.case) for f in findings)
+    assert shrunk.info.kind == "finding" and "RuntimeError" in shrunk.info.notes
+    assert findings[1].triage == "new"  # torchao does not raise RuntimeError: only the candidate fails this way
     # shrunk: a crash on every case shrinks to the smallest graph the strategy makes
-    assert len([n for n in case.graph.nodes if n.op == "call_function"]) <= 1
-    assert not list((tmp_path / "pending").glob("*.json"))  # the unshrunk copy is gone once the shrunk one is saved
+    assert len([n for n in shrunk.graph.nodes if n.op == "call_function"]) <= 1
+    assert len(shrunk.graph.nodes) <= len(pending.graph.nodes)
+    assert not list(tmp_path.iterdir())  # the worker writes nothing: the driver does
+    assert sum(e.cases for e in events if isinstance(e, Progress)) > 0
 
 
-def test_campaign_against_torchao_reports_only_known_bugs(tmp_path):
-    config = CampaignConfig(seconds=12, out=str(tmp_path), mode="adversarial", seed=1, quiet=True)
-    result = run_campaign(config)
-    assert result.cases > 0
-    assert result.findings, "adversarial annotations always make torchao raise bare errors"
-    assert all(f.known_id for f in result.findings), [f.signature for f in result.new()]
-    assert exit_status(result, config) == 0
-    assert exit_status(result, CampaignConfig(strict=True)) == 1
+# ---- the driver, on a scripted engine ---------------------------------------------------------------------------
 
 
-def test_campaign_against_the_reference_itself_finds_nothing(tmp_path):
-    config = CampaignConfig(candidate="prepare_impl:prepare", seconds=8, out=str(tmp_path), seed=2, quiet=True)
-    result = run_campaign(config)
-    assert result.cases > 0 and result.findings == []
-    assert exit_status(result, config) == 0
+class ScriptedEngine:
+    """Hands the driver a fixed script of event batches (an exception in the script is raised)."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.started = []
+
+    def start(self, spec):
+        self.started.append(spec)
+
+    def events(self, timeout):
+        if not self.script:
+            return []
+        batch = self.script.pop(0)
+        if isinstance(batch, BaseException):
+            raise batch
+        return batch
+
+    def running(self):
+        return 1 if self.script else 0
+
+    def stop(self):
+        return []
 
 
-def test_campaign_catches_a_mutant_and_exits_1(tmp_path):
-    config = CampaignConfig(candidate="harness.mutants:skip_graph_input_edges", seconds=10, out=str(tmp_path),
-                            mode="valid", seed=3, quiet=True, shrink_seconds=15)
-    result = run_campaign(config)
-    assert result.new(), "the mutant must be caught"
+def _case_json():
+    return case_to_json(load_case(next(Path(__file__).resolve().parents[2].joinpath("corpus").rglob("*.json"))))
+
+
+def _finding(stage, signature="partition[x]", worker=0, triage="new", known=None):
+    return FindingEvent(worker, stage, "divergence", signature, triage, known, "title" if known else None,
+                        "https://example.org" if known else None, "what went wrong", 3, 1.0, _case_json())
+
+
+def test_the_driver_writes_pending_then_shrunk_and_keeps_one_file_per_signature(tmp_path):
+    script = [[Ready(0), Ready(1), _finding("pending"), _finding("pending", worker=1)], [Progress(0, 5)],
+              [_finding("shrunk")], [_finding("shrunk", worker=1)]]
+    config = CampaignConfig(seconds=30, out=str(tmp_path), jobs=2, quiet=True)
+    result = run_campaign(config, engine=ScriptedEngine(script))
+    assert [f.signature for f in result.findings] == ["partition[x]"] and result.cases == 5
+    assert len(iter_cases(tmp_path)) == 1 and not list((tmp_path / "pending").glob("*.json"))
+    assert exit_status(result, config) == 1
+
+
+def test_a_finding_still_shrinking_at_the_end_stays_on_disk_and_counts(tmp_path):
+    config = CampaignConfig(seconds=30, out=str(tmp_path), quiet=True)
+    result = run_campaign(config, engine=ScriptedEngine([[Ready(0), Progress(0, 1), _finding("pending")]]))
+    (f,) = result.findings
+    assert not f.shrunk and Path(f.path).parent.name == "pending" and load_case(f.path).graph.nodes
+    assert exit_status(result, config) == 1
+
+
+def test_ctrl_c_prints_the_summary_keeps_the_pending_case_and_exits_130(tmp_path, capsys):
+    config = CampaignConfig(seconds=30, out=str(tmp_path))
+    result = run_campaign(config, out=sys.stdout,
+                          engine=ScriptedEngine([[Ready(0), _finding("pending")], KeyboardInterrupt()]))
+    assert result.interrupted and exit_status(result, config) == 130
+    assert len(iter_cases(tmp_path / "pending")) == 1
+    out = capsys.readouterr().out
+    assert "interrupted" in out and "1 new finding(s)" in out
+
+
+def test_harness_errors_are_shown_once_each_and_make_the_status_3(tmp_path, capsys):
+    errors = [HarnessError(0, "ValueError at x.py:1", "Traceback: boom"), HarnessError(0, "ValueError at x.py:1", "b"),
+              HarnessError(0, "KeyError at y.py:2", "Traceback: other")]
+    config = CampaignConfig(seconds=30, out=str(tmp_path))
+    result = run_campaign(config, engine=ScriptedEngine([[Ready(0), Progress(0, 3), *errors], [_finding("shrunk")]]))
+    assert result.harness_errors == {"ValueError at x.py:1": 2, "KeyError at y.py:2": 1}
+    assert exit_status(result, config) == 3  # even with a new finding: the run itself is not trustworthy
+    out = capsys.readouterr().out
+    assert out.count("Traceback: boom") == 1 and "THE HARNESS FAILED" in out
+
+
+def test_workers_that_all_die_before_checking_a_case_fail_the_run(tmp_path):
+    lost = [WorkerLost(w, "crash", "the worker process was killed by SIGKILL", None, ready=False) for w in (0, 1)]
+    config = CampaignConfig(seconds=30, out=str(tmp_path), jobs=2, quiet=True)
+    result = run_campaign(config, engine=ScriptedEngine([lost]))
+    assert result.harness_errors and exit_status(result, config) == 3
+
+
+def test_a_lost_worker_is_a_finding_with_its_case_and_is_restarted(tmp_path):
+    lost = WorkerLost(0, "timeout", "a case ran longer than the case time limit (2 s)", _case_json(), ready=True)
+    engine = ScriptedEngine([[Ready(0), lost], [Ready(0), Progress(0, 2)]])
+    config = CampaignConfig(seconds=30, out=str(tmp_path), quiet=True)
+    result = run_campaign(config, engine=engine)
+    (f,) = result.findings
+    assert f.kind == "timeout" and f.is_new and not f.shrunk
+    assert "case time limit" in load_case(f.path).info.notes
+    assert len(engine.started) == 2 and engine.started[1].seed != engine.started[0].seed
     assert exit_status(result, config) == 1
 
 
@@ -68,19 +142,55 @@ def test_summary_table_lists_each_finding_with_its_status():
     result = campaign.CampaignResult(cases=10, seconds=1.0, findings=[
         campaign.Finding("partition[split:edge~out]", None, None, None, "out/a.json", "partition: ...", 3, 0.5, 1.0),
         campaign.Finding("known:ao-4421", "ao-4421", "t", "https://github.com/pytorch/ao/issues/4421", "out/b.json",
-                         "...", 4, 0.5, 1.0),
+                         "...", 4, 0.5, 1.0, triage="known"),
+        campaign.Finding("reference-disagrees partition", None, None, None, "out/c.json", "...", 2, 0.5, 1.0,
+                         triage="reference"),
     ])
     table = campaign.summary_table(result, CampaignConfig())
-    assert "1 new finding(s), 1 known" in table
+    assert "2 new finding(s), 1 known" in table
     lines = table.splitlines()
     assert any("NEW" in line and "out/a.json" in line for line in lines)
     assert any("known (ao-4421)" in line and "out/b.json" in line for line in lines)
+    assert any("REFERENCE? (ours)" in line and "out/c.json" in line for line in lines)
+    assert "suspected bugs of the reference prepare" in table
+
+
+# ---- real campaigns ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_campaign_against_torchao_reports_only_known_bugs(tmp_path):
+    config = CampaignConfig(seconds=30, out=str(tmp_path), mode="adversarial", seed=1, quiet=True)
+    result = run_campaign(config)
+    assert result.cases > 0 and not result.harness_errors
+    assert result.findings, "adversarial annotations always make torchao raise bare errors"
+    assert all(f.known_id for f in result.findings), [f.signature for f in result.new()]
+    assert exit_status(result, config) == 0
+    assert exit_status(result, CampaignConfig(strict=True)) == 1
+
+
+@pytest.mark.slow
+def test_campaign_against_the_reference_itself_finds_nothing(tmp_path):
+    config = CampaignConfig(candidate="prepare_impl:prepare", seconds=25, out=str(tmp_path), seed=2, quiet=True)
+    result = run_campaign(config)
+    assert result.cases > 0 and result.findings == [] and not result.harness_errors
+    assert exit_status(result, config) == 0
+
+
+@pytest.mark.slow
+def test_campaign_catches_a_mutant_and_exits_1(tmp_path):
+    config = CampaignConfig(candidate="harness.mutants:skip_graph_input_edges", seconds=30, out=str(tmp_path),
+                            mode="valid", seed=3, quiet=True)
+    result = run_campaign(config)
+    assert result.new(), "the mutant must be caught"
+    assert exit_status(result, config) == 1
 
 
 @pytest.mark.parametrize("argv", [
     ["fuzz", "--candidate", "no_such_module:prepare"],
-    ["fuzz", "--candidate", "prepare_impl:no_such_function"],
+    ["fuzz", "--candidate", "prepare_impl"],
     ["fuzz", "--seconds", "0"],
+    ["fuzz", "--case-timeout", "0"],
     ["fuzz", "--bogus-flag"],
     ["no-such-command"],
 ])
@@ -90,11 +200,28 @@ def test_usage_errors_exit_2(argv):
     assert main(argv) == 2
 
 
+@pytest.mark.slow
+def test_a_missing_function_is_a_usage_error_reported_by_the_worker(tmp_path):
+    from harness.__main__ import main
+
+    assert main(["fuzz", "--candidate", "prepare_impl:no_such_function", "--seconds", "40", "--out",
+                 str(tmp_path)]) == 2
+
+
+def test_the_help_documents_the_exit_statuses():
+    proc = subprocess.run([sys.executable, "-m", "harness", "fuzz", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0
+    for status in ("0 nothing new", "1 a new", "2 usage", "3 the harness failed", "130 interrupted"):
+        assert status in " ".join(proc.stdout.split()), status
+
+
+@pytest.mark.slow
 def test_the_command_line_runs_as_a_module(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", "fuzz", "--candidate", "prepare_impl:prepare", "--seconds", "3",
+        [sys.executable, "-m", "harness", "fuzz", "--candidate", "prepare_impl:prepare", "--seconds", "25",
          "--out", str(tmp_path), "--seed", "5"],
         capture_output=True, text=True, timeout=180,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "cases in" in proc.stdout and "0 new finding(s)" in proc.stdout

@@ -1,0 +1,130 @@
+"""What a campaign (:class:`CampaignConfig`) and each worker (:class:`WorkerSpec`) are asked, and what a
+campaign answers (:class:`CampaignResult`): pure data.
+
+Also the rule for the exit status of ``python -m harness fuzz``: 130 when interrupted, else 2 when the candidate
+cannot be loaded, else 3 when the harness
+itself failed (any :class:`HarnessError`), else 1 when a finding is new (a divergence only the candidate has, a
+crash, a timeout, or a disagreement of the reference with torchao; with ``strict``: any finding), else 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    candidate: str = "torchao.quantization.pt2e.prepare:prepare"
+    seconds: float = 60.0  # wall-clock budget of the whole run: start-up and shrinking included
+    seed: Optional[int] = None
+    jobs: int = 1
+    out: str = "fuzz-findings"
+    strict: bool = False
+    mode: str = "mixed"  # valid | adversarial | mixed
+    max_nodes: int = 10
+    round_size: int = 30
+    numerics: bool = False
+    float_semantics: bool = False  # run the float-semantics invariant (runs both models: slower)
+    shrink_seconds: float = 30.0  # longest shrinking of one finding (always within the budget)
+    case_timeout: float = 10.0  # a case (both prepares and the checks) running longer is a `timeout` finding
+    quiet: bool = False
+    stop_on_new: bool = False  # end the run once a new (not known) finding is written
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What one worker is asked: the campaign, its id and seed, and its deadlines (absolute times)."""
+
+    config: CampaignConfig
+    worker: int
+    seed: int
+    started: float  # when the campaign started (times in findings are relative to it)
+    end: float  # nothing after this: the end of the budget
+    generate_share: float = 0.8  # of the time a worker has once ready, the share spent generating (then shrinking)
+
+
+@dataclass(frozen=True)
+class Finding:
+    signature: str
+    known_id: Optional[str]
+    known_title: Optional[str]
+    link: Optional[str]
+    path: str
+    summary: str
+    nodes: int
+    detected: float  # seconds since the start of the campaign when the first failing case was seen
+    seconds: float  # seconds since the start of the campaign when the final case was written
+    triage: str = "new"  # "new", "known", "reference" (the reference disagrees with torchao)
+    kind: str = "divergence"  # "divergence", "crash", "timeout"
+    shrunk: bool = True  # False: written as found (a crash, a timeout, or the budget ran out while shrinking)
+
+    @property
+    def is_new(self) -> bool:
+        return self.known_id is None
+
+    @property
+    def status(self) -> str:
+        if self.known_id:
+            return f"known ({self.known_id})"
+        if self.triage == "reference":
+            return "REFERENCE? (ours)"
+        return "NEW"
+
+
+@dataclass
+class CampaignResult:
+    cases: int
+    seconds: float
+    findings: list[Finding]
+    harness_errors: dict[str, int] = field(default_factory=dict)  # distinct error -> how often
+    interrupted: bool = False
+    usage_error: Optional[str] = None  # the candidate could not be loaded
+
+    def new(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_new]
+
+    def known(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_new]
+
+
+def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
+    rows = [("class", "status", "nodes", "case file")]
+    for f in sorted(result.findings, key=lambda f: (f.known_id is not None, f.signature)):
+        nodes = str(f.nodes) + ("" if f.shrunk else " (not shrunk)")
+        rows.append((f.signature[:60], f.status, nodes, f.path))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    head = "interrupted: " if result.interrupted else ""
+    lines = [f"\n{head}{result.cases} cases in {result.seconds:.1f} s "
+             f"({result.cases / max(result.seconds, 1e-9):.1f}/s); "
+             f"{len(result.new())} new finding(s), {len(result.known())} known"]
+    if result.findings:
+        for i, r in enumerate(rows):
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            if i == 0:
+                lines.append("  ".join("-" * w for w in widths))
+    reference = [f for f in result.findings if f.triage == "reference"]
+    if reference:
+        lines.append(f"{len(reference)} finding(s) where the candidate agrees with torchao and the reference does "
+                     "not: suspected bugs of the reference prepare, not of the candidate")
+    if result.harness_errors:
+        total = sum(result.harness_errors.values())
+        lines.append(f"THE HARNESS FAILED: {total} error(s) of the harness itself, {len(result.harness_errors)} "
+                     "distinct (tracebacks above); the results of this run are incomplete")
+    if not result.cases and not result.findings and not result.interrupted:
+        lines.append("no case was checked")
+    return "\n".join(lines)
+
+
+def exit_status(result: CampaignResult, config: CampaignConfig) -> int:
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.usage_error is not None:
+        return EXIT_USAGE
+    if result.harness_errors:
+        return EXIT_HARNESS
+    if result.new() or (config.strict and result.findings):
+        return EXIT_FOUND
+    return EXIT_OK

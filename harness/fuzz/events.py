@@ -1,0 +1,100 @@
+"""The messages of a fuzz campaign: what workers (and the engine that runs them) tell the driver.
+
+Every event is a small, picklable dataclass naming its worker. A finding travels as case *data* (the JSON dict of
+:mod:`harness.case.files`), never as a path: the driver alone writes corpus files, so workers need no shared
+filesystem. The engine itself reports the workers it lost (:class:`WorkerLost`: a case over its time limit, or a
+process that died) with the case that was running, when it knows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+# what a finding is
+KIND_DIVERGENCE, KIND_CRASH, KIND_TIMEOUT = "divergence", "crash", "timeout"
+# how far a finding got: seen (write it at once, as pending) or shrunk (write it as the corpus case)
+STAGE_PENDING, STAGE_SHRUNK = "pending", "shrunk"
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The worker has loaded the candidate and starts fuzzing."""
+
+    worker: int
+
+
+@dataclass(frozen=True)
+class BadCandidate:
+    """The candidate cannot be loaded (``MODULE:FUNCTION`` does not name a function): a usage error."""
+
+    worker: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """``cases`` more cases checked since the worker's last Progress."""
+
+    worker: int
+    cases: int
+
+
+@dataclass(frozen=True)
+class FindingEvent:
+    """A failing case, at ``stage`` pending (first seen) or shrunk (final)."""
+
+    worker: int
+    stage: str
+    kind: str  # KIND_*
+    signature: str
+    triage: str  # "new", "known" or "reference" (harness.check.run.TRIAGE_*)
+    known_id: Optional[str]
+    known_title: Optional[str]
+    link: Optional[str]
+    summary: str
+    nodes: int
+    detected: float  # seconds since the start of the campaign
+    case: dict  # the case as JSON data (harness.case.files.case_to_json)
+
+
+@dataclass(frozen=True)
+class HarnessError:
+    """An error of the harness itself (hypothesis, a checker, the worker): the run's results are not trustworthy."""
+
+    worker: int
+    key: str  # what makes two errors the same one (exception type and where it was raised)
+    text: str  # the traceback
+
+
+@dataclass(frozen=True)
+class HarnessWarning:
+    """A warning raised while fuzzing (e.g. by hypothesis): shown once, does not change the exit status."""
+
+    worker: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The worker finished normally (its budget is spent)."""
+
+    worker: int
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """Sent by the engine: the worker is gone (``reason`` KIND_TIMEOUT or KIND_CRASH), ``detail`` in words.
+
+    ``case`` is the case that was being checked (JSON data), or None when none was; ``ready`` says whether the
+    worker had started fuzzing (a worker lost before that is a harness error, not a finding).
+    """
+
+    worker: int
+    reason: str
+    detail: str
+    case: Optional[dict]
+    ready: bool
+
+
+Event = Union[Ready, BadCandidate, Progress, FindingEvent, HarnessError, HarnessWarning, Done, WorkerLost]

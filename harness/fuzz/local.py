@@ -1,0 +1,165 @@
+"""The local engine: each worker in its own process (``spawn``), supervised by the driver's process.
+
+Supervision (the rule): a worker tells the engine, through a shared clock, when a case starts and ends, and
+first writes the case (atomically) to its own file under the scratch directory. A case running longer than the
+case time limit gets its worker killed; a worker process that ends without its :class:`Done` event (abort,
+segfault, ``os._exit``) died. Either way the engine sends :class:`WorkerLost` with the case that was running,
+read back from that file, and the driver may restart the worker. Workers ignore SIGINT: Ctrl-C is the driver's.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import queue as queue_module
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from harness.case.encode import case_to_json
+from harness.fuzz.config import WorkerSpec
+from harness.fuzz.events import KIND_CRASH, KIND_TIMEOUT, Done, Event, HarnessError, Ready, WorkerLost
+
+
+class _FileGuard:
+    """In the worker: the running case goes to ``path`` (atomically) before its clock starts."""
+
+    def __init__(self, clock: Any, path: str) -> None:
+        self.clock, self.path = clock, path
+
+    def enter(self, case: Any) -> None:
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(case_to_json(case), f)
+        os.replace(tmp, self.path)
+        self.clock.value = time.time()
+
+    def exit(self) -> None:
+        self.clock.value = 0.0
+
+
+def _process_main(spec: WorkerSpec, events: Any, clock: Any, case_file: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+    try:
+        # imported here, in the worker process: the driver's process never loads torch
+        from harness.fuzz.worker import error_key, run_worker
+
+        run_worker(spec, events.put, _FileGuard(clock, case_file))
+    except BaseException as e:  # noqa: BLE001 - tell the driver, never hang it
+        events.put(HarnessError(spec.worker, f"{type(e).__name__} in the worker", traceback.format_exc()))
+    events.put(Done(spec.worker))
+
+
+@dataclass
+class _Slot:
+    process: Any
+    clock: Any
+    case_file: Path
+    ready: bool = False
+    finished: bool = False  # done or lost
+
+
+def _death(exitcode: Optional[int]) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"the worker process was killed by {name}"
+    return f"the worker process exited with status {exitcode} without finishing (os._exit or exit in C code?)"
+
+
+class LocalEngine:
+    def __init__(self, case_timeout: float, scratch: Path) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._queue = self._ctx.Queue()
+        self._slots: dict[int, _Slot] = {}
+        self._case_timeout = case_timeout
+        self._scratch = scratch
+        scratch.mkdir(parents=True, exist_ok=True)
+
+    def start(self, spec: WorkerSpec) -> None:
+        clock = self._ctx.Value("d", 0.0, lock=False)
+        case_file = self._scratch / f"worker-{spec.worker}-running.json"
+        case_file.unlink(missing_ok=True)
+        process = self._ctx.Process(target=_process_main, args=(spec, self._queue, clock, str(case_file)), daemon=True)
+        try:  # the child inherits SIGINT ignored from its first instruction (Python keeps SIG_IGN at start-up)
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            process.start()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        self._slots[spec.worker] = _Slot(process, clock, case_file)
+
+    def running(self) -> int:
+        return sum(not s.finished for s in self._slots.values())
+
+    def _drain(self, timeout: float) -> list[Event]:
+        out: list[Event] = []
+        try:
+            out.append(self._queue.get(timeout=timeout))
+            while True:
+                out.append(self._queue.get_nowait())
+        except queue_module.Empty:
+            pass
+        for event in out:
+            slot = self._slots.get(event.worker)
+            if slot is not None and isinstance(event, Ready):
+                slot.ready = True
+            if slot is not None and isinstance(event, Done):
+                slot.finished = True
+        return out
+
+    def _running_case(self, slot: _Slot) -> Optional[dict]:
+        if not slot.clock.value:
+            return None
+        try:
+            return json.loads(slot.case_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _lose(self, worker: int, slot: _Slot, reason: str, detail: str) -> WorkerLost:
+        case = self._running_case(slot)
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.process.join(timeout=5)
+        slot.finished = True
+        return WorkerLost(worker, reason, detail, case, slot.ready)
+
+    def events(self, timeout: float) -> list[Event]:
+        dead = [w for w, s in self._slots.items() if not s.finished and not s.process.is_alive()]
+        out = self._drain(timeout)
+        if dead:
+            out += self._drain(0.2)  # a worker that exited normally sent Done before it exited
+        now = time.time()
+        for worker, slot in self._slots.items():
+            if slot.finished:
+                continue
+            started = slot.clock.value
+            if started and now - started > self._case_timeout:
+                out.append(self._lose(worker, slot, KIND_TIMEOUT,
+                                      f"a case ran longer than the case time limit ({self._case_timeout:g} s): "
+                                      "the candidate hangs (or is very slow) on it; the worker was killed"))
+            elif worker in dead:
+                out.append(self._lose(worker, slot, KIND_CRASH, _death(slot.process.exitcode)))
+        return out
+
+    def stop(self) -> list[Event]:
+        for slot in self._slots.values():
+            if slot.process.is_alive():
+                slot.process.kill()
+        for slot in self._slots.values():
+            slot.process.join(timeout=5)
+            slot.finished = True
+        try:
+            return self._drain(0.05)
+        except (OSError, ValueError, EOFError):
+            return []

@@ -1,0 +1,204 @@
+"""One fuzz worker: rounds of hypothesis until its deadlines, each failure triaged, shrunk and sent as an event.
+
+The worker runs rounds of hypothesis (:mod:`harness.strategies`), each round a few dozen cases checked by
+:func:`harness.check.run.check_case`. The first case of a round that fails in a way this worker has not seen
+becomes the round's target: it is sent at once as a *pending* finding (the driver writes it, so a finding is never
+lost), hypothesis shrinks it (only cases failing with the same signature count, so shrinking never slips to
+another bug) and the smallest case is sent as the *shrunk* finding. The worker never writes corpus files.
+
+Deadlines: the worker stops at ``spec.end`` (the end of the campaign's budget). Of the time it has once ready, it
+spends ``spec.generate_share`` generating cases; the rest is kept for shrinking (a finding shrinks until ``end`` at
+the latest, and for ``config.shrink_seconds`` at most), so shrinking takes a share of the budget, not extra time.
+
+What the candidate does to the worker: an exception is a result (a divergence); ``SystemExit``,
+``KeyboardInterrupt`` and other ``BaseException`` escaping the candidate are a *crash* finding, sent as is (not
+shrunk). Before each case the :class:`CaseGuard` is told (the local engine writes the case to disk and starts
+the case's clock), so a process death or a hang is reported by the engine with the case that caused it. Errors of
+the harness itself (hypothesis, a checker) are sent as :class:`HarnessError`, warnings as :class:`HarnessWarning`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+import warnings
+from dataclasses import replace
+from typing import Any, Callable, Optional
+
+from harness.case import Info
+from harness.case.encode import case_to_json
+from harness.check.run import check_case, load_function, reference_expectation
+from harness.fuzz.config import WorkerSpec
+from harness.fuzz.events import (KIND_CRASH, BadCandidate, KIND_DIVERGENCE, STAGE_PENDING, STAGE_SHRUNK, Event, FindingEvent,
+                                 HarnessError, HarnessWarning, Progress, Ready)
+
+
+class CaseGuard:
+    """Told before and after each check (the local engine saves the case and times it); does nothing here."""
+
+    def enter(self, case: Any) -> None:
+        pass
+
+    def exit(self) -> None:
+        pass
+
+
+class CandidateEscaped(BaseException):
+    """The candidate raised a BaseException that is not an Exception (SystemExit, KeyboardInterrupt, ...)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"the candidate raised {type(error).__name__}({', '.join(map(repr, error.args))})")
+        self.error = error
+
+
+class _Found(Exception):
+    """Raised inside a hypothesis round to make it shrink the current target."""
+
+
+def guarded(candidate: Callable) -> Callable:
+    def prepare(*args, **kwargs):
+        try:
+            return candidate(*args, **kwargs)
+        except Exception:
+            raise
+        except BaseException as e:  # noqa: BLE001 - SystemExit & co. from the candidate: a crash, not our exit
+            raise CandidateEscaped(e) from None
+
+    return prepare
+
+
+def case_strategy(mode: str, max_nodes: int):
+    from hypothesis import strategies as st
+
+    from harness import strategies
+
+    valid = strategies.cases(mode="valid", max_nodes=max_nodes)
+    if mode == "valid":
+        return valid
+    adversarial = strategies.cases(mode="adversarial", max_nodes=max_nodes)
+    if mode == "adversarial":
+        return adversarial
+    return st.one_of(valid, valid, valid, adversarial)
+
+
+def finding_case(report) -> Any:
+    """The case of a failing report, with what went wrong in its info and the reference's result as expected."""
+    known = report.known
+    info = Info(
+        title=known.id if known is not None else report.signature,
+        kind="finding",
+        link=known.link if known is not None else "",
+        notes=report.summary(),
+        upstream="crashes" if report.candidate.error is not None else "wrong",
+        tags=tuple(t for t in ("finding", known.id if known is not None else None, report.signature) if t),
+    )
+    return replace(report.case, expected=reference_expectation(report), info=info)
+
+
+def error_key(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    return f"{type(exc).__name__} at {where}"
+
+
+def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[CaseGuard] = None) -> None:
+    """Fuzz until the spec's deadlines, calling ``emit`` with every event (see the module docstring)."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+
+    config, me, guard = spec.config, spec.worker, guard or CaseGuard()
+    try:
+        candidate = guarded(load_function(config.candidate))
+    except BaseException as e:  # noqa: BLE001 - a module that fails to import, or exits, is unusable
+        emit(BadCandidate(me, str(e) if isinstance(e, ValueError) else f"{config.candidate!r}: importing it raised "
+                          f"{type(e).__name__}: {e}"))
+        return
+    strategy = case_strategy(config.mode, config.max_nodes)
+    emit(Ready(me))
+    generate_until = time.time() + spec.generate_share * max(0.0, spec.end - time.time())
+    seen: set[str] = set()
+    warned: set[str] = set()
+    rng = random.Random(spec.seed)
+    counter = {"cases": 0, "tick": time.time()}
+
+    def tick(force: bool = False) -> None:
+        if counter["cases"] and (force or time.time() - counter["tick"] >= 1.0):
+            emit(Progress(me, counter["cases"]))
+            counter["cases"], counter["tick"] = 0, time.time()
+
+    def finding(report, stage: str, detected: float) -> FindingEvent:
+        known = report.known
+        return FindingEvent(me, stage, KIND_DIVERGENCE, report.signature, report.triage,
+                            known.id if known else None, known.title if known else None, known.link if known else None,
+                            report.summary(), len(report.case.graph.nodes), detected,
+                            case_to_json(finding_case(report)))
+
+    def crash(case, escaped: CandidateEscaped) -> None:
+        signature = f"crash: {type(escaped.error).__name__}"
+        if signature in seen:
+            return
+        seen.add(signature)
+        text = f"{escaped} while preparing this case (it would end the process of a caller)"
+        case = replace(case, info=Info(title=signature, kind="finding", notes=text, upstream="crashes",
+                                       tags=("finding", "crash")))
+        emit(FindingEvent(me, STAGE_SHRUNK, KIND_CRASH, signature, "new", None, None, None, text,
+                          len(case.graph.nodes), round(time.time() - spec.started, 1), case_to_json(case)))
+
+    while time.time() < generate_until:
+        state: dict = {"target": None, "best": None, "detected": None, "stop": None}
+
+        @settings(max_examples=config.round_size, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
+                  suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
+                  print_blob=False)
+        @seed(rng.getrandbits(64))
+        @given(strategy)
+        def round_(case) -> None:
+            now = time.time()
+            if state["target"] is None and now > generate_until or state["stop"] and now > state["stop"]:
+                return
+            guard.enter(case)
+            try:
+                report = check_case(case, candidate, numerics=config.numerics, float_semantics=config.float_semantics)
+            except CandidateEscaped as escaped:
+                guard.exit()
+                counter["cases"] += 1
+                crash(case, escaped)
+                return
+            except Exception as e:  # noqa: BLE001 - a checker failed: the harness's error, not a finding
+                guard.exit()
+                emit(HarnessError(me, error_key(e), traceback.format_exc()))
+                return
+            guard.exit()
+            counter["cases"] += 1
+            tick()
+            if not report.failed or report.signature in seen:
+                return
+            if state["target"] is None:
+                state["target"] = report.signature
+                state["detected"] = round(time.time() - spec.started, 1)
+                state["stop"] = min(spec.end, time.time() + config.shrink_seconds)
+                emit(finding(report, STAGE_PENDING, state["detected"]))
+            if report.signature != state["target"]:
+                return
+            state["best"] = report
+            raise _Found(report.signature)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                round_()
+            except _Found:
+                pass
+            except Exception as e:  # noqa: BLE001 - hypothesis trouble must not end the run, but is counted
+                emit(HarnessError(me, error_key(e), traceback.format_exc()))
+        for w in caught:
+            text = f"{w.category.__name__}: {w.message}"
+            if text not in warned:
+                warned.add(text)
+                emit(HarnessWarning(me, text))
+        if state["best"] is not None:
+            seen.add(state["best"].signature)
+            emit(finding(state["best"], STAGE_SHRUNK, state["detected"]))
+            if config.stop_on_new and state["best"].triage != "known":
+                break
+    tick(force=True)

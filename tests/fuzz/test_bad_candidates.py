@@ -1,0 +1,98 @@
+"""The campaign survives its candidate: a prepare that hangs, aborts, exits, returns None or returns its input
+ends the run in bounded time with a non-zero status, and the output says in words what happened.
+
+Each bad candidate is a small module written to ``tmp_path`` and found through ``PYTHONPATH``, run as a user would
+(``python -m harness fuzz``) with one and with two jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from harness.case.files import iter_cases
+
+SECONDS = 20  # start-up of a worker (torch) is part of the budget: on a busy machine it takes several seconds
+
+BAD_CANDIDATES = textwrap.dedent('''
+    import os, sys, time
+
+    def hangs(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
+        while True:
+            time.sleep(0.05)
+
+    def aborts(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
+        os.abort()
+
+    def exits(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
+        sys.exit(0)
+
+    def returns_none(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
+        return None
+
+    def returns_its_input(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
+        return model
+''')
+
+# candidate -> what the output must say (lower case)
+SAYS = {
+    "hangs": ["timeout", "case time limit", "hangs"],
+    "aborts": ["crash", "sigabrt"],
+    "exits": ["crash", "systemexit"],
+    "returns_none": ["returned none"],
+    "returns_its_input": ["returned its input without inserting any observer"],
+}
+
+
+def _run(tmp_path, candidate, jobs, seconds=SECONDS, extra=()):
+    (tmp_path / "bad_candidates.py").write_text(BAD_CANDIDATES)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "findings"
+    start = time.time()
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "fuzz", "--candidate", f"bad_candidates:{candidate}", "--seconds",
+         str(seconds), "--jobs", str(jobs), "--case-timeout", "2", "--out", str(out), "--mode", "valid", *extra],
+        capture_output=True, text=True, env=env, timeout=seconds * 3 + 60,
+    )
+    return proc, time.time() - start, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("candidate", sorted(SAYS))
+def test_a_bad_candidate_ends_the_run_in_time_with_a_finding(tmp_path, candidate, jobs):
+    proc, wall, out = _run(tmp_path, candidate, jobs)
+    text = proc.stdout.lower()
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert wall <= SECONDS * 1.1 + 5, f"the run took {wall:.1f} s for a budget of {SECONDS} s"
+    for words in SAYS[candidate]:
+        assert words in text, (words, proc.stdout[-3000:])
+    assert "the harness failed" not in text
+    cases = iter_cases(out)
+    assert cases and all(case.info.kind == "finding" for _, case in cases)  # saved, as valid corpus cases
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_the_summary_and_exits_130(tmp_path):
+    (tmp_path / "bad_candidates.py").write_text(BAD_CANDIDATES)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "fuzz", "--candidate", "harness.mutants:no_output_sharing", "--seconds",
+         "120", "--out", str(tmp_path / "findings"), "--mode", "valid"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    time.sleep(15)
+    proc.send_signal(signal.SIGINT)
+    start = time.time()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout[-3000:] + stderr[-3000:]
+    assert time.time() - start < 15
+    assert "interrupted" in stdout and "cases in" in stdout
+    for _, case in iter_cases(tmp_path / "findings") if (tmp_path / "findings").exists() else []:
+        assert case.info.kind == "finding"
