@@ -2,9 +2,10 @@
 
 For each annotated node ``n`` (in the graph order from before insertion):
 
-* Input edges. For each positional argument of ``n`` that is a node (looking inside lists and tuples, e.g.
-  ``cat``'s tensors), the edge is ``(a, n)`` where ``a`` is the argument with any observers already put in front
-  of it skipped. When the edge has an observer instance ``obs`` in the map:
+* Input edges. For each node among the positional arguments of ``n`` (inside nested containers too, e.g.
+  ``cat``'s list of tensors, as torch.fx's ``map_arg`` walks them), the edge is ``(a, n)`` where ``a`` is the
+  argument with any observers already put in front of it skipped. When the edge has an observer instance ``obs``
+  in the map:
   - if ``a``'s output is observed by the same instance, ``n`` already reads the observed value: nothing to do;
   - if ``n`` writes ``a`` in place (its op's schema marks argument 0 as written) and ``a`` is computed from
     module buffers alone (no graph input), ``a`` is a buffer update: it is not observed;
@@ -27,6 +28,7 @@ from typing import Any
 import torch
 from torch._subclasses import FakeTensor
 from torch.fx import GraphModule, Node
+from torch.fx.node import map_arg
 
 from prepare_impl.keys import annotation_of
 
@@ -58,11 +60,8 @@ class _Inserter:
         return obs_node
 
     # -- input edges ---------------------------------------------------------------------------------------
-    def _observed_arg(self, node: Node, arg: Any) -> Any:
-        if isinstance(arg, (list, tuple)):
-            return type(arg)(self._observed_arg(node, a) for a in arg)
-        if not isinstance(arg, Node):
-            return arg
+    def _observed_arg(self, node: Node, arg: Node) -> Node:
+        """What ``node`` reads instead of its argument node ``arg``: ``arg`` or an observer node of the edge."""
         producer = arg
         while producer in self.observer_nodes:
             producer = producer.args[0]
@@ -99,7 +98,7 @@ class _Inserter:
             n, expanded = stack.pop()
             if n in memo:
                 continue
-            producers = [a for a in (*n.args, *n.kwargs.values()) for a in _flat_nodes(a)]
+            producers = n.all_input_nodes
             if not expanded:
                 stack.append((n, True))
                 for p in producers:
@@ -135,16 +134,8 @@ class _Inserter:
         for node in list(self.graph.nodes):
             if annotation_of(node) is None:
                 continue
-            node.args = tuple(self._observed_arg(node, a) for a in node.args)
+            node.args = map_arg(node.args, lambda a, node=node: self._observed_arg(node, a))
             self._observe_output(node)
-
-
-def _flat_nodes(value: Any):
-    if isinstance(value, Node):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _flat_nodes(v)
 
 
 def _stops_walk(n: Node) -> bool:

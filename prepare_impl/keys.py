@@ -15,13 +15,14 @@ Rules (see also ``prepare_impl/__init__.py``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 from torch.fx import GraphModule, Node
+from torch.fx.node import map_arg
+from torchao.quantization.pt2e.quantizer.quantizer import Q_ANNOTATION_KEY as ANNOTATION_KEY
 
 from prepare_impl.errors import NotAnInputError, TensorKwargError, UnknownSpecError
-
-ANNOTATION_KEY = "quantization_annotation"
+from prepare_impl.specs import SPEC_TYPES
 
 Edge = tuple[Node, Node]
 Key = Union[Edge, Node]
@@ -59,21 +60,15 @@ class AnnotatedKeys:
         return self.specs[self.index[key]]
 
 
-def _iter_nodes(value: Any) -> Iterator[Node]:
-    if isinstance(value, Node):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _iter_nodes(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _iter_nodes(v)
+def _nodes_in(value: Any) -> list[Node]:
+    """The fx Nodes inside an argument, in order (torch.fx's own traversal of nested containers)."""
+    found: list[Node] = []
+    map_arg(value, found.append)
+    return found
 
 
 def collect_keys(model: GraphModule) -> AnnotatedKeys:
     """Every key of ``model`` with its spec, in annotation order; validates inputs and kwargs."""
-    from prepare_impl.specs import SPEC_TYPES
-
     keys: list[Key] = []
     specs: list[Any] = []
     for node in model.graph.nodes:
@@ -81,7 +76,7 @@ def collect_keys(model: GraphModule) -> AnnotatedKeys:
         if qa is None:
             continue
         for kwarg, value in node.kwargs.items():
-            for tensor in _iter_nodes(value):
+            for tensor in _nodes_in(value):
                 raise TensorKwargError(node.name, kwarg, repr(tensor.name))
         inputs = set(node.all_input_nodes)
         for arg, spec in qa.input_qspec_map.items():
