@@ -26,10 +26,10 @@ from torchao.quantization.pt2e.quantizer import (
     QuantizationSpec,
     SharedQuantizationSpec,
 )
+from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
 from harness.check.observer_map import is_observer_module
-
-A = "quantization_annotation"
+from harness.fx.nodes import ANNOTATION_KEY as A
 
 
 def int8(is_qat: bool = False, qmin: int = -128, qmax: int = 127) -> QuantizationSpec:
@@ -188,14 +188,14 @@ def annotate_buffer(gm: GraphModule, is_qat: bool) -> None:
     n["relu"].meta[A] = QuantizationAnnotation(input_qspec_map={n["x"]: int8(is_qat)}, output_qspec=int8(is_qat))
 
 
+class NoBatchNormXNNPACK(XNNPACKQuantizer):
+    """XNNPACKQuantizer without its conv-bn QAT annotators: they export their patterns (~5 s) and match nothing in
+    a model without batch norm, so skipping them keeps the tests fast."""
+
+    STATIC_QAT_ONLY_OPS: list = []
+
+
 def annotate_xnnpack(gm: GraphModule, is_qat: bool) -> GraphModule:
-    from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
-
-    class NoBatchNormXNNPACK(XNNPACKQuantizer):
-        # The conv-bn QAT annotators export their patterns (~5 s) and match nothing in a model without
-        # batch norm: skip them to keep the tests fast.
-        STATIC_QAT_ONLY_OPS: list = []
-
     q = NoBatchNormXNNPACK().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
     gm = q.transform_for_annotation(gm)
     q.annotate(gm)

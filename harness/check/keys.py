@@ -18,8 +18,9 @@ from typing import Any, Optional
 
 from torch.fx import GraphModule, Node
 
+from harness.fx.nodes import ANNOTATION_KEY
+
 __all__ = [
-    "ANNOTATION_KEY",
     "CanonicalFormatError",
     "annotated_keys",
     "edge_key",
@@ -27,8 +28,6 @@ __all__ = [
     "output_key",
     "parse_key",
 ]
-
-ANNOTATION_KEY = "quantization_annotation"
 
 _EDGE_RE = re.compile(r"^edge:([^\s>]+)->([^\s>]+)$")
 _OUT_RE = re.compile(r"^out:(\S+)$")

@@ -20,6 +20,7 @@ from torchao.quantization.pt2e.observer import FixedQParamsObserver
 
 from harness.case.names import UnknownName
 from harness.check.keys import CanonicalFormatError
+from harness.fx.nodes import PER_CHANNEL_QSCHEMES
 from harness.fx.ops import derive_fn_name
 
 __all__ = ["ObserverConfig", "observer_config", "qualified_name"]
@@ -40,9 +41,6 @@ def qualified_name(obj: Any) -> str:
     mod = getattr(obj, "__module__", None) or "?"
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
     return f"{mod}.{name}"
-
-
-_PER_CHANNEL = {"torch.per_channel_affine", "torch.per_channel_symmetric", "torch.per_channel_affine_float_qparams"}
 
 
 def _scalar(value: Any) -> Any:
@@ -135,8 +133,9 @@ def observer_config(
     inner_mod = getattr(module, "activation_post_process", None)
     is_fq = isinstance(module, FakeQuantizeBase)
     inner = qualified_name(type(inner_mod)) if is_fq and isinstance(inner_mod, torch.nn.Module) else None
-    qscheme = _opt_str(getattr(module, "qscheme", None))
-    ch_axis = _opt_int(getattr(module, "ch_axis", None)) if qscheme in _PER_CHANNEL else None
+    qscheme = getattr(module, "qscheme", None)
+    per_channel = isinstance(qscheme, torch.qscheme) and qscheme in PER_CHANNEL_QSCHEMES
+    ch_axis = _opt_int(getattr(module, "ch_axis", None)) if per_channel else None
     is_dynamic = getattr(module, "is_dynamic", None)
     eps_holder = inner_mod if is_fq and isinstance(inner_mod, torch.nn.Module) else module
     eps = _opt_float(getattr(eps_holder, "eps", None))
@@ -152,7 +151,7 @@ def observer_config(
         dtype=_opt_str(getattr(module, "dtype", None)),
         quant_min=_opt_int(getattr(module, "quant_min", None)),
         quant_max=_opt_int(getattr(module, "quant_max", None)),
-        qscheme=qscheme,
+        qscheme=_opt_str(qscheme),
         ch_axis=ch_axis,
         is_dynamic=None if is_dynamic is None else bool(is_dynamic),
         scale=_opt_float(module.scale) if fixed else None,

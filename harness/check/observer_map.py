@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from torch.fx import GraphModule, Node
@@ -27,8 +27,9 @@ from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize, FakeQuantiz
 from torchao.quantization.pt2e.observer import _is_activation_post_process
 
 from harness.check.keys import annotated_keys, edge_key, parse_key
+from harness.fx.nodes import arg_nodes
 
-__all__ = ["ObserverMap", "is_observer_module", "locate_observers"]
+__all__ = ["ObserverMap", "is_observer_module", "locate_observers", "submodule"]
 
 
 def is_observer_module(module: Any) -> bool:
@@ -38,7 +39,8 @@ def is_observer_module(module: Any) -> bool:
     ) or bool(_is_activation_post_process(module))
 
 
-def _submodule(gm: GraphModule, target: Any) -> Optional[torch.nn.Module]:
+def submodule(gm: GraphModule, target: Any) -> Optional[torch.nn.Module]:
+    """The submodule of ``gm`` a ``call_module`` target names, ``None`` when there is none."""
     try:
         return gm.get_submodule(str(target))
     except AttributeError:
@@ -49,22 +51,10 @@ def _is_observer_node(gm: GraphModule, node: Any) -> bool:
     return (
         isinstance(node, Node)
         and node.op == "call_module"
-        and is_observer_module(_submodule(gm, node.target))
+        and is_observer_module(submodule(gm, node.target))
         and len(node.args) >= 1
         and isinstance(node.args[0], Node)
     )
-
-
-def _flatten_nodes(value: Any) -> Iterator[Node]:
-    """The fx Nodes in an argument, through nested lists, tuples and dicts, in order."""
-    if isinstance(value, Node):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _flatten_nodes(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _flatten_nodes(v)
 
 
 @dataclass
@@ -93,7 +83,7 @@ class ObserverMap:
         """The observer module a call_module node runs (``None`` for ``None``)."""
         if node is None:
             return None
-        return _submodule(self.prepared, node.target)
+        return submodule(self.prepared, node.target)
 
     def key_module(self, key: str) -> Optional[torch.nn.Module]:
         """The observer module observing annotated key ``key`` (``None``: unobserved or not a key)."""
@@ -131,7 +121,7 @@ def locate_observers(original: GraphModule, prepared: GraphModule) -> ObserverMa
     for n in nodes:
         if n in obs_set:
             continue
-        for x in _flatten_nodes((n.args, n.kwargs)):
+        for x in arg_nodes((n.args, n.kwargs)):
             chain: list[Node] = []
             seen: set[Node] = set()
             while x in obs_set and x not in seen:

@@ -3,6 +3,7 @@ output for hand-annotated and XNNPACK-annotated models."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from harness.check.keys import CanonicalFormatError, annotated_keys, edge_key, k
 from harness.check.observer_map import is_observer_module, locate_observers
 from prepared_models import CASES, FIXED, annotated, obs_node, prepared_case
 from torchao.quantization.pt2e.prepare import prepare
+from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
 
 def _observers(gm):
@@ -227,8 +229,6 @@ def test_original_mutated_in_place_by_prepare_reads_the_same():
 
 def test_annotation_keys_of_a_graph_copy_are_read_by_name():
     # copy.deepcopy keeps annotations pointing at the source graph's nodes; names still match
-    import copy
-
     p = prepared_case("relu_add")
     stale = copy.deepcopy(annotated("relu_add"))
     assert canonical_form(stale, p.prepared) == canonical_form(p.original, p.prepared)
@@ -290,8 +290,6 @@ def test_bad_inputs_raise_typed_errors():
 
 
 def test_missing_nodes_are_recorded():
-    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
-
     p = prepared_case("chain")
     # drop mul from the prepared graph (the output returns relu's observer instead)
     mul = next(n for n in p.prepared.graph.nodes if n.name == "mul")

@@ -8,6 +8,7 @@ import copy
 import pytest
 import torch
 
+import prepare_impl
 from harness.check.observer_map import locate_observers
 from harness.check.invariants import (
     CHECKS,
@@ -36,9 +37,10 @@ from prepared_models import (
     prepared_case,
     uint8,
 )
-from torchao.quantization.pt2e.observer import MinMaxObserver, ObserverBase
+from torchao.quantization.pt2e.fake_quantize import FakeQuantize
+from torchao.quantization.pt2e.observer import MinMaxObserver, ObserverBase, PerChannelMinMaxObserver
 from torchao.quantization.pt2e.prepare import prepare
-from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
+from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, QuantizationSpec, SharedQuantizationSpec
 
 
 def ctx_for(name: str, is_qat: bool = False, groups: bool = True, inputs: bool = True) -> CheckContext:
@@ -85,17 +87,72 @@ def test_torchao_output_violates_nothing(name, is_qat):
     assert check_all(ctx_for(name, is_qat, groups=False)) == []
 
 
-def test_check_all_runs_every_check_and_names_unknown_ones():
-    assert list(CHECKS) == [
-        "one_observer_per_group",
-        "no_cyclic_sharing",
-        "annotated_edges_observed",
-        "observer_matches_spec",
-        "derived_sources",
-        "graph_well_formed",
-        "float_semantics",
-        "convert_state",
-    ]
+def _share_instance_across_groups(ctx: CheckContext) -> None:
+    node_of(ctx, "out:add").target = node_of(ctx, "out:relu").target
+
+
+def _share_relu_with_itself(ctx: CheckContext) -> None:
+    relu = next(n for n in ctx.original.graph.nodes if n.name == "relu")
+    relu.meta[A] = QuantizationAnnotation(output_qspec=SharedQuantizationSpec(relu))
+
+
+def _drop_edge_observer(ctx: CheckContext) -> None:
+    remove_observer(ctx, node_of(ctx, "edge:x->relu"))
+
+
+def _change_quant_min(ctx: CheckContext) -> None:
+    module_of(ctx, "out:add").quant_min = -127
+
+
+def _swap_derived_sources(ctx: CheckContext) -> None:
+    derived = module_of(ctx, "edge:conv_bias->conv2d")
+    derived.obs_or_fqs = list(reversed(derived.obs_or_fqs))
+
+
+def _swap_add_arguments(ctx: CheckContext) -> None:
+    add = named(ctx, "add")
+    add.args = (add.args[1], add.args[0])
+
+
+def _scale_in_an_observer(ctx: CheckContext) -> None:
+    ctx.prepared.add_submodule(node_of(ctx, "out:add").target, ScalingObserver())
+
+
+def _drop_convert_state(ctx: CheckContext) -> None:
+    del ctx.prepared.meta["_observed_graph_module_attrs"]
+
+
+# every registered check -> (a case, a way to break its prepared model for that check)
+BROKEN_FOR = {
+    "one_observer_per_group": ("relu_add", _share_instance_across_groups),
+    "no_cyclic_sharing": ("cat", _share_relu_with_itself),
+    "annotated_edges_observed": ("relu_add", _drop_edge_observer),
+    "observer_matches_spec": ("relu_add", _change_quant_min),
+    "derived_sources": ("conv_derived", _swap_derived_sources),
+    "graph_well_formed": ("relu_add", _swap_add_arguments),
+    "float_semantics": ("relu_add", _scale_in_an_observer),
+    "convert_state": ("cat", _drop_convert_state),
+}
+
+
+def test_every_registered_check_has_a_case_broken_for_it():
+    assert set(BROKEN_FOR) == set(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_check_all_runs_every_registered_check_and_each_fires(name):
+    """A checker that never fires is not a checker: each registered one, run through check_all with all the
+    others, is silent on torchao's output and reports the case broken for it (and does not crash on it)."""
+    case, breaks = BROKEN_FOR[name]
+    ctx = ctx_for(case)
+    assert [v for v in check_all(ctx) if v.check == name] == []
+    breaks(ctx)
+    fired = [v for v in check_all(ctx) if v.check == name]
+    assert fired, f"{name} did not fire on {case} broken by {breaks.__name__}"
+    assert not any((v.details or {}).get("crashed") for v in fired), fired
+
+
+def test_check_all_names_unknown_checks():
     with pytest.raises(KeyError, match="unknown check"):
         check_all(ctx_for("cat"), only=["nope"])
 
@@ -326,10 +383,6 @@ def test_fixed_scale_and_inner_observer_fire_in_qat():
 def test_qat_per_channel_fake_quant_drops_ch_axis_upstream():
     """Upstream finding: prepare passes ch_axis only to classes whose name contains "PerChannel", so a
     FakeQuantize(observer=PerChannelMinMaxObserver) spec with ch_axis=1 quantizes along axis 0."""
-    from torchao.quantization.pt2e.fake_quantize import FakeQuantize
-    from torchao.quantization.pt2e.observer import PerChannelMinMaxObserver
-    from torchao.quantization.pt2e.quantizer import QuantizationSpec
-
     spec = QuantizationSpec(
         dtype=torch.int8, observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=PerChannelMinMaxObserver),
         quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric, ch_axis=1,
@@ -498,8 +551,6 @@ def test_wrong_is_qat_fires():
 @pytest.mark.parametrize("is_qat", [False, True], ids=["ptq", "qat"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_reference_prepare_violates_nothing(name, is_qat):
-    import prepare_impl
-
     original = annotated(name, is_qat)
     groups = expected_groups_from_analysis(prepare_impl.sharing_groups(annotated(name, is_qat)))
     prepared = prepare_impl.prepare(annotated(name, is_qat), {}, is_qat)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize
+from torchao.quantization.pt2e.quantizer import DerivedQuantizationSpec
+
 from harness.check.invariants.context import CheckContext, Violation
 from harness.check.invariants.naming import key_text, keys_text, obs_name
 from harness.check.invariants.sharing import shared_target
@@ -29,9 +32,6 @@ def _resolve_spec(key: str, keys: dict[str, Any]) -> Any:
 def check_derived_sources(ctx: CheckContext) -> list[Violation]:
     """Each DerivedObserverOrFakeQuantize's ``obs_or_fqs`` are, in order, the observers of its spec's
     ``derived_from`` keys (of their groups, when expected groups are known)."""
-    from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize
-    from torchao.quantization.pt2e.quantizer import DerivedQuantizationSpec
-
     om = ctx.observers()
     keys = om.keys
     index = ctx.group_index()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from torch._subclasses import FakeTensor
 from torch.fx import GraphModule, Node
 
 from harness.check.invariants.context import ExpectedGroup
@@ -25,8 +26,6 @@ __all__ = ["exempt_keys"]
 
 
 def _is_fake_tensor(value: Any) -> bool:
-    from torch._subclasses import FakeTensor
-
     return isinstance(value, FakeTensor)
 
 

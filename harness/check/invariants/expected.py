@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from torch.fx import GraphModule
+from torchao.quantization.pt2e.prepare import _get_edge_or_node_to_group_id, _get_edge_or_node_to_qspec
 
 from harness.check.invariants.context import ExpectedGroup
 from harness.check.keys import key_of
@@ -32,11 +33,6 @@ def expected_groups_from_upstream(original: GraphModule) -> list[ExpectedGroup]:
     annotation order (the one torchao builds the observer from). Useful to check torchao against the
     checkers, and in tests.
     """
-    from torchao.quantization.pt2e.prepare import (
-        _get_edge_or_node_to_group_id,
-        _get_edge_or_node_to_qspec,
-    )
-
     qspecs = _get_edge_or_node_to_qspec(original)
     group_id = _get_edge_or_node_to_group_id(qspecs)
     members: dict[int, list[str]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from torch.fx import GraphModule
+from torchao.quantization.pt2e.fake_quantize import disable_fake_quant, disable_observer
 
 from harness.check.invariants.context import CheckContext, Violation
 
@@ -24,8 +25,6 @@ def float_outputs_match(original: GraphModule, prepared: GraphModule, example_in
 
     Runs deep copies; fake quants (and their observers) are disabled on the prepared copy.
     """
-    from torchao.quantization.pt2e.fake_quantize import disable_fake_quant, disable_observer
-
     orig = copy.deepcopy(original)
     prep = copy.deepcopy(prepared)
     prep.apply(disable_fake_quant)

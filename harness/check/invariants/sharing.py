@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
+
 from harness.check.invariants.context import CheckContext, Violation
 from harness.check.invariants.exempt import exempt_keys
 from harness.check.invariants.naming import key_text, keys_text, obs_name
@@ -62,8 +64,6 @@ def check_one_observer_per_group(ctx: CheckContext) -> list[Violation]:
 
 
 def shared_target(spec: Any) -> Optional[str]:
-    from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
-
     if isinstance(spec, SharedQuantizationSpec):
         return key_of(spec.edge_or_node)
     return None

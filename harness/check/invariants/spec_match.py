@@ -11,9 +11,18 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
+from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize
+from torchao.quantization.pt2e.fake_quantize import FixedQParamsFakeQuantize
+from torchao.quantization.pt2e.observer import FixedQParamsObserver
+from torchao.quantization.pt2e.quantizer import (
+    DerivedQuantizationSpec,
+    FixedQParamsQuantizationSpec,
+    QuantizationSpec,
+)
 
 from harness.check.invariants.context import CheckContext, Violation
 from harness.check.invariants.naming import keys_text, obs_name
+from harness.fx.nodes import PER_CHANNEL_QSCHEMES
 
 __all__ = ["check_observer_matches_spec"]
 
@@ -31,26 +40,14 @@ def _ctor_keywords(ctor: Any) -> dict:
     return dict(getattr(p, "keywords", {}) or {}) if p is not None else {}
 
 
-_PER_CHANNEL = (torch.per_channel_affine, torch.per_channel_symmetric, torch.per_channel_affine_float_qparams)
-
-
 def _expected_observer(spec: Any, is_qat: bool) -> Optional[tuple[Any, Any, dict]]:
     """(class, inner class or None, {field: value}) a correct prepare builds for root spec ``spec``."""
-    from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize
-    from torchao.quantization.pt2e.fake_quantize import FixedQParamsFakeQuantize
-    from torchao.quantization.pt2e.observer import FixedQParamsObserver
-    from torchao.quantization.pt2e.quantizer import (
-        DerivedQuantizationSpec,
-        FixedQParamsQuantizationSpec,
-        QuantizationSpec,
-    )
-
     fields: dict[str, Any] = {}
     for name in ("dtype", "quant_min", "quant_max", "qscheme"):
         value = getattr(spec, name, None)
         if value is not None:
             fields[name] = value
-    if getattr(spec, "qscheme", None) in _PER_CHANNEL and getattr(spec, "ch_axis", None) is not None:
+    if getattr(spec, "qscheme", None) in PER_CHANNEL_QSCHEMES and getattr(spec, "ch_axis", None) is not None:
         fields["ch_axis"] = spec.ch_axis
     if isinstance(spec, QuantizationSpec):
         fields["is_dynamic"] = spec.is_dynamic

@@ -10,7 +10,8 @@ from torch.fx import GraphModule, Node
 
 from harness.check.invariants.context import CheckContext, Violation
 from harness.check.invariants.naming import nodes_by_name
-from harness.check.observer_map import is_observer_module
+from harness.check.observer_map import is_observer_module, submodule
+from harness.fx.nodes import arg_nodes
 
 __all__ = ["check_graph_well_formed"]
 
@@ -24,7 +25,7 @@ def _strip(gm: GraphModule, value: Any) -> Any:
             and value not in seen
             and value.args
             and isinstance(value.args[0], Node)
-            and _is_observer_target(gm, value.target)
+            and is_observer_module(submodule(gm, value.target))
         ):
             seen.add(value)
             value = value.args[0]
@@ -34,13 +35,6 @@ def _strip(gm: GraphModule, value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((str(k), _strip(gm, x)) for k, x in value.items()))
     return ("const", repr(value))
-
-
-def _is_observer_target(gm: GraphModule, target: Any) -> bool:
-    try:
-        return is_observer_module(gm.get_submodule(str(target)))
-    except AttributeError:
-        return False
 
 
 def check_graph_well_formed(ctx: CheckContext) -> list[Violation]:
@@ -54,15 +48,12 @@ def check_graph_well_formed(ctx: CheckContext) -> list[Violation]:
 
     seen: set[Node] = set()
     for n in prepared.graph.nodes:
-        for a in _iter_nodes((n.args, n.kwargs)):
+        for a in arg_nodes((n.args, n.kwargs)):
             if a not in seen:
                 add(f"{n.name} uses {a.name} before it is defined (graph not topologically sorted)", node=n.name)
         seen.add(n)
-        if n.op == "call_module":
-            try:
-                prepared.get_submodule(str(n.target))
-            except AttributeError:
-                add(f"call_module node {n.name} targets {n.target}, which does not exist", node=n.name)
+        if n.op == "call_module" and submodule(prepared, n.target) is None:
+            add(f"call_module node {n.name} targets {n.target}, which does not exist", node=n.name)
     if not v:
         try:
             prepared.graph.lint()
@@ -72,7 +63,7 @@ def check_graph_well_formed(ctx: CheckContext) -> list[Violation]:
     orig_nodes = nodes_by_name(ctx.original)
     prep_nodes = nodes_by_name(prepared)
     for name, on in orig_nodes.items():
-        if on.op == "call_module" and _is_observer_target(ctx.original, on.target):
+        if on.op == "call_module" and is_observer_module(submodule(ctx.original, on.target)):
             continue
         pn = prep_nodes.get(name)
         if pn is None:
@@ -86,26 +77,9 @@ def check_graph_well_formed(ctx: CheckContext) -> list[Violation]:
     for name, pn in prep_nodes.items():
         if name in orig_nodes:
             continue
-        if pn.op == "call_module" and _is_observer_target(prepared, pn.target):
+        if pn.op == "call_module" and is_observer_module(submodule(prepared, pn.target)):
             continue
-        what = pn.op if pn.op != "call_module" else f"call_module of {type(_safe_mod(prepared, pn.target)).__name__}"
+        what = pn.op if pn.op != "call_module" else f"call_module of {type(submodule(prepared, pn.target)).__name__}"
         add(f"node {name} ({what}) is new and not an observer: prepare may only insert observers", node=name)
     return v
 
-
-def _safe_mod(gm: GraphModule, target: Any) -> Any:
-    try:
-        return gm.get_submodule(str(target))
-    except AttributeError:
-        return None
-
-
-def _iter_nodes(value: Any):
-    if isinstance(value, Node):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for x in value:
-            yield from _iter_nodes(x)
-    elif isinstance(value, dict):
-        for x in value.values():
-            yield from _iter_nodes(x)
