@@ -43,7 +43,7 @@ from harness.tools.repro_writer import ReproError, ScriptWriter
 
 __all__ = ["ReproError", "repro_script", "expected_summary", "main_repro", "COMPARED_FIELDS"]
 
-# The observer fields the script compares (see harness.check.canonical.ObserverConfig for their meaning).
+# The observer fields the script compares (see harness.check.observer_config.ObserverConfig for their meaning).
 COMPARED_FIELDS = ("cls", "inner", "dtype", "quant_min", "quant_max", "qscheme", "ch_axis", "is_dynamic", "scale",
                    "zero_point", "derived_from")
 
