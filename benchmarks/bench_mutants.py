@@ -3,14 +3,16 @@
     python benchmarks/bench_mutants.py [--seconds 60] [--seed 0] [--only NAME ...]
 
 Runs ``python -m harness fuzz --candidate harness.mutants:NAME --seconds S`` for every mutant (one process each,
-as a user would) and prints a table: mutant, the rule it breaks, caught?, seconds to the first failing case
-(from the start of the campaign, imports included), and the size of the shrunk finding.
+as a user would; ``S`` is the budget of the whole run) and prints a table: mutant, the rule it breaks, caught?
+(exit status 1), seconds to the first failing case (from the start of the run, imports included), the size of
+the finding (shrunk, or as found when the budget ran out) and the wall time of the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -18,6 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+FINDING_LINE = re.compile(r"first seen at (?P<first>[\d.]+)s, (?:shrunk to )?(?P<nodes>\d+) nodes")
 
 
 def main() -> None:
@@ -41,20 +45,20 @@ def main() -> None:
             capture_output=True, text=True, env=env,
         )
         wall = time.time() - start
-        # each finding's report says "first seen at X s, shrunk to N nodes"
-        seen = [line.split("first seen at ")[1] for line in proc.stdout.splitlines() if "first seen at " in line]
-        first = min((float(x.split("s,")[0]) for x in seen), default=None)
-        nodes = min((int(x.split("shrunk to ")[1].split()[0]) for x in seen), default=None)
-        caught = proc.returncode == 1
+        # each finding's report says "first seen at X s, shrunk to N nodes" (or "N nodes, not shrunk")
+        seen = [FINDING_LINE.search(line) for line in proc.stdout.splitlines()]
+        first = min((float(m["first"]) for m in seen if m), default=None)
+        nodes = min((int(m["nodes"]) for m in seen if m), default=None)
+        caught = proc.returncode == 1  # 0: nothing new; 3: the harness failed; 130: interrupted
         rows.append((name, MUTANTS[name], caught, first, nodes, wall))
         print(f"{name:32s} caught={caught!s:5s} first={first if first is not None else '-'!s:>6}s "
               f"nodes={nodes if nodes is not None else '-'!s:>3} wall={wall:5.1f}s", flush=True)
     print()
-    print("| mutant | rule broken | caught | first failing case (s) | shrunk nodes |")
-    print("|---|---|---|---|---|")
-    for name, rule, caught, first, nodes, _ in rows:
+    print("| mutant | rule broken | caught | first failing case (s) | nodes | wall (s) |")
+    print("|---|---|---|---|---|---|")
+    for name, rule, caught, first, nodes, wall in rows:
         print(f"| {name} | {rule} | {'yes' if caught else 'NO'} | {first if first is not None else '-'} | "
-              f"{nodes if nodes is not None else '-'} |")
+              f"{nodes if nodes is not None else '-'} | {wall:.1f} |")
 
 
 if __name__ == "__main__":

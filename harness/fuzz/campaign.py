@@ -2,7 +2,7 @@
 
 The driver owns the budget, the files and the verdict. ``--seconds N`` is the wall-clock budget of the whole run,
 start-up and shrinking included: each worker, once started, generates cases during 80% of the time left and keeps
-the rest for shrinking; all stop at N s, and the driver kills what is left at ``N * 1.05 + 2`` s. Workers (:mod:`harness.fuzz.worker`, run by an engine such as
+the rest for shrinking; all stop at N s, and the driver kills what is left at ``N + min(2, N / 20)`` s. Workers (:mod:`harness.fuzz.worker`, run by an engine such as
 :class:`harness.fuzz.local.LocalEngine`) send events (:mod:`harness.fuzz.events`); a finding arrives as case data and
 the driver writes it: at once to ``OUT/pending/`` when first seen (a finding is never lost, even if the run is
 killed while shrinking), then shrunk to ``OUT/`` (atomic, content-named files, one per signature), removing the
@@ -45,7 +45,7 @@ class _Driver:
         self.started = started if started is not None else time.time()
         self.seed = config.seed if config.seed is not None else random.SystemRandom().getrandbits(32)
         self.end = self.started + config.seconds
-        self.kill_at = self.started + config.seconds * 1.05 + 2.0
+        self.kill_at = self.end + min(2.0, 0.05 * config.seconds)  # the workers' last events are out by then
         self.out = Path(config.out)
         self.cases = 0
         self.findings: dict[str, Finding] = {}
@@ -95,6 +95,9 @@ class _Driver:
         if event.stage == STAGE_PENDING:
             if event.signature not in self.findings:
                 self.pending[key] = (event, save_case(case_from_json(event.case), self.out / "pending"))
+                label = f"known {event.known_id}" if event.known_id else event.triage
+                self.say(f"[{time.time() - self.started:6.1f}s] failing case ({label}): {event.signature[:80]}; "
+                         f"shrinking it (copy as found: {self.pending[key][1]})")
             return
         pending = self.pending.pop(key, None)
         if event.signature not in self.findings:

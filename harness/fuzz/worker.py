@@ -147,6 +147,12 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
     while time.time() < generate_until:
         state: dict = {"target": None, "best": None, "detected": None, "stop": None}
 
+        def flush() -> None:
+            if state["best"] is not None:
+                seen.add(state["best"].signature)
+                emit(finding(state["best"], STAGE_SHRUNK, state["detected"]))
+                state["best"] = None
+
         @settings(max_examples=config.round_size, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
                   print_blob=False)
@@ -154,7 +160,10 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
         @given(strategy)
         def round_(case) -> None:
             now = time.time()
-            if state["target"] is None and now > generate_until or state["stop"] and now > state["stop"]:
+            if state["stop"] and now > state["stop"]:
+                flush()  # out of time while shrinking: the best case so far goes out now, hypothesis winds down
+                return
+            if state["target"] is None and now > generate_until:
                 return
             guard.enter(case)
             try:
@@ -190,15 +199,15 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
             except _Found:
                 pass
             except Exception as e:  # noqa: BLE001 - hypothesis trouble must not end the run, but is counted
-                emit(HarnessError(me, error_key(e), traceback.format_exc()))
+                if not (state["stop"] and time.time() > state["stop"]):  # else: hypothesis replaying a case after
+                    emit(HarnessError(me, error_key(e), traceback.format_exc()))  # we stopped checking (flaky)
         for w in caught:
             text = f"{w.category.__name__}: {w.message}"
             if text not in warned:
                 warned.add(text)
                 emit(HarnessWarning(me, text))
-        if state["best"] is not None:
-            seen.add(state["best"].signature)
-            emit(finding(state["best"], STAGE_SHRUNK, state["detected"]))
-            if config.stop_on_new and state["best"].triage != "known":
-                break
+        best = state["best"]
+        flush()
+        if best is not None and config.stop_on_new and best.triage != "known":
+            break
     tick(force=True)
