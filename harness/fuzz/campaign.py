@@ -2,7 +2,8 @@
 
 The driver owns the budget, the files and the verdict. ``--seconds N`` is the wall-clock budget of the whole run,
 start-up and shrinking included: each worker, once started, generates cases during 80% of the time left and keeps
-the rest for shrinking; all stop at N s, and the driver kills what is left at ``N + min(2, N / 20)`` s. Workers (:mod:`harness.fuzz.worker`, run by an engine such as
+the rest for shrinking; all stop at N s, and the driver kills what is left at ``N + min(2, N / 20)`` s. Workers
+(:mod:`harness.fuzz.worker`, run by an engine such as
 :class:`harness.fuzz.local.LocalEngine`) send events (:mod:`harness.fuzz.events`); a finding arrives as case data and
 the driver writes it: at once to ``OUT/pending/`` when first seen (a finding is never lost, even if the run is
 killed while shrinking), then shrunk to ``OUT/`` (atomic, content-named files, one per signature), removing the
@@ -28,8 +29,8 @@ from harness.case.decode import case_from_json
 from harness.case.files import save_case
 from harness.fuzz.config import (EXIT_FOUND, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CampaignConfig,
                                  CampaignResult, Finding, WorkerSpec, exit_status, summary_table)
-from harness.fuzz.events import (KIND_CRASH, STAGE_PENDING, BadCandidate, Event, FindingEvent, HarnessError, HarnessWarning,
-                                 Progress, WorkerLost)
+from harness.fuzz.events import (KIND_CRASH, STAGE_PENDING, BadCandidate, Event, FindingEvent, HarnessError,
+                                 HarnessWarning, Progress, WorkerLost)
 from harness.fuzz.local import LocalEngine
 
 __all__ = ["EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_HARNESS", "EXIT_INTERRUPTED", "CampaignConfig",

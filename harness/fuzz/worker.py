@@ -30,8 +30,8 @@ from harness.case import Info
 from harness.case.encode import case_to_json
 from harness.check.run import check_case, load_function, reference_expectation
 from harness.fuzz.config import WorkerSpec
-from harness.fuzz.events import (KIND_CRASH, BadCandidate, KIND_DIVERGENCE, STAGE_PENDING, STAGE_SHRUNK, Event, FindingEvent,
-                                 HarnessError, HarnessWarning, Progress, Ready)
+from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_PENDING, STAGE_SHRUNK, BadCandidate, Event,
+                                 FindingEvent, HarnessError, HarnessWarning, Progress, Ready)
 
 
 class CaseGuard:
