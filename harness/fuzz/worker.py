@@ -14,7 +14,8 @@ What the candidate does to the worker: an exception is a result (a divergence); 
 ``KeyboardInterrupt`` and other ``BaseException`` escaping the candidate are a *crash* finding, sent as is (not
 shrunk). Before each case the :class:`CaseGuard` is told (the local engine writes the case to disk and starts
 the case's clock), so a process death or a hang is reported by the engine with the case that caused it. Errors of
-the harness itself (hypothesis, a checker) are sent as :class:`HarnessError`, warnings as :class:`HarnessWarning`.
+the harness itself (hypothesis, a checker) are sent as :class:`HarnessError`, hypothesis's warnings as
+:class:`HarnessWarning`.
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ def error_key(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {where}"
 
 
+def _from_hypothesis(w: warnings.WarningMessage) -> bool:
+    """A warning about the fuzzing itself (the candidate's and torch's own warnings are not the harness's)."""
+    return w.category.__module__.startswith("hypothesis") or "/hypothesis/" in str(w.filename)
+
+
 def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[CaseGuard] = None) -> None:
     """Fuzz until the spec's deadlines, calling ``emit`` with every event (see the module docstring)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
@@ -145,13 +151,13 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
                           len(case.graph.nodes), round(time.time() - spec.started, 1), case_to_json(case)))
 
     while time.time() < generate_until:
-        state: dict = {"target": None, "best": None, "detected": None, "stop": None}
+        state: dict = {"target": None, "best": None, "sent": None, "detected": None, "stop": None}
 
         def flush() -> None:
             if state["best"] is not None:
                 seen.add(state["best"].signature)
                 emit(finding(state["best"], STAGE_SHRUNK, state["detected"]))
-                state["best"] = None
+                state["sent"], state["best"] = state["best"], None
 
         @settings(max_examples=config.round_size, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
@@ -203,11 +209,10 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
                     emit(HarnessError(me, error_key(e), traceback.format_exc()))  # we stopped checking (flaky)
         for w in caught:
             text = f"{w.category.__name__}: {w.message}"
-            if text not in warned:
+            if _from_hypothesis(w) and text not in warned:
                 warned.add(text)
                 emit(HarnessWarning(me, text))
-        best = state["best"]
         flush()
-        if best is not None and config.stop_on_new and best.triage != "known":
+        if state["sent"] is not None and config.stop_on_new and state["sent"].triage != "known":
             break
     tick(force=True)
