@@ -5,7 +5,8 @@ dtypes, qschemes and constants are only accepted by name from the allow-lists in
 and nesting stay within the limits of ``harness.case.decode_fields``; node references point at nodes of the graph
 (arguments at earlier ones); every node is annotated at most once. Every malformed input raises
 :class:`harness.case.jsonform.CaseFormatError` naming the source and the field path. The JSON form itself is
-described in ``harness.case.encode``.
+described in ``harness.case.encode``; a compact document (runs, ``harness.case.compact``) is expanded first,
+within limits, and then decoded like any other.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Optional
 
 from harness import case as C
 from harness.case import names
+from harness.case.compact import expand
 from harness.case.decode_fields import (
     MAX_ANNOTATIONS,
     MAX_DEPTH,
@@ -318,9 +320,10 @@ class _Decoder(FieldReader):
 
 
 def case_from_json(data: Any, source: str = "<memory>") -> C.Case:
-    """The case encoded by JSON ``data``; raises :class:`CaseFormatError` naming ``source`` and the field."""
+    """The case encoded by JSON ``data`` (plain, or compact: ``harness.case.compact``); raises
+    :class:`CaseFormatError` naming ``source`` and the field."""
     try:
-        return _Decoder(source).case(data)
+        return _Decoder(source).case(expand(data, source))
     except CaseFormatError:
         raise
     except RecursionError:

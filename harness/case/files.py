@@ -1,10 +1,16 @@
 """Reading and writing corpus files: one case per JSON file (never pickle, nothing executed on load).
 
 A file is named by its content, ``<slug of the title>-<first 12 hex digits of the sha256 of the canonical
-JSON>.json``, and written atomically (temporary file in the same directory, fsync, ``os.replace``), so
+JSON>.json`` (the canonical JSON of the plain form, so the name does not depend on how the file is encoded), and
+written atomically (temporary file in the same directory, fsync, ``os.replace``), so
 saving the same case twice, even from many processes at once, leaves exactly one intact file. The JSON
 form lives in ``harness.case.encode`` and ``harness.case.decode`` (with its validation); errors are
 ``harness.case.jsonform.CaseFormatError`` naming the file and the field.
+
+Small cases are written in the plain form, indented. A case whose plain text would exceed
+:data:`COMPACT_ABOVE` bytes is written in the compact encoding of ``harness.case.compact`` (repeated structure
+stored once as runs), indented if that stays within :data:`COMPACT_ABOVE` bytes, else without whitespace. Both
+forms load; every file ever written in the plain form keeps loading.
 """
 
 from __future__ import annotations
@@ -15,15 +21,18 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from harness import case as C
+from harness.case.compact import expand
+from harness.case.compact_encode import compress
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.case.jsonform import CaseFormatError
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "COMPACT_ABOVE",
     "dumps",
     "loads",
     "case_digest",
@@ -34,6 +43,7 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+COMPACT_ABOVE = 64 * 1024  # bytes of plain text above which a case is written compact
 _TMP_SUFFIX = ".tmp"
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -56,15 +66,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-def dumps(case: C.Case) -> str:
-    """The file text of a case: pretty, stable, ASCII JSON (sorted keys, indent 1, trailing newline).
+def dumps(case: C.Case, compact: Optional[bool] = None) -> str:
+    """The file text of a case: stable, ASCII JSON (sorted keys, trailing newline).
 
+    ``compact`` None chooses by size (see the module docstring); True or False forces the compact or plain form.
     Validates the case first (a case that could not be loaded back is never written).
     """
     data = case_to_json(case)
     case_from_json(data, "<case to save>")
+    plain = _text(data, indent=1)
+    if compact is False or (compact is None and len(plain) <= COMPACT_ABOVE):
+        return plain
+    packed = compress(data)
+    if _text(expand(packed, "<case to save>"), None) != _text(data, None):
+        return plain  # only a bug in compress gets here; the plain form always holds the case
+    text = _text(packed, indent=1)
+    return text if len(text) <= COMPACT_ABOVE else _text(packed, None)
+
+
+def _text(data: Any, indent: Optional[int]) -> str:
+    """JSON text with sorted keys: indented, or (``indent`` None) without any whitespace."""
+    separators = None if indent is not None else (",", ":")
     try:
-        return json.dumps(data, sort_keys=True, indent=1, ensure_ascii=True, allow_nan=False) + "\n"
+        return json.dumps(data, sort_keys=True, indent=indent, separators=separators, ensure_ascii=True,
+                          allow_nan=False) + "\n"
     except (TypeError, ValueError) as e:
         raise CaseFormatError("<case to save>", "", f"not JSON-serialisable: {e}") from None
 
@@ -92,7 +117,8 @@ def loads(text: Union[str, bytes], source: str = "<memory>") -> C.Case:
 
 
 def case_digest(case: C.Case) -> str:
-    """The sha256 (hex) of the canonical JSON of a case (sorted keys, no whitespace)."""
+    """The sha256 (hex) of the canonical JSON of a case's plain form (sorted keys, no whitespace), whatever form
+    its file is written in."""
     data = case_to_json(case)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
