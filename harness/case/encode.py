@@ -11,7 +11,8 @@ ordered survives.
   "kwargs": [[key, value], ...]}`` where a value may itself be an observer object.
 
 Fields at their default (``is_dynamic`` false, ``allow_implicit_sharing`` true, ``None``) are left out. Nothing is
-validated here: values a case may not hold are written as they are and rejected when decoded.
+validated here: values a case may not hold are written as they are and rejected when decoded. This is the plain
+form; large cases are written to files in its compact encoding (``harness.case.compact``).
 """
 
 from __future__ import annotations

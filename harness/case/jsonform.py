@@ -3,7 +3,8 @@
 Both directions of the codec (``harness.case.encode``, ``harness.case.decode``) and the corpus files
 (``harness.case.files``) report a malformed case with this one error, whose message names the source (file) and
 the field path: ``"<source>: <field path>: <problem>"``, e.g. ``corpus/x.json: graph.nodes[3].args[0]: unknown
-node 'foo'``.
+node 'foo'``. A document of this format is plain (``harness.case.encode``) or compact, marked by a top-level
+``"encoding": "runs/1"`` (``harness.case.compact``); both carry :data:`FORMAT`.
 """
 
 from __future__ import annotations
