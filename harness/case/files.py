@@ -45,6 +45,7 @@ __all__ = [
 MAX_FILE_BYTES = 4 * 1024 * 1024
 COMPACT_ABOVE = 64 * 1024  # bytes of plain text above which a case is written compact
 _TMP_SUFFIX = ".tmp"
+_FILE_MODE = 0o644
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -176,6 +177,7 @@ def save_case(case: C.Case, directory: PathLike) -> Path:
         with os.fdopen(fd, "wb") as f:
             f.write(text)
             f.flush()
+            os.fchmod(f.fileno(), _FILE_MODE)  # mkstemp makes 0600: a case file is an ordinary, shareable file
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

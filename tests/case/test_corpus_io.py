@@ -406,6 +406,7 @@ def test_save_is_named_by_content_and_idempotent(tmp_path):
     assert first == second
     assert first.stat().st_mtime_ns == mtime  # identical content: not rewritten
     assert first.name == f"cat-shares-odd-case-{io.case_digest(case)[:12]}.json"
+    assert first.stat().st_mode & 0o777 == 0o644  # an ordinary file others can read, not mkstemp's 0600
     other = io.save_case(small_case(title="Cat shares: odd case!", scale=0.25), tmp_path)
     assert other != first and other.name.startswith("cat-shares-odd-case-")
     untitled = io.save_case(small_case(title=""), tmp_path / "deeper")
