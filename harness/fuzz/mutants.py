@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from typing import Callable
 from unittest import mock
 
+from harness.fuzz.upstream_mutants import *  # noqa: F401,F403 - mutants of torchao's prepare, UPSTREAM_MUTANTS
 import prepare_impl
 from prepare_impl import grouping, insertion, observers
 from prepare_impl import prepare as prepare_module
