@@ -217,11 +217,13 @@ def test_the_help_documents_the_exit_statuses():
 
 
 @pytest.mark.slow
-def test_the_command_line_runs_as_a_module(tmp_path):
+def test_the_command_line_runs_as_a_module_within_its_budget(tmp_path):
+    start = time.time()
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "fuzz", "--candidate", "prepare_impl:prepare", "--seconds", "25",
          "--out", str(tmp_path), "--seed", "5"],
         capture_output=True, text=True, timeout=180,
     )
+    assert time.time() - start <= 25 * 1.1 + 5  # --seconds is the budget of the whole run, start-up included
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "cases in" in proc.stdout and "0 new finding(s)" in proc.stdout
