@@ -30,8 +30,9 @@ from harness.plugin.hooks import (
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
+    pytest_sessionstart,
 )
 from harness.plugin.items import MARKER, QuantizerWarning, quantizer_suite_tests
 
 __all__ = ["QuantizerWarning", "quantizer_suite_tests", "pt2e_quantizer", "MARKER", "pytest_addoption",
-           "pytest_configure", "pytest_collection_modifyitems", "pytest_generate_tests"]
+           "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems", "pytest_generate_tests"]

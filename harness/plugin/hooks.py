@@ -1,6 +1,7 @@
 """The plugin's options and pytest hooks: ``--pt2e-*`` options and their ini values, reading them at configure
-time (bad values are usage errors), adding each ``--pt2e-quantizer``'s suite to the collected items,
-parametrizing :func:`~harness.plugin.items.quantizer_suite_tests`, and the ``pt2e_quantizer`` fixture.
+time (bad values are usage errors), clearing the hang markers of an earlier run at session start, adding each
+``--pt2e-quantizer``'s suite to the collected items, parametrizing
+:func:`~harness.plugin.items.quantizer_suite_tests`, and the ``pt2e_quantizer`` fixture.
 
 Importing this module stays cheap (no torch): it is loaded by every pytest run in an environment where the project
 is installed, so the suite is imported inside the hooks, only when a quantizer is to be checked.
@@ -18,9 +19,12 @@ from harness.plugin.items import MARKER, QuantizerSuite
 from harness.plugin.settings import SETTINGS, SOURCES, load_source, quantizer_specs, raw_value, suite_options
 from harness.plugin.summary import SuiteSummary
 
-__all__ = ["PROFILE_NAMES", "pytest_addoption", "pytest_configure", "pytest_collection_modifyitems",
+__all__ = ["PROFILE_NAMES", "HANG_MARKERS", "pytest_addoption", "pytest_configure", "pytest_sessionstart",
+           "pytest_collection_modifyitems",
            "pytest_generate_tests", "pt2e_quantizer"]
 
+# where a quantizer's hang is told to the other processes of the run (inside the corpus directory)
+HANG_MARKERS = ".pt2e-hangs"
 # the budget profiles' names (harness.suite.options.BUDGET_PROFILES, not imported here to keep --help light)
 PROFILE_NAMES = ("dev", "ci", "nightly")
 
@@ -77,16 +81,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if profile not in PROFILE_NAMES:
         raise pytest.UsageError(f"pt2e_profile: expected one of {', '.join(PROFILE_NAMES)}, got {profile!r}")
     models = raw_value(config, "models")
-    corpus = raw_value(config, "corpus") or "pt2e-findings"
+    corpus = os.path.join(str(config.invocation_params.dir), os.path.expanduser(raw_value(config, "corpus")
+                                                                                  or "pt2e-findings"))
     config.stash[SETTINGS] = {
         "prepare": raw_value(config, "prepare") or "torchao.quantization.pt2e.prepare:prepare",
         "sqnr_min": _number(config, "sqnr-min", float, float("-inf")),
-        "corpus": os.path.join(str(config.invocation_params.dir), os.path.expanduser(corpus)),
+        "corpus": corpus,
         "profile": profile,
         "examples": _number(config, "examples", int, 0),
         "timeout": _number(config, "timeout", float, 0.0),
         "models": tuple(m.strip() for m in models.split(",") if m.strip()) if models else None,
         "seed": _number(config, "seed", int, 0),
+        "hang_markers": os.path.join(corpus, HANG_MARKERS),
     }
     if models:  # the suite will run: check the names now (a usage error, not a collection error)
         from harness.suite.models import MODELS
@@ -97,9 +103,21 @@ def pytest_configure(config: pytest.Config) -> None:
                                     f"{', '.join(MODELS)}")
     config.stash[SOURCES] = {}
     config.pluginmanager.register(SuiteSummary(config), "pt2e-summary")
-    model_runs = sys.modules.get("harness.suite.model_runs")
-    if model_runs is not None:  # a new session (pytester runs several in one process): forget cached annotations
-        model_runs.clear_caches()
+    for name in ("harness.suite.model_runs", "harness.suite.hangs"):
+        module = sys.modules.get(name)
+        if module is not None:  # a new session (pytester runs several in one process): forget annotations, hangs
+            module.clear_caches()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's controller starts the workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remove the hang markers of an earlier run: in the controller (or the only process), never in a worker,
+    which would erase what another worker has just recorded."""
+    markers = session.config.stash[SETTINGS]["hang_markers"]
+    if not hasattr(session.config, "workerinput") and os.path.isdir(markers):
+        from harness.suite.hangs import clear_hang_markers
+
+        clear_hang_markers(markers)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselection, so they apply to the suite's tests too

@@ -13,6 +13,7 @@ from torchao.quantization.pt2e.utils import _fuse_conv_bn_, _fuse_linear_bn_, _g
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite.describe import exc_line, where
+from harness.suite.hangs import earlier_hang, hung_earlier, record_hang
 from harness.suite.results import Problem
 from harness.suite.source import QuantizerLoadError, QuantizerSource, make_quantizer
 from harness.suite.structure import eliminated_dead_code, graph_structure, structure_changes
@@ -62,26 +63,40 @@ def _fuse_like_prepare_pt2e(gm: GraphModule) -> None:
     _fuse_linear_bn_(gm)
 
 
-def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float) -> Annotated:
+def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, subject: str = "a graph",
+                  hang_markers: Optional[str] = None) -> Annotated:
     """Run the quantizer on ``gm`` as ``prepare_pt2e`` does, recording every problem (check 1 and 5).
+
+    A quantizer that hung earlier (:mod:`harness.suite.hangs`; ``hang_markers`` shares that with other processes)
+    is not called again: the run fails at once, without a graph. A call that times out is remembered, as a hang
+    of the quantizer on ``subject`` (``"model 'mlp'"``, ``"a random graph"``...).
 
     Batch norms are fused first and ``transform_for_annotation`` runs before the snapshot: both may change the
     graph legitimately. ``annotate`` and ``validate`` may only add annotations, and remove dead side-effect-free
     nodes (a note, see :mod:`harness.suite.structure`).
     """
+    earlier = earlier_hang(source.label, hang_markers)
+    if earlier is not None:
+        return Annotated(None, [Problem("annotate", hung_earlier(earlier))], True)
     scope = _get_node_name_to_scope(gm)
     _fuse_like_prepare_pt2e(gm)
+
+    def hang(e: TimeLimitExceeded) -> None:
+        record_hang(source.label, f"{e.what} on {subject} did not return within {e.seconds:g} s", hang_markers)
+
     try:
         quantizer = call_with_time_limit(make_quantizer, timeout, source, what="the quantizer factory")
     except QuantizerLoadError as e:
         return Annotated(gm, [Problem("annotate", str(e))], True)
     except TimeLimitExceeded as e:
+        hang(e)
         return Annotated(gm, [Problem("annotate", f"{e}: the factory hangs")], True)
 
     def call(step: str, fn: Callable, model: GraphModule) -> tuple[Any, Optional[Problem]]:
         try:
             return call_with_time_limit(fn, timeout, model, what=f"{step}()"), None
         except TimeLimitExceeded as e:
+            hang(e)
             return None, Problem("annotate", f"{e}: the quantizer hangs in {step}()")
         except Exception as e:  # noqa: BLE001 - a crash of the quantizer is a finding
             return None, Problem("annotate", f"{step}() raised {exc_line(e)}\n{where(e)}")

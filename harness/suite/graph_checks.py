@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -58,14 +59,16 @@ class GraphVerdict:
         return any(p.level == "error" for p in self.problems)
 
 
-def check_graph(graph: Any, source: QuantizerSource, options: SuiteOptions) -> GraphVerdict:
-    """Checks 1, 2, 3 and 5 on one case graph (the quantizer annotates it)."""
+def check_graph(graph: Any, source: QuantizerSource, options: SuiteOptions,
+                subject: str = "a random graph") -> GraphVerdict:
+    """Checks 1, 2, 3 and 5 on one case graph (the quantizer annotates it); ``subject`` names the graph in what is
+    remembered if the quantizer hangs on it."""
     try:
         gm = _graph_gm(graph, source.export_strict)
     except Exception as e:  # noqa: BLE001
         return GraphVerdict([], None, unusable=exc_line(e))
     timeout = options.budget.timeout
-    ann = run_quantizer(gm, source, timeout)
+    ann = run_quantizer(gm, source, timeout, subject, options.hang_markers)
     problems = list(ann.problems)
     if not ann.failed:
         wf = check_well_formed(ann.gm)
@@ -83,7 +86,7 @@ def check_saved_graph(path: str, source: QuantizerSource, options: SuiteOptions)
     except CaseFormatError as e:
         result.problems.append(Problem("corpus", f"cannot load the saved case: {e}", "skip"))
         return result
-    verdict = check_graph(case.graph, source, options)
+    verdict = check_graph(case.graph, source, options, f"saved graph {Path(path).name}")
     if verdict.unusable is not None:
         result.problems.append(Problem("corpus", f"the saved graph cannot be built: {verdict.unusable}", "skip"))
         return result

@@ -22,7 +22,8 @@ def annotated_model(source: QuantizerSource, model_name: str, options: SuiteOpti
     key = (source.label, id(source.factory), model_name)
     if key not in _ANNOTATED:
         _ANNOTATED[key] = (source, run_quantizer(models.export_model(model_name, source.export_strict), source,
-                                                   options.budget.timeout))
+                                                   options.budget.timeout, f"model {model_name!r}",
+                                                   options.hang_markers))
     return _ANNOTATED[key][1]
 
 

@@ -61,7 +61,8 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
     if skipped_for_prerequisites(result, shown, well_formed=False):
         return result
     # a fresh run: prepare changes the graph
-    ann = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout)
+    ann = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout, f"model {model_name!r}",
+                        options.hang_markers)
     if skipped_for_prerequisites(result, ann):
         return result
     callback = getattr(ann.quantizer, "prepare_obs_or_fq_callback", None)
@@ -78,7 +79,8 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
                                         what=f"prepare ({options.prepare})")
     except Exception as e:  # noqa: BLE001 - retried with the reference below
         note = f"the prepare under test raised {exc_line(e)}; measured with the reference prepare instead. "
-        again = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout)
+        again = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout,
+                              f"model {model_name!r}", options.hang_markers)
         try:
             prepared = call_with_time_limit(prepare_impl.prepare, timeout, again.gm, again.node_name_to_scope, False,
                                             getattr(again.quantizer, "prepare_obs_or_fq_callback", None),

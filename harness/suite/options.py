@@ -56,6 +56,7 @@ class SuiteOptions:
     timeout: Optional[float] = None  # None: the profile's
     models: Optional[tuple[str, ...]] = None  # None: all of harness.suite.models
     seed: Optional[int] = None  # random graphs; None: fixed in deterministic profiles, else random
+    hang_markers: Optional[str] = None  # directory telling other processes a quantizer hung; None: this process only
 
     @property
     def budget(self) -> Profile:

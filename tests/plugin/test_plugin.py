@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -19,7 +20,8 @@ import _pytest.pytester
 
 from harness import case as C
 from harness.case.files import save_case
-from harness.plugin.hooks import PROFILE_NAMES
+from harness.plugin.hooks import HANG_MARKERS, PROFILE_NAMES
+from harness.suite import hangs
 from harness.suite.options import BUDGET_PROFILES
 
 pytest_plugins = ["pytester"]
@@ -114,6 +116,14 @@ class Raising(Base):
 class Hanging(Base):
     def annotate(self, gm):
         time.sleep(3600)
+
+
+class HangsOnMul(Good):
+    """never returns from annotate() on a graph with a mul"""
+    def annotate(self, gm):
+        if any(n.target == torch.ops.aten.mul.Tensor for n in gm.graph.nodes):
+            time.sleep(3600)
+        return super().annotate(gm)
 
 
 class Nothing(Base):
@@ -386,6 +396,41 @@ def test_a_hanging_quantizer_times_out_and_the_run_goes_on(broken: pytest.Pytest
     assert _outcome_of(result, "pt2e[brokenq:Good]::numerics[mlp]") == "PASSED"
 
 
+HANG_RUN = ("--pt2e-models=mlp,attention", "--pt2e-examples=20", "--pt2e-seed=3", "--pt2e-timeout=2",
+            "-p", "no:cacheprovider", "-k", "not numerics")
+
+
+@pytest.mark.slow
+def test_a_quantizer_that_hangs_costs_one_timeout_per_run(broken: pytest.Pytester) -> None:
+    started = time.monotonic()
+    good = _run(broken, "--pt2e-quantizer=brokenq:Good", *HANG_RUN)
+    normal = time.monotonic() - started
+    good.assert_outcomes(passed=9)
+    started = time.monotonic()
+    result = _run(broken, "--pt2e-quantizer=brokenq:HangsOnMul", *HANG_RUN)
+    took = time.monotonic() - started
+    assert took < normal + 2 + 3, (took, normal)  # the timeout once, plus slack for a busy machine
+    assert _outcome_of(result, "pt2e[brokenq:HangsOnMul]::annotate[mlp]") == "PASSED"
+    assert _outcome_of(result, "pt2e[brokenq:HangsOnMul]::annotate[attention]") == "FAILED"
+    for chunk in ("random_graphs[0]", "random_graphs[1]"):
+        assert _outcome_of(result, f"pt2e[brokenq:HangsOnMul]::{chunk}") == "FAILED"
+    assert result.stdout.str().count("did not return within 2 s (--pt2e-timeout)") == 1
+    result.stdout.fnmatch_lines(["*annotate() did not return within 2 s (--pt2e-timeout): the quantizer hangs in "
+                                 "annotate()*",
+                                 "*_ pt2e?brokenq:HangsOnMul?::random_graphs?0? _*",
+                                 "*FAILED [[]annotate[]] the quantizer hung earlier (annotate() on model 'attention' "
+                                 "did not return within 2 s)"])
+
+
+def test_a_hang_marker_of_an_earlier_run_is_cleared_at_session_start(broken: pytest.Pytester) -> None:
+    markers = broken.path / "pt2e-findings" / HANG_MARKERS
+    hangs.record_hang("brokenq:Good", "annotate() on model 'mlp' did not return within 60 s", str(markers))
+    hangs.clear_caches()
+    result = _run(broken, "--pt2e-quantizer=brokenq:Good", *SMALL, "-k", "annotate")
+    assert _outcome_of(result, "pt2e[brokenq:Good]::annotate[mlp]") == "PASSED"
+    assert not markers.exists()
+
+
 def test_random_graphs_shrink_a_crash_to_a_small_graph(broken: pytest.Pytester) -> None:
     result = _run(broken, "--pt2e-quantizer=brokenq:Raising", "--pt2e-models=mlp", "--pt2e-examples=3",
                   "--pt2e-seed=5", "-k", "random_graphs", "-p", "no:cacheprovider")
@@ -528,6 +573,27 @@ def test_the_suite_runs_under_xdist(broken: pytest.Pytester, monkeypatch: pytest
                                  "*pt2e quantizer suite*", "brokenq:Good", "*mlp * 3  passed*", "brokenq:Cyclic",
                                  "*mlp * 1  passed * failed * skipped*"])
     assert len(_findings(broken)) == 1
+
+
+@pytest.mark.slow
+def test_under_xdist_a_hang_is_waited_for_once_per_worker_at_most(broken: pytest.Pytester,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(broken.path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+    stale = broken.path / "pt2e-findings" / HANG_MARKERS
+    hangs.record_hang("brokenq:Good", "annotate() on model 'mlp' did not return within 60 s", str(stale))
+    hangs.clear_caches()
+    models = "mlp,attention,residual,conv_bn_relu,depthwise_separable,embedding_linear"
+    result = broken.runpytest_subprocess("-n", "2", "--pt2e-quantizer=brokenq:Hanging",
+                                         "--pt2e-quantizer=brokenq:Good", f"--pt2e-models={models}",
+                                         "--pt2e-examples=0", "--pt2e-timeout=4", "-p", "no:cacheprovider",
+                                         "-k", "annotate", timeout=300)
+    result.assert_outcomes(passed=6, failed=6)  # Good passes: the controller cleared the stale marker
+    text = result.stdout.str()
+    timeouts = text.count("did not return within 4 s (--pt2e-timeout)")
+    assert 1 <= timeouts <= 2, text  # each worker waits once at most, the other learns of it from the marker
+    assert text.count("the quantizer hung earlier (") == 6 - timeouts
 
 
 def test_the_readme_report_shape(broken: pytest.Pytester) -> None:

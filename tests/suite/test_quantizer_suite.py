@@ -4,6 +4,8 @@ pytest-in-pytest."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import threading
 import time
 
@@ -20,7 +22,7 @@ from torchao.quantization.pt2e.quantizer import (
 
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.nodes import ANNOTATION_KEY as KEY
-from harness.suite import models, quantizers
+from harness.suite import hangs, models, quantizers
 from harness.suite.annotate import run_quantizer
 from harness.suite.checks import SuiteCheck, run_check, suite_checks
 from harness.suite.claims import claimed_ops
@@ -276,6 +278,69 @@ def test_run_quantizer_checks_what_transform_for_annotation_returns() -> None:
     ann = run_quantizer(models.export_model("mlp"), quantizer_source(NoModel()), timeout=30)
     assert ann.failed
     assert _messages(ann.problems) == ["transform_for_annotation() returned NoneType, not a GraphModule"]
+
+
+# ---- hangs ---------------------------------------------------------------------------------------
+
+
+class _HangsOnce:
+    """Sleeps in its first annotate() call; counts the calls."""
+
+    calls = 0
+
+    def annotate(self, gm):
+        type(self).calls += 1
+        if type(self).calls == 1:
+            time.sleep(3600)
+        return gm
+
+    def validate(self, gm):
+        pass
+
+
+def test_after_a_timeout_the_quantizer_is_not_called_again() -> None:
+    source = QuantizerSource("test:hangs-once", _HangsOnce)
+    try:
+        first = run_quantizer(models.export_model("mlp"), source, 0.5, "model 'mlp'")
+        assert first.failed and "annotate() did not return within 0.5 s" in first.problems[0].message
+        attention = models.export_model("attention")
+        started = time.monotonic()
+        again = run_quantizer(attention, source, 0.5, "model 'attention'")
+        assert time.monotonic() - started < 0.4
+        assert again.failed and again.gm is None and _HangsOnce.calls == 1
+        assert _messages(again.problems) == [
+            "the quantizer hung earlier (annotate() on model 'mlp' did not return within 0.5 s)"]
+    finally:
+        hangs.clear_caches()
+
+
+def test_another_process_learns_of_the_hang_through_the_marker_directory(tmp_path) -> None:
+    markers = str(tmp_path / "markers")
+    code = ("import sys; from harness.suite import hangs; "
+            "hangs.record_hang(sys.argv[1], \"annotate() on model 'mlp' did not return within 60 s\", sys.argv[2])")
+    subprocess.run([sys.executable, "-c", code, "test:other-process", markers], check=True)
+    assert [p.suffix for p in (tmp_path / "markers").iterdir()] == [hangs.MARKER_SUFFIX]  # no temporary file left
+
+    class NeverCalled:
+        def annotate(self, gm):
+            raise AssertionError("annotate() was called")
+
+        def validate(self, gm):
+            pass
+
+    source = QuantizerSource("test:other-process", NeverCalled)
+    try:
+        assert run_quantizer(models.export_model("mlp"), source, 60, hang_markers=None).problems[0].level == "error"
+        ann = run_quantizer(models.export_model("mlp"), source, 60, hang_markers=markers)
+        assert _messages(ann.problems) == [
+            "the quantizer hung earlier (annotate() on model 'mlp' did not return within 60 s)"]
+        hangs.clear_hang_markers(markers)
+        hangs.clear_caches()
+        assert not (tmp_path / "markers").exists()
+        assert run_quantizer(models.export_model("mlp"), source, 60, hang_markers=markers).problems[0].message \
+            .startswith("annotate() raised AssertionError: annotate() was called")
+    finally:
+        hangs.clear_caches()
 
 
 # ---- check 2: well-formed annotations ------------------------------------------------------------
