@@ -119,7 +119,7 @@ def _fixed_always_observer(group, instances, is_qat):
     return _real_build_observer(group, instances, False)
 
 
-def _never_per_channel(ctr):
+def _never_receives_ch_axis(ctr, ch_axis):
     return False
 
 
@@ -206,7 +206,7 @@ fixed_qparams_observer_in_qat = _register(
     (observers, "build_observer", _fixed_always_observer))
 drop_ch_axis = _register(
     "drop_ch_axis", "per-channel observers never get the spec's ch_axis",
-    (observers, "is_per_channel_constructor", _never_per_channel))
+    (observers, "_receives_ch_axis", _never_receives_ch_axis))
 instance_per_key = _register(
     "instance_per_key", "every key gets its own observer instance (sharing groups are not shared)",
     (prepare_module, "observer_map", _instance_per_key))
