@@ -67,9 +67,9 @@ def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: 
                 return  # out of shrink time: keep the smallest failure found so far
             verdict = check_graph(graph, source, options)
             memo[graph] = verdict
-            if verdict.unusable is None and deadline is None:
+            if verdict.unusable is None and verdict.gm is not None and deadline is None:  # gm None: hung earlier
                 result.stats["examples"] += 1
-                if verdict.gm is not None and annotated_node_count(verdict.gm) > 0:
+                if annotated_node_count(verdict.gm) > 0:
                     result.stats["annotated_examples"] += 1
             elif verdict.unusable is not None:
                 result.stats["unusable"] += 1

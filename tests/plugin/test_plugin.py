@@ -415,6 +415,7 @@ def test_a_quantizer_that_hangs_costs_one_timeout_per_run(broken: pytest.Pyteste
     for chunk in ("random_graphs[0]", "random_graphs[1]"):
         assert _outcome_of(result, f"pt2e[brokenq:HangsOnMul]::{chunk}") == "FAILED"
     assert result.stdout.str().count("did not return within 2 s (--pt2e-timeout)") == 1
+    assert "random graphs: 0 examples (0 annotated) in 2 chunk(s), 2 failed" in result.stdout.str()  # none ran
     result.stdout.fnmatch_lines(["*annotate() did not return within 2 s (--pt2e-timeout): the quantizer hangs in "
                                  "annotate()*",
                                  "*_ pt2e?brokenq:HangsOnMul?::random_graphs?0? _*",
