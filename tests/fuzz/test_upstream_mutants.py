@@ -30,8 +30,6 @@ NOT_CAUGHT: dict[str, str] = {
     "upstream_dynamic_blind_compatibility": "generator blind spot: a dynamic spec is drawn 1 time in 30 (PTQ only) "
     "and never as a near miss of a static spec, so static and dynamic specs differing only in is_dynamic "
     "almost never meet on one tensor",
-    "upstream_non_tensor_output_observed": "generator blind spot: only tensor outputs are annotated, never the "
-    "list output of split (an output spec torchao and the reference both ignore)",
 }
 
 
