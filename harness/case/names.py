@@ -17,6 +17,7 @@ __all__ = [
     "QSCHEME_NAMES",
     "CONST_NAMES",
     "DERIVE_FN_NAMES",
+    "ATTR_KINDS",
 ]
 
 
@@ -115,3 +116,7 @@ DERIVE_FN_NAMES: tuple[str, ...] = (
     "harness.derive.bias_qparams_per_tensor",
     "harness.derive.bias_qparams_per_channel",
 )
+
+# What a get_attr node reads: a registered parameter, a registered buffer, or a constant (a plain tensor
+# attribute, as torch.export lifts tensor constants: not a buffer, so an in-place write to it is observed).
+ATTR_KINDS: tuple[str, ...] = ("parameter", "buffer", "constant")

@@ -1,8 +1,10 @@
 """Turning a :class:`harness.case.Case` into real torch objects.
 
 ``build(case)`` gives a ``torch.fx.GraphModule`` shaped like the output of ``torch.export.export(...).module()``:
-the same node names, parameters and buffers registered on the root (dotted paths become submodules),
-deterministic pseudo-random values, a FakeTensor ``meta["val"]`` on every node, and torchao
+the same node names, parameters and buffers registered on the root (dotted paths become submodules; constants
+are plain tensor attributes), deterministic pseudo-random values, a FakeTensor ``meta["val"]`` on every node, a ``meta["from_node"]``
+provenance on every call_function and output node (export's ``.module()`` writes one on every node, graphs made
+with torch.fx directly on none: placeholders and attributes are left without, so prepare meets both), and torchao
 ``QuantizationAnnotation``s in ``meta["quantization_annotation"]`` (specs converted by ``harness.fx.specs``). The
 reverse, ``extract_case``, lives in ``harness.fx.extract`` and is re-exported here.
 """
@@ -13,6 +15,7 @@ import zlib
 from typing import Any, Callable, Iterable, Optional
 
 import torch
+from torch.fx.traceback import NodeSource, NodeSourceAction
 from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
 from harness import case as C
@@ -39,6 +42,8 @@ except ImportError:  # pragma: no cover - older/newer torch without it
 
 
 _TENSOR_DTYPES = frozenset(names.TENSOR_DTYPE_NAMES)
+FROM_NODE_KEY = "from_node"  # torchao's numeric-debugger provenance key, copied to observers by prepare
+_PASS_NAME = "harness.fx.build"
 
 
 class BuildError(ValueError):
@@ -94,7 +99,8 @@ def example_inputs(graph: C.Graph, seed: int = 0) -> tuple[torch.Tensor, ...]:
 
 
 def _register_attr(root: torch.nn.Module, node: C.Node, value: torch.Tensor) -> None:
-    """Register ``value`` on ``root`` at the dotted path ``node.target`` as a parameter or buffer."""
+    """Register ``value`` on ``root`` at the dotted path ``node.target`` as a parameter, a buffer or (a constant)
+    a plain tensor attribute."""
     path = node.target
     parts = path.split(".") if isinstance(path, str) else []
     if not parts or not all(p.isidentifier() for p in parts):
@@ -113,8 +119,13 @@ def _register_attr(root: torch.nn.Module, node: C.Node, value: torch.Tensor) -> 
     if leaf in module._modules:
         raise BuildError(f"node {node.name!r}: attribute {path!r} is already a submodule")
     existing = module._parameters.get(leaf, module._buffers.get(leaf))
+    constant = module.__dict__.get(leaf)
+    if existing is None and isinstance(constant, torch.Tensor):
+        existing = constant
     if existing is not None:
-        same_kind = isinstance(existing, torch.nn.Parameter) == (node.attr_kind == "parameter")
+        kind = ("parameter" if isinstance(existing, torch.nn.Parameter)
+                else "buffer" if leaf in module._buffers else "constant")
+        same_kind = kind == node.attr_kind
         if existing.shape != value.shape or existing.dtype != value.dtype or not same_kind:
             raise BuildError(f"node {node.name!r}: attribute {path!r} is defined twice, differently")
         return
@@ -124,8 +135,10 @@ def _register_attr(root: torch.nn.Module, node: C.Node, value: torch.Tensor) -> 
         module.register_parameter(leaf, torch.nn.Parameter(value, requires_grad=value.is_floating_point()))
     elif node.attr_kind == "buffer":
         module.register_buffer(leaf, value)
+    elif node.attr_kind == "constant":
+        setattr(module, leaf, value)
     else:
-        raise BuildError(f"node {node.name!r}: get_attr needs attr_kind 'parameter' or 'buffer', "
+        raise BuildError(f"node {node.name!r}: get_attr needs attr_kind 'parameter', 'buffer' or 'constant', "
                          f"got {node.attr_kind!r}")
 
 
@@ -229,6 +242,8 @@ def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
         if fx_node.name != node.name:
             raise BuildError(f"node {node.name!r}: not a usable fx node name (fx renamed it {fx_node.name!r})")
         fx_node.meta["val"] = val
+        if node.op in ("call_function", "output"):
+            fx_node.meta[FROM_NODE_KEY] = [NodeSource(fx_node, _PASS_NAME, NodeSourceAction.CREATE)]
         env.nodes[node.name] = fx_node
         env.vals[node.name] = val
         vals[node.name] = val

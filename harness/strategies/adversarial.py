@@ -101,7 +101,8 @@ def _inject(draw, kind: str, anns: AnnSet, graph: Graph, meta: Meta, items: list
         (stranger,) = pick(strangers)
         ann = anns.ann(node.name, draw(allow_implicit_sharing))
         ann.inputs.pop(stranger, None)
-        ann.inputs[stranger] = draw(act_qspec(is_qat))
+        # a None spec is still a key that is not an input (drawn second, so it shrinks to a spec)
+        ann.inputs[stranger] = None if draw(st.integers(0, 3)) == 0 else draw(act_qspec(is_qat))
     elif kind == "tensor_kwarg":
         nodes = [n for n in graph.nodes if n.op == "call_function" and has_tensor_kwarg(n)]
         (node,) = pick(nodes)
@@ -109,7 +110,7 @@ def _inject(draw, kind: str, anns: AnnSet, graph: Graph, meta: Meta, items: list
         if is_float(meta.get(node.name)) and draw(st.booleans()):
             ann.output = draw(act_qspec(is_qat))
         else:
-            first = next(refs(node.args))
+            first = next(refs((node.args, node.kwargs)))  # cat(tensors=[...]) has no positional tensor
             ann.inputs[first] = draw(act_qspec(is_qat))
     else:
         raise ValueError(f"unknown adversarial kind {kind!r}; known: {ADVERSARIAL_KINDS}")

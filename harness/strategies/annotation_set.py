@@ -1,8 +1,14 @@
 """What annotations are drawn over: the annotatable items of a graph, and the mutable annotation set being drawn.
 
 The rule: an item is a distinct float-tensor positional argument of a ``call_function`` node (an input edge) or
-the float-tensor value of such a node (its output); nodes that take a tensor keyword argument have none. Each
-item has a role: a conv/linear weight or bias (a ``get_attr`` in argument 1 or 2), else an activation.
+the float-tensor value of such a node (its output); nodes that take a tensor keyword argument have none. The
+output of a multi-output node (a list or tuple holding a float tensor: ``split``, ``topk``...) is an item too:
+quantizers annotate it (torchao groups it but inserts no observer on a non-tensor), while the edge from it to a
+``getitem`` carries a list and is none. The graph's ``output`` node has its float-tensor arguments as items
+(annotated graph outputs), and placeholders and ``get_attr`` nodes their float outputs. Each item has a role: a
+conv/linear weight or bias (a ``get_attr`` in argument 1 or 2), the output of a ``get_attr`` (``"weight"``:
+weight-like specs fit any parameter, buffer or constant), the output of a multi-output node (``"multi"``), else
+an activation.
 """
 
 from __future__ import annotations
@@ -24,8 +30,8 @@ class Item:
 
     target: Target
     node: str  # the annotated node
-    role: str  # "act", "weight" or "bias"
-    meta: TensorMeta
+    role: str  # "act", "weight", "bias" or "multi"
+    meta: TensorMeta  # for "multi", its first float element
 
 
 def _edge_role(graph_node: Node, arg: str, by_name: Mapping[str, Node]) -> str:
@@ -38,12 +44,25 @@ def _edge_role(graph_node: Node, arg: str, by_name: Mapping[str, Node]) -> str:
     return "act"
 
 
+def _first_float(value) -> Optional[TensorMeta]:
+    """The first float tensor of a multi-output value (a tuple of metas), else None."""
+    if isinstance(value, tuple):
+        return next((m for m in value if is_float(m)), None)
+    return None
+
+
 def items_by_node(graph: Graph, meta: Meta) -> dict[str, list[Item]]:
-    """The annotatable items of each call_function node without tensor kwargs, in annotation order."""
+    """The annotatable items of each placeholder, get_attr, call_function node without tensor kwargs and of the
+    output node, in annotation order."""
     by_name = {n.name: n for n in graph.nodes}
     out: dict[str, list[Item]] = {}
     for n in graph.nodes:
-        if n.op != "call_function" or has_tensor_kwarg(n):
+        if n.op in ("placeholder", "get_attr"):
+            if is_float(meta.get(n.name)):
+                role = "act" if n.op == "placeholder" else "weight"
+                out[n.name] = [Item(NodeRef(n.name), n.name, role, meta[n.name])]  # type: ignore[arg-type]
+            continue
+        if n.op not in ("call_function", "output") or has_tensor_kwarg(n):
             continue
         items = []
         seen: set[str] = set()
@@ -53,7 +72,10 @@ def items_by_node(graph: Graph, meta: Meta) -> dict[str, list[Item]]:
                 items.append(Item(EdgeRef(a, n.name), n.name, _edge_role(n, a, by_name), meta[a]))  # type: ignore[arg-type]
         if is_float(meta.get(n.name)):
             items.append(Item(NodeRef(n.name), n.name, "act", meta[n.name]))  # type: ignore[arg-type]
-        out[n.name] = items
+        elif n.op == "call_function" and _first_float(meta.get(n.name)) is not None:
+            items.append(Item(NodeRef(n.name), n.name, "multi", _first_float(meta[n.name])))  # type: ignore[arg-type]
+        if items or n.op == "call_function":
+            out[n.name] = items
     return out
 
 
@@ -61,8 +83,9 @@ def annotation_items(graph: Graph, meta: Optional[Meta] = None) -> list[Target]:
     """Every edge and output a valid annotation of ``graph`` may attach a spec to, in annotation order.
 
     Edges are the distinct float-tensor positional arguments of a ``call_function`` node (``add(x, x)`` has one
-    edge), outputs those of nodes whose value is a float tensor (a ``getitem``, not the ``split`` list).
-    Nodes that take a tensor keyword argument are left out (annotating them is an error).
+    edge) or of the graph's output node, outputs those of nodes whose value is a float tensor (a ``getitem``) or
+    a list or tuple holding one (the ``split`` list). Nodes that take a tensor keyword argument are left out
+    (annotating them is an error).
     """
     meta = infer_meta(graph) if meta is None else meta
     return [i.target for items in items_by_node(graph, meta).values() for i in items]

@@ -25,15 +25,15 @@ from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, ad
 from harness.strategies.annotations import annotations
 from harness.strategies.cases import as_strategy
 from harness.strategies.graphs import graphs
-from harness.strategies.op_gens import GENERATED_OPS
+from harness.strategies.op_gens import BASIC_OPS
 from harness.strategies.shapes import Meta, ShapeRuleError, arg_at, has_tensor_kwarg, refs
 
 __all__ = ["graph_to_module", "export_graph", "exported_cases", "EXPORTABLE_OPS"]
 
 F = torch.nn.functional
 
-# Ops whose module spelling export turns back into the same op (all generated ops; tensor kwargs excluded).
-EXPORTABLE_OPS: tuple[str, ...] = GENERATED_OPS
+# Ops whose module spelling export turns back into the same op (the basic generated ops; tensor kwargs excluded).
+EXPORTABLE_OPS: tuple[str, ...] = BASIC_OPS
 _MODULE_OPS = ("aten.conv2d.default", "aten.linear.default", "aten.layer_norm.default")
 
 
@@ -245,7 +245,7 @@ def exported_cases(
     ``expected.error`` and end ``info.tags`` with their kind).
     """
     qat = draw(as_strategy(is_qat))
-    source = draw(graphs(min_nodes, max_nodes, EXPORTABLE_OPS if ops is None else ops))
+    source = draw(graphs(min_nodes, max_nodes, EXPORTABLE_OPS if ops is None else ops, variants=False))
     graph, meta_pairs = export_graph(source)
     meta: Meta = dict(meta_pairs)  # type: ignore[arg-type]
     info = Info(title="exported", kind="scenario", tags=("generated", "exported", mode))

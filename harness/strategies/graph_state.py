@@ -3,12 +3,15 @@
 The rule: every appended op's value is computed with its shape rule (:data:`harness.strategies.shapes.SHAPE_RULES`)
 as it is drawn, so every drawn graph builds; an operand choice shrinks towards the most recent value (chains of
 ops), any other choice towards the first option. Also the shape facts op generators share (reshape targets,
-contiguity of a permutation).
+contiguity of a permutation). :class:`OpGen` is how one op is drawn; ``variants`` turns on the IR spellings
+``torch.export`` itself does not write but a quantizer can meet (list arguments given by keyword, constants).
 """
 
 from __future__ import annotations
 
+import builtins
 import functools
+import keyword
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -20,6 +23,7 @@ from harness.strategies.shapes import FLOAT, SHAPE_RULES, Meta, refs
 
 __all__ = [
     "PLACEHOLDER_SHAPES",
+    "OpGen",
     "Val",
     "GraphState",
     "indices",
@@ -29,6 +33,15 @@ __all__ = [
     "permuted_contiguous",
     "reshape_targets",
 ]
+
+_FX_RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+# Ops returning several views of their input: autograd forbids writing one of them in place (nor a view of it).
+_MULTI_VIEW_OPS = frozenset({"aten.split.Tensor", "aten.split_with_sizes.default", "aten.chunk.default",
+                             "aten.unbind.int"})
+# Ops whose value is a view of (or is) their first argument.
+_VIEW_OPS = frozenset({"aten.view.default", "aten.reshape.default", "aten.permute.default",
+                       "aten.flatten.using_ints", "aten.relu_.default", "aten.hardtanh_.default", "aten.mul_.Tensor",
+                       "aten.add_.Tensor"})
 
 PLACEHOLDER_SHAPES: tuple[tuple[int, ...], ...] = ((1, 4, 8, 8), (2, 8), (2, 3, 8), (1, 8, 4, 4))
 
@@ -45,6 +58,15 @@ def default_trimmed(args: list, defaults: Sequence) -> tuple:
     return tuple(args)
 
 
+@dataclass(frozen=True)
+class OpGen:
+    """How to draw one op: ``ok`` says whether it can be applied to the current graph, ``emit`` appends it."""
+
+    name: str
+    ok: Callable[["GraphState"], bool]
+    emit: Callable[["GraphState"], None]
+
+
 @dataclass
 class Val:
     name: str
@@ -58,6 +80,8 @@ class GraphState:
 
     draw: Callable
     tensor_kwargs: bool
+    variants: bool = False  # list arguments by keyword, constants (see the module docstring)
+    constants: bool = False  # get_attrs of plain tensor attributes may be drawn (needs ``variants``)
     attrs: list[Node] = field(default_factory=list)
     inputs: list[Node] = field(default_factory=list)
     body: list[Node] = field(default_factory=list)
@@ -66,10 +90,14 @@ class GraphState:
     used: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
     n_tensor_kwargs: int = 0
+    targets: dict[str, str] = field(default_factory=dict)  # op node -> its target
+    multiview: set[str] = field(default_factory=set)  # values that are (views of) a multi-view op's pieces
 
     # ---- naming and bookkeeping ------------------------------------------------------------
     def fresh(self, base: str) -> str:
         name, i = base, 0
+        if base in _FX_RESERVED:  # torch.fx renames a node called "max" (a builtin) to "max_1", as export does
+            name, i = f"{base}_1", 1
         while name in self.names:
             i += 1
             name = f"{base}_{i}"
@@ -78,6 +106,10 @@ class GraphState:
 
     def lookup(self, v) -> TensorMeta:
         return self.meta[v.name]
+
+    def writable(self, v: Val) -> bool:
+        """Whether an in-place op may write ``v`` (not a piece of ``split`` & co., nor a view of one)."""
+        return v.name not in self.multiview
 
     def floats(self, pred: Callable[[Val], bool] = lambda v: True) -> list[Val]:
         return [v for v in self.vals if v.meta.dtype == FLOAT and pred(v)]
@@ -92,6 +124,17 @@ class GraphState:
     def choose(self, cands: list[Val]) -> Val:
         """One of ``cands``, shrinking towards the most recent value (chains of ops)."""
         return cands[len(cands) - 1 - self.draw(indices(len(cands)))]
+
+    def attr_kind(self, kinds: Sequence[str] = ("buffer", "parameter")) -> str:
+        """One of ``kinds``, or (with constants on) a constant, drawn last so it shrinks away."""
+        return self.pick(list(kinds) + (["constant"] if self.variants and self.constants else []))
+
+    def by_keyword(self, args: tuple, names: Sequence[str], first: int = 1) -> tuple[tuple, tuple]:
+        """``(args, kwargs)``: with variants on, maybe the arguments from position ``first`` on passed by keyword
+        (``names`` are their schema names, in order), else ``(args, ())``."""
+        if not self.variants or len(args) <= first or not self.draw(st.booleans()):
+            return args, ()
+        return args[:first], tuple(zip(names, args[first:]))
 
     def attr(self, base: str, shape: tuple[int, ...], kind: str, reuse: bool = True) -> str:
         """A get_attr of ``shape``: a fresh one, or (drawn) an existing one of that shape and kind (tying)."""
@@ -111,8 +154,13 @@ class GraphState:
         value = SHAPE_RULES[target](name, node.args, dict(node.kwargs), self.lookup)
         for r in refs((args, kwargs)):
             self.used.add(r)
-        if any(isinstance(v, Ref) for _, v in kwargs):
+        if any(True for _ in refs(kwargs)):
             self.n_tensor_kwargs += 1
+        self.targets[name] = target
+        first = next(refs(args), None)
+        if (target == "getitem" and self.targets.get(first) in _MULTI_VIEW_OPS) or (
+                target in _VIEW_OPS and first in self.multiview):
+            self.multiview.add(name)
         self.body.append(node)
         self.meta[name] = value
         if isinstance(value, TensorMeta) and operand:

@@ -4,8 +4,11 @@ Graphs have 1-3 float placeholders (from :data:`PLACEHOLDER_SHAPES`, chosen so o
 pooling, ``[2, 8]``/``[2, 3, 8]`` for linear and matmul, view/reshape/flatten/permute moving between them),
 parameters and buffers as ``get_attr`` nodes first (as export orders them), fan-out and fan-in, list arguments
 (``cat``, ``stack``), the same node used twice by one op (``add(x, x)``, ``cat([x, x])``), ``split`` with
-``getitem`` users, in-place writes to buffers (``copy_``/``add_`` whose value nobody uses, as in export), and an
-output of 1-3 values. Each node's value is computed with :data:`harness.strategies.shapes.SHAPE_RULES` while
+``getitem`` users (and the other multi-output ops, ``unbind``, ``chunk``, ``split_with_sizes``, ``topk``,
+``max.dim``), in-place writes to buffers (``copy_``/``add_`` whose value nobody uses, as in export) and to
+activations, and an output of 1-3 values. With ``variants`` (the default) also what a quantizer can meet beyond
+``torch.export``'s spelling: list and int arguments passed by keyword, and constants (``get_attr`` of a plain
+tensor attribute, not a buffer) when the case format can store them. Each node's value is computed with :data:`harness.strategies.shapes.SHAPE_RULES` while
 drawing (and contiguity is tracked, so ``view`` only sees contiguous inputs): every graph builds.
 
 Shrinking: each op is one span ending with its continue flag, ops are listed simplest first, operands shrink to
@@ -15,11 +18,15 @@ live in ``harness.strategies.op_gens``, the state they append to in ``harness.st
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Optional, Sequence
 
 from hypothesis import strategies as st
 
-from harness.case import Graph, Node, Ref, TensorMeta
+from harness.case import Case, Graph, Node, Ref, TensorMeta
+from harness.case.decode import case_from_json
+from harness.case.encode import case_to_json
+from harness.case.jsonform import CaseFormatError
 from harness.strategies.graph_state import PLACEHOLDER_SHAPES, GraphState, Val, indices
 from harness.strategies.op_gens import FAVOURED, GENERATED_OPS, OP_GENS, OpGen
 
@@ -39,6 +46,18 @@ def _op_step(draw, s: GraphState, gens: Sequence[OpGen], ask: bool) -> bool:
     return not ask or draw(_CONTINUE) != 0
 
 
+@functools.lru_cache(maxsize=1)
+def codec_keeps_constants() -> bool:
+    """Whether a case with a constant (``attr_kind="constant"``) survives the JSON codec: only then are constants
+    drawn, so every finding can be written to the corpus."""
+    probe = Graph((Node("c", "get_attr", "c", tensor=TensorMeta((1,)), attr_kind="constant"),  # type: ignore[arg-type]
+                   _output_node(["c"])))
+    try:
+        return case_from_json(case_to_json(Case(probe, ()))).graph == probe
+    except (CaseFormatError, ValueError, TypeError):
+        return False
+
+
 def _output_node(names: Sequence[str]) -> Node:
     return Node("output", "output", args=(tuple(Ref(n) for n in names),))
 
@@ -50,6 +69,7 @@ def graphs(
     max_nodes: int = 24,
     ops: Optional[Iterable[str]] = None,
     tensor_kwargs: bool = False,
+    variants: bool = True,
 ) -> Graph:
     """Random DAGs of ``min_nodes``..``max_nodes`` operator nodes drawn from ``ops`` (default: all of
     :data:`GENERATED_OPS`).
@@ -57,7 +77,8 @@ def graphs(
     Graphs have 1-3 float placeholders and end with an output of 1-3 values (the values nothing uses, newest
     first). With ``tensor_kwargs`` some ops pass a tensor as keyword argument (``add(x, other=y)``,
     ``layer_norm(x, [8], weight=w, bias=b)``), and at least one does: an adversarial feature, since prepare cannot
-    observe kwargs.
+    observe kwargs. ``variants=False`` keeps to what ``torch.export`` writes for an ordinary module program
+    (positional list arguments, parameters and buffers only).
     """
     allowed = set(GENERATED_OPS if ops is None else ops)
     unknown = allowed - set(GENERATED_OPS) - {"getitem"}
@@ -66,7 +87,8 @@ def graphs(
     gens = [g for g in OP_GENS if g.name in allowed]
     if not gens:
         raise ValueError("graphs(): no op to draw from")
-    s = GraphState(draw=draw, tensor_kwargs=tensor_kwargs)
+    s = GraphState(draw=draw, tensor_kwargs=tensor_kwargs, variants=variants,
+                   constants=variants and codec_keeps_constants())
 
     def add_input(shape: tuple[int, ...]) -> None:
         name = s.fresh("xyz"[len(s.inputs)] if len(s.inputs) < 3 else "x")

@@ -9,7 +9,6 @@ nobody uses). :data:`OP_GENS` lists them from simplest to most involved, so shri
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 from hypothesis import strategies as st
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from harness.case import Ref
 from harness.strategies.graph_state import (
     GraphState,
+    OpGen,
     Val,
     base_name,
     default_trimmed,
@@ -24,18 +24,10 @@ from harness.strategies.graph_state import (
     permuted_contiguous,
     reshape_targets,
 )
+from harness.strategies.op_gens_ir import IR_GENS
 from harness.strategies.shapes import MAX_NUMEL
 
-__all__ = ["OpGen", "OP_GENS", "GENERATED_OPS", "FAVOURED"]
-
-
-@dataclass(frozen=True)
-class OpGen:
-    """How to draw one op: ``ok`` says whether it can be applied to the current graph, ``emit`` appends it."""
-
-    name: str
-    ok: Callable[[GraphState], bool]
-    emit: Callable[[GraphState], None]
+__all__ = ["OpGen", "OP_GENS", "GENERATED_OPS", "BASIC_OPS", "FAVOURED"]
 
 
 def _any_float(s: GraphState) -> bool:
@@ -71,7 +63,7 @@ def _gen_binary(target: str) -> OpGen:
             other = Ref(x.name)  # add(x, x): one value, two uses
         else:
             shape = x.meta.shape if mode == "attr" else x.meta.shape[-1:]
-            other = Ref(s.attr(f"{base_name(target)}_other", shape, s.pick(["buffer", "parameter"])))
+            other = Ref(s.attr(f"{base_name(target)}_other", shape, s.attr_kind()))
         if s.tensor_kwargs and isinstance(other, Ref) and s.draw(st.booleans()):
             s.emit(target, (Ref(x.name),), (("other", other),))
             return
@@ -96,7 +88,11 @@ def _gen_cat() -> OpGen:
                             and sum(numel(m) for m in members) + numel(v) <= MAX_NUMEL)
             members.append(s.choose(fits) if fits and not s.draw(st.booleans()) else x)
         dim = d - rank if s.draw(st.booleans()) else d
-        s.emit("aten.cat.default", (tuple(Ref(m.name) for m in members),) + ((dim,) if dim else ()))
+        tensors = tuple(Ref(m.name) for m in members)
+        if s.tensor_kwargs and s.draw(st.booleans()):  # the tensors nested in a list keyword argument
+            s.emit("aten.cat.default", (), (("tensors", tensors),) + ((("dim", dim),) if dim else ()))
+            return
+        s.emit("aten.cat.default", *s.by_keyword((tensors,) + ((dim,) if dim else ()), ["dim"]))
 
     return OpGen("aten.cat.default", lambda s: s.has(lambda v: numel(v) * 2 <= MAX_NUMEL), emit)
 
@@ -110,7 +106,11 @@ def _gen_stack() -> OpGen:
         others = s.floats(lambda v: v.meta.shape == x.meta.shape and v.name != x.name)
         y = s.choose(others) if others and not s.draw(st.booleans()) else x
         d = s.draw(st.integers(0, len(x.meta.shape)))
-        s.emit("aten.stack.default", ((Ref(x.name), Ref(y.name)),) + ((d,) if d else ()))
+        tensors = (Ref(x.name), Ref(y.name))
+        if s.tensor_kwargs and s.draw(st.booleans()):  # the tensors nested in a list keyword argument
+            s.emit("aten.stack.default", (), (("tensors", tensors),) + ((("dim", d),) if d else ()))
+            return
+        s.emit("aten.stack.default", *s.by_keyword((tensors,) + ((d,) if d else ()), ["dim"]))
 
     return OpGen("aten.stack.default", lambda s: s.has(ok_val), emit)
 
@@ -147,7 +147,8 @@ def _gen_view(target: str) -> OpGen:
         if len(shape) > 1 and s.draw(st.booleans()):
             i = s.draw(st.integers(0, len(shape) - 1))
             shape = shape[:i] + (-1,) + shape[i + 1 :]
-        s.emit(target, (Ref(x.name), tuple(shape)), contiguous=x.contiguous)
+        args, kwargs = s.by_keyword((Ref(x.name), tuple(shape)), ["size" if need_contig else "shape"])
+        s.emit(target, args, kwargs, contiguous=x.contiguous)
 
     return OpGen(target, lambda s: s.has(ok_val), emit)
 
@@ -156,7 +157,7 @@ def _gen_permute() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         dims = tuple(s.draw(st.permutations(range(len(x.meta.shape)))))
-        s.emit("aten.permute.default", (Ref(x.name), dims),
+        s.emit("aten.permute.default", *s.by_keyword((Ref(x.name), dims), ["dims"]),
                contiguous=x.contiguous and permuted_contiguous(x.meta.shape, dims))
 
     return OpGen("aten.permute.default", lambda s: s.has(lambda v: len(v.meta.shape) >= 2), emit)
@@ -199,7 +200,7 @@ def _gen_conv2d() -> OpGen:
 
 def _gen_linear() -> OpGen:
     def ok_val(v: Val) -> bool:
-        return 1 <= len(v.meta.shape) <= 3 and v.meta.shape[-1] <= 64
+        return 1 <= len(v.meta.shape) <= 4 and v.meta.shape[-1] <= 64
 
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(ok_val))
@@ -243,7 +244,7 @@ def _gen_mean() -> OpGen:
         dims = s.pick([(-1,), (-1, -2), (rank - 1,)] + ([(2, 3)] if rank == 4 else []))
         # keep at least one dim: no generated value is 0-dimensional
         keep = s.draw(st.booleans()) or len(dims) >= rank
-        s.emit("aten.mean.dim", (Ref(x.name), dims) + ((True,) if keep else ()))
+        s.emit("aten.mean.dim", *s.by_keyword((Ref(x.name), dims) + ((True,) if keep else ()), ["dim", "keepdim"]))
 
     return OpGen("aten.mean.dim", lambda s: s.has(lambda v: len(v.meta.shape) >= 2), emit)
 
@@ -294,7 +295,7 @@ def _gen_matmul(target: str, rank: int) -> OpGen:
 def _gen_inplace(target: str) -> OpGen:
     def emit(s: GraphState) -> None:
         src = s.choose(s.floats())
-        buf = s.attr("buf", src.meta.shape, "buffer")
+        buf = s.attr("buf", src.meta.shape, s.attr_kind(("buffer",)))
         # like torch.export: the in-place node's own value is never used
         s.emit(target, (Ref(buf), Ref(src.name)), operand=False)
 
@@ -302,7 +303,7 @@ def _gen_inplace(target: str) -> OpGen:
 
 
 # Ordered from simplest to most involved: shrinking goes towards the front.
-OP_GENS: tuple[OpGen, ...] = (
+_BASIC_GENS: tuple[OpGen, ...] = (
     _gen_unary("aten.relu.default"),
     _gen_binary("aten.add.Tensor"),
     _gen_unary("aten.sigmoid.default"),
@@ -332,7 +333,12 @@ OP_GENS: tuple[OpGen, ...] = (
     _gen_inplace("aten.add_.Tensor"),
 )
 
-GENERATED_OPS: tuple[str, ...] = tuple(g.name for g in OP_GENS)
+# then the IR shapes of harness.strategies.op_gens_ir (multi-output ops, in-place ops on activations)
+OP_GENS: tuple[OpGen, ...] = _BASIC_GENS + IR_GENS
+
+GENERATED_OPS: tuple[str, ...] = tuple(dict.fromkeys(g.name for g in OP_GENS))
+# The ops of the first, basic generators: those an ordinary module program spells (harness.strategies.exported).
+BASIC_OPS: tuple[str, ...] = tuple(dict.fromkeys(g.name for g in _BASIC_GENS))
 # Drawn twice as often: the ops quantizers care most about (weights and biases, sharing through cat, fixed
 # qparams on sigmoid).
 FAVOURED = ("aten.conv2d.default", "aten.linear.default", "aten.cat.default", "aten.sigmoid.default")

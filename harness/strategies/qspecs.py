@@ -113,9 +113,12 @@ def act_palette(draw, is_qat: bool) -> list[QSpec]:
 
 @st.composite
 def weight_qspec(draw, is_qat: bool, rank: int) -> QSpec:
-    """A weight spec: int8 symmetric, per-channel (in-range ``ch_axis``, a PerChannel observer) or per-tensor."""
+    """A weight spec: int8 symmetric, per-channel (in-range ``ch_axis``, a PerChannel observer; rank 2 or more)
+    or per-tensor."""
     lo = draw(st.sampled_from([-127, -128]))
-    if draw(st.sampled_from([True, True, False])):  # per-channel, the common choice for weights
+    # per-channel, the common choice for weights (per-channel observers need 2 dims at least: a 1-d attribute,
+    # e.g. a bias annotated as an output, is per-tensor)
+    if rank >= 2 and draw(st.sampled_from([True, True, False])):
         ch = draw(st.integers(0, rank - 1))  # any in-range axis; 0 (the observers' default) is the common one
         if is_qat:
             observer = Ctor(FQ["FakeQuantize"].qualname,

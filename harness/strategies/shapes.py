@@ -30,7 +30,7 @@ class ShapeRuleError(ValueError):
         super().__init__(f"node {node!r}: {reason}")
 
 
-# A node's value: a tensor, a list of tensors (``split``), or None (the output node).
+# A node's value: a tensor, a list of tensors (``split``, ``topk``...), or None (the output node).
 Meta = dict[str, Union[TensorMeta, tuple[TensorMeta, ...], None]]
 
 FLOAT = "float32"
@@ -121,7 +121,7 @@ def _binary(node, args, kwargs, t, dtype=None):
 
 
 def _cat(node, args, kwargs, t):
-    metas = [t(v) for v in args[0]]
+    metas = [t(v) for v in arg_at(args, kwargs, 0, "tensors")]
     rank = len(metas[0].shape)
     d = _norm_dim(arg_at(args, kwargs, 1, "dim", 0), rank, node)
     for m in metas:
@@ -133,7 +133,7 @@ def _cat(node, args, kwargs, t):
 
 
 def _stack(node, args, kwargs, t):
-    metas = [t(v) for v in args[0]]
+    metas = [t(v) for v in arg_at(args, kwargs, 0, "tensors")]
     if any(m.shape != metas[0].shape for m in metas):
         raise ShapeRuleError(node, f"stack of mismatched shapes {[m.shape for m in metas]}")
     rank = len(metas[0].shape) + 1
@@ -156,16 +156,61 @@ def _split(node, args, kwargs, t):
     return tuple(out)
 
 
+def _pieces(a: TensorMeta, d: int, sizes: Sequence[int]) -> tuple[TensorMeta, ...]:
+    return tuple(TensorMeta(a.shape[:d] + (n,) + a.shape[d + 1 :], a.dtype) for n in sizes)
+
+
+def _split_with_sizes(node, args, kwargs, t):
+    a = t(args[0])
+    sizes = tuple(arg_at(args, kwargs, 1, "split_sizes"))
+    d = _norm_dim(arg_at(args, kwargs, 2, "dim", 0), len(a.shape), node)
+    if sum(sizes) != a.shape[d]:
+        raise ShapeRuleError(node, f"split sizes {sizes} do not add up to {a.shape[d]}")
+    return _pieces(a, d, sizes)
+
+
+def _chunk(node, args, kwargs, t):
+    a = t(args[0])
+    d = _norm_dim(arg_at(args, kwargs, 2, "dim", 0), len(a.shape), node)
+    n, size = a.shape[d], -(-a.shape[d] // arg_at(args, kwargs, 1, "chunks"))
+    return _pieces(a, d, [min(size, n - start) for start in range(0, n, size)])
+
+
+def _unbind(node, args, kwargs, t):
+    a = t(args[0])
+    d = _norm_dim(arg_at(args, kwargs, 1, "dim", 0), len(a.shape), node)
+    return tuple(TensorMeta(a.shape[:d] + a.shape[d + 1 :], a.dtype) for _ in range(a.shape[d]))
+
+
+def _values_indices(shape: tuple[int, ...], dtype: str) -> tuple[TensorMeta, TensorMeta]:
+    return (TensorMeta(shape, dtype), TensorMeta(shape, "int64"))
+
+
+def _topk(node, args, kwargs, t):
+    a = t(args[0])
+    d = _norm_dim(arg_at(args, kwargs, 2, "dim", -1), len(a.shape), node)
+    return _values_indices(a.shape[:d] + (arg_at(args, kwargs, 1, "k"),) + a.shape[d + 1 :], a.dtype)
+
+
+def _max_dim(node, args, kwargs, t):
+    a = t(args[0])
+    d = _norm_dim(arg_at(args, kwargs, 1, "dim"), len(a.shape), node)
+    keep = arg_at(args, kwargs, 2, "keepdim", False)
+    return _values_indices(a.shape[:d] + ((1,) if keep else ()) + a.shape[d + 1 :], a.dtype)
+
+
 def _view(node, args, kwargs, t):
     a = t(args[0])
-    return TensorMeta(_resolve_shape(math.prod(a.shape), arg_at(args, kwargs, 1, "size"), node), a.dtype)
+    size = arg_at(args, kwargs, 1, "size", kwargs.get("shape"))  # view's size, reshape's shape
+    return TensorMeta(_resolve_shape(math.prod(a.shape), size, node), a.dtype)
 
 
 def _permute(node, args, kwargs, t):
     a = t(args[0])
-    dims = [_norm_dim(d, len(a.shape), node) for d in args[1]]
+    given = tuple(arg_at(args, kwargs, 1, "dims"))
+    dims = [_norm_dim(d, len(a.shape), node) for d in given]
     if sorted(dims) != list(range(len(a.shape))):
-        raise ShapeRuleError(node, f"{tuple(args[1])} is not a permutation of rank {len(a.shape)}")
+        raise ShapeRuleError(node, f"{given} is not a permutation of rank {len(a.shape)}")
     return TensorMeta(tuple(a.shape[d] for d in dims), a.dtype)
 
 
@@ -235,7 +280,7 @@ def _adaptive_avg_pool2d(node, args, kwargs, t):
 
 def _mean_dim(node, args, kwargs, t):
     x = t(args[0])
-    dims = {_norm_dim(d, len(x.shape), node) for d in args[1]}
+    dims = {_norm_dim(d, len(x.shape), node) for d in arg_at(args, kwargs, 1, "dim")}
     keep = arg_at(args, kwargs, 2, "keepdim", False)
     shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape) if keep or i not in dims)
     return TensorMeta(shape, x.dtype)
@@ -271,6 +316,9 @@ SHAPE_RULES: dict[str, Rule] = {
     "aten.layer_norm.default": _unary,
     "aten.copy_.default": _unary,
     "aten.add_.Tensor": _unary,
+    "aten.mul_.Tensor": _unary,
+    "aten.relu_.default": _unary,
+    "aten.hardtanh_.default": _unary,
     "aten.add.Tensor": _binary,
     "aten.mul.Tensor": _binary,
     "aten.minimum.default": _binary,
@@ -278,6 +326,11 @@ SHAPE_RULES: dict[str, Rule] = {
     "aten.cat.default": _cat,
     "aten.stack.default": _stack,
     "aten.split.Tensor": _split,
+    "aten.split_with_sizes.default": _split_with_sizes,
+    "aten.chunk.default": _chunk,
+    "aten.unbind.int": _unbind,
+    "aten.topk.default": _topk,
+    "aten.max.dim": _max_dim,
     "getitem": _getitem,
     "aten.view.default": _view,
     "aten.reshape.default": _view,

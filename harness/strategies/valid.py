@@ -1,6 +1,7 @@
 """Valid annotations: what a correct quantizer could emit for a graph (drawn as a mutable annotation set).
 
-The rule: some nodes stay unannotated, some edges are left out or mapped to ``None``; a shared spec only targets
+The rule: some nodes stay unannotated, some edges are left out or mapped to ``None`` (the output of a
+multi-output node, the graph's output node's inputs, placeholders and attributes are annotated like any other); a shared spec only targets
 an item processed before it whose concrete spec is a (non-dynamic) activation or fixed spec, so sharing forms
 trees without cycles and every reference targets an annotated edge or output; a derived bias only follows
 quantized activation and weight edges.
@@ -45,10 +46,13 @@ def valid_set(draw, graph: Graph, meta: Meta, allow_implicit_sharing, is_qat: bo
     chosen: list[Item] = []
     for node, items in by_node.items():
         weighted = graph.node(node).target in WEIGHTED_OPS
-        # quantizers annotate conv/linear (weights, biases) and sigmoid/softmax (fixed qparams) most often
+        # quantizers annotate conv/linear (weights, biases) and sigmoid/softmax (fixed qparams) most often, the
+        # graph's output node, its inputs and attributes rarely
         favoured = weighted or graph.node(node).target in _UNIT_RANGE_OPS
         if not (draw(st.booleans()) or (favoured and draw(st.booleans()))):
             continue  # not annotated
+        if graph.node(node).op in ("output", "placeholder", "get_attr") and draw(st.booleans()):
+            continue
         ann = anns.ann(node, draw(allow_implicit_sharing))
         # every edge and the output, as quantizers mostly do (conv/linear more often); else a random part
         full = draw(st.booleans()) or (weighted and draw(st.booleans()))
