@@ -26,11 +26,13 @@ from typing import Optional
 
 from harness.case import Info
 from harness.case.decode import case_from_json
-from harness.case.files import save_case
+from harness.case.encode import case_to_json
+from harness.case.files import load_case, save_case
+from harness.case.jsonform import CaseFormatError
 from harness.fuzz.config import (EXIT_FOUND, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CampaignConfig,
                                  CampaignResult, Finding, WorkerSpec, exit_status, summary_table)
-from harness.fuzz.events import (KIND_CRASH, STAGE_PENDING, BadCandidate, Event, FindingEvent, HarnessError,
-                                 HarnessWarning, Progress, WorkerLost)
+from harness.fuzz.events import (KIND_CRASH, KIND_LOST, STAGE_PENDING, BadCandidate, Event, FindingEvent,
+                                 HarnessError, HarnessWarning, Progress, ReplayResult, WorkerLost)
 from harness.fuzz.local import LocalEngine
 
 __all__ = ["EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_HARNESS", "EXIT_INTERRUPTED", "CampaignConfig",
@@ -54,6 +56,10 @@ class _Driver:
         self.errors: dict[str, int] = {}
         self.warnings: set[str] = set()
         self.restarts = 0
+        self.workers_lost = 0
+        self.by_place: dict[str, int] = {}
+        self.replay_cases = saved_cases(self.out, config.replay, self.say)
+        self.replayed: dict[str, str] = {}
         self.stop_now = False
         self.usage_error: Optional[str] = None
         self._stream = out
@@ -63,15 +69,21 @@ class _Driver:
         if always or not self.config.quiet:
             print(text, file=self._stream, flush=True)
 
-    def spec(self, worker: int) -> WorkerSpec:
+    def spec(self, worker: int, first: bool = False) -> WorkerSpec:
+        """The worker's spec; at its first start, its share of the saved cases to replay (round robin)."""
+        replay = tuple(self.replay_cases[worker::self.config.jobs]) if first else ()
         return WorkerSpec(self.config, worker, self.seed + worker + 1000 * self.restarts, self.started, self.end,
-                          GENERATE_SHARE)
+                          GENERATE_SHARE, replay)
 
     # ---- events -----------------------------------------------------------------------------------------------
 
     def handle(self, event: Event, engine) -> None:
         if isinstance(event, Progress):
             self.cases += event.cases
+            place = engine.placement(event.worker) if hasattr(engine, "placement") else "this machine"
+            self.by_place[place] = self.by_place.get(place, 0) + event.cases
+        elif isinstance(event, ReplayResult):
+            self._replayed(event)
         elif isinstance(event, BadCandidate):
             if self.usage_error is None:
                 self.say(f"--candidate: {event.message}", always=True)
@@ -103,7 +115,7 @@ class _Driver:
         pending = self.pending.pop(key, None)
         if event.signature not in self.findings:
             path = save_case(case_from_json(event.case), self.out)
-            self._record(event, path, shrunk=event.kind != KIND_CRASH)
+            self._record(event, path, shrunk=event.shrunk and event.kind != KIND_CRASH)
         if pending is not None:
             pending[1].unlink(missing_ok=True)
 
@@ -119,12 +131,37 @@ class _Driver:
         if self.config.stop_on_new and f.is_new:
             self.stop_now = True
 
+    def _replayed(self, event: ReplayResult) -> None:
+        """A saved case replayed: still failing (a finding of this run, its file kept) or fixed (moved from OUT to
+        OUT/fixed/, never deleted)."""
+        path = Path(event.label)
+        if event.failed:
+            self.replayed[event.label] = "still failing"
+            if event.signature not in self.findings:
+                self.findings[event.signature] = Finding(
+                    event.signature, event.known_id, None, None, event.label, event.summary, event.nodes, 0.0,
+                    round(time.time() - self.started, 1), event.triage, "divergence", True)
+            self.say(f"[{time.time() - self.started:6.1f}s] replay: still failing: {event.label} ({event.signature[:70]})")
+            return
+        target = ""
+        if path.parent.resolve() == self.out.resolve():
+            fixed = self.out / "fixed"
+            fixed.mkdir(parents=True, exist_ok=True)
+            target = str(fixed / path.name)
+            path.replace(target)
+        self.replayed[event.label] = f"fixed{' -> ' + target if target else ''}"
+        self.say(f"[{time.time() - self.started:6.1f}s] replay: fixed: {event.label}"
+                 + (f" (moved to {target})" if target else ""))
+
     def _lost(self, event: WorkerLost, engine) -> None:
-        if not event.ready:
+        if event.reason == KIND_LOST:  # the node or actor went away, not the candidate's doing: restart
+            self.workers_lost += 1
+            self.say(f"[{time.time() - self.started:6.1f}s] worker {event.worker} lost: {event.detail}", always=True)
+        elif not event.ready:
             self._error(f"worker lost during start-up: {event.detail}",
                         f"worker {event.worker} was lost before it checked any case: {event.detail}")
             return
-        if event.case is None:
+        elif event.case is None:
             self._error(f"worker lost between cases: {event.detail}",
                         f"worker {event.worker} was lost while no case was being checked: {event.detail}")
         else:
@@ -165,7 +202,7 @@ class _Driver:
         interrupted = False
         try:
             for worker in range(self.config.jobs):
-                engine.start(self.spec(worker))
+                engine.start(self.spec(worker, first=True))
             while engine.running() and time.time() < self.kill_at and not self.stop_now:
                 for event in engine.events(timeout=0.5):
                     self.handle(event, engine)
@@ -185,7 +222,23 @@ class _Driver:
                         "(the workers' start-up took it all?)")
         self.progress(force=True)
         return CampaignResult(self.cases, time.time() - self.started, list(self.findings.values()),
-                              dict(self.errors), interrupted, self.usage_error)
+                              dict(self.errors), interrupted, self.usage_error, dict(self.by_place),
+                              dict(self.replayed), self.workers_lost)
+
+
+def saved_cases(out: Path, folders: tuple[str, ...], say) -> list[tuple[str, dict]]:
+    """The cases to replay before the search: the findings in ``out`` (not its pending/ or fixed/ copies) and every
+    case under each of ``folders``, as (path, case data). A file that is not a valid case is named and skipped."""
+    paths = sorted(out.glob("*.json")) if out.is_dir() else []
+    for folder in folders:
+        paths += sorted(p for p in Path(folder).rglob("*.json") if p.is_file())
+    cases = []
+    for path in dict.fromkeys(paths):
+        try:
+            cases.append((str(path), case_to_json(load_case(path))))
+        except CaseFormatError as e:
+            say(f"not replayed (not a valid case): {e}", always=True)
+    return cases
 
 
 def run_campaign(config: CampaignConfig, out=None, engine: Optional[object] = None,

@@ -32,6 +32,9 @@ class CampaignConfig:
     case_timeout: float = 10.0  # a case (both prepares and the checks) running longer is a `timeout` finding
     quiet: bool = False
     stop_on_new: bool = False  # end the run once a new (not known) finding is written
+    engine: str = "local"  # local | ray
+    address: Optional[str] = None  # the Ray cluster (engine ray); None: a local Ray instance
+    replay: tuple[str, ...] = ()  # folders of saved cases replayed before the search, besides `out`
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class WorkerSpec:
     started: float  # when the campaign started (times in findings are relative to it)
     end: float  # nothing after this: the end of the budget
     generate_share: float = 0.8  # of the time a worker has once ready, the share spent generating (then shrinking)
+    replay: tuple[tuple[str, dict], ...] = ()  # saved cases (label, case data) to replay before the search
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ class CampaignResult:
     harness_errors: dict[str, int] = field(default_factory=dict)  # distinct error -> how often
     interrupted: bool = False
     usage_error: Optional[str] = None  # the candidate could not be loaded
+    cases_by_place: dict[str, int] = field(default_factory=dict)  # where the cases were checked (engine's words)
+    replayed: dict[str, str] = field(default_factory=dict)  # saved case -> "still failing" / "fixed" (-> new path)
+    workers_lost: int = 0  # workers lost to their infrastructure (a node or actor gone) and restarted
 
     def new(self) -> list[Finding]:
         return [f for f in self.findings if f.is_new]
@@ -105,6 +112,15 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
             if i == 0:
                 lines.append("  ".join("-" * w for w in widths))
+    if result.replayed:
+        still = sum(v.startswith("still failing") for v in result.replayed.values())
+        lines.append(f"replayed {len(result.replayed)} saved case(s) first: {still} still failing, "
+                     f"{len(result.replayed) - still} fixed (moved to {config.out}/fixed/ when they were in {config.out})")
+    if len(result.cases_by_place) > 1 or config.engine != "local":
+        lines.append("cases per node: " + ", ".join(f"{place}: {n}" for place, n in sorted(result.cases_by_place.items())))
+    if result.workers_lost:
+        lines.append(f"{result.workers_lost} worker(s) lost to their node or actor and restarted; findings already "
+                     "sent are safe")
     reference = [f for f in result.findings if f.triage == "reference"]
     if reference:
         lines.append(f"{len(reference)} finding(s) where the candidate agrees with torchao and the reference does "

@@ -13,6 +13,8 @@ from typing import Optional, Union
 
 # what a finding is
 KIND_DIVERGENCE, KIND_CRASH, KIND_TIMEOUT = "divergence", "crash", "timeout"
+# a worker lost to its infrastructure (a cluster node or actor gone), not to its candidate: restarted, not a finding
+KIND_LOST = "lost"
 # how far a finding got: seen (write it at once, as pending) or shrunk (write it as the corpus case)
 STAGE_PENDING, STAGE_SHRUNK = "pending", "shrunk"
 
@@ -56,6 +58,21 @@ class FindingEvent:
     nodes: int
     detected: float  # seconds since the start of the campaign
     case: dict  # the case as JSON data (harness.case.files.case_to_json)
+    shrunk: bool = True  # False: sent as found (a known upstream bug is not shrunk again)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A saved case replayed before the search (``label``: where it came from): does it still fail?"""
+
+    worker: int
+    label: str
+    failed: bool
+    signature: str
+    triage: str
+    known_id: Optional[str]
+    summary: str
+    nodes: int
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ class Done:
 
 @dataclass(frozen=True)
 class WorkerLost:
-    """Sent by the engine: the worker is gone (``reason`` KIND_TIMEOUT or KIND_CRASH), ``detail`` in words.
+    """Sent by the engine: the worker is gone (``reason`` KIND_TIMEOUT, KIND_CRASH or KIND_LOST), ``detail`` in words.
 
     ``case`` is the case that was being checked (JSON data), or None when none was; ``ready`` says whether the
     worker had started fuzzing (a worker lost before that is a harness error, not a finding).
@@ -97,4 +114,4 @@ class WorkerLost:
     ready: bool
 
 
-Event = Union[Ready, BadCandidate, Progress, FindingEvent, HarnessError, HarnessWarning, Done, WorkerLost]
+Event = Union[Ready, BadCandidate, Progress, FindingEvent, ReplayResult, HarnessError, HarnessWarning, Done, WorkerLost]

@@ -6,6 +6,10 @@ becomes the round's target: it is sent at once as a *pending* finding (the drive
 lost), hypothesis shrinks it (only cases failing with the same signature count, so shrinking never slips to
 another bug) and the smallest case is sent as the *shrunk* finding. The worker never writes corpus files.
 
+A failure that is a known upstream bug (torchao fails the same case the same way) is sent as found, not shrunk,
+unless ``--strict``: its small form is already in ``corpus/upstream_bugs``, and shrinking it again would spend the
+budget that the search for new bugs needs.
+
 Deadlines: the worker stops at ``spec.end`` (the end of the campaign's budget). Of the time it has once ready, it
 spends ``spec.generate_share`` generating cases; the rest is kept for shrinking (a finding shrinks until ``end`` at
 the latest, and for ``config.shrink_seconds`` at most), so shrinking takes a share of the budget, not extra time.
@@ -28,11 +32,12 @@ from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from harness.case import Info
+from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.check.run import check_case, load_function, reference_expectation
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_PENDING, STAGE_SHRUNK, BadCandidate, Event,
-                                 FindingEvent, HarnessError, HarnessWarning, Progress, Ready)
+                                 FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult)
 
 
 class CaseGuard:
@@ -150,6 +155,32 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
         emit(FindingEvent(me, STAGE_SHRUNK, KIND_CRASH, signature, "new", None, None, None, text,
                           len(case.graph.nodes), round(time.time() - spec.started, 1), case_to_json(case)))
 
+    for label, data in spec.replay:  # the regression half first: do the saved cases still fail?
+        if time.time() >= spec.end:
+            break
+        case = case_from_json(data)
+        guard.enter(case)
+        try:
+            report = check_case(case, candidate, numerics=config.numerics, float_semantics=config.float_semantics)
+        except CandidateEscaped as escaped:
+            guard.exit()
+            crash(case, escaped)
+            emit(ReplayResult(me, label, True, f"crash: {type(escaped.error).__name__}", "new", None, str(escaped),
+                              len(case.graph.nodes)))
+            continue
+        except Exception as e:  # noqa: BLE001 - a checker failed on a saved case: the harness's error
+            guard.exit()
+            emit(HarnessError(me, error_key(e), traceback.format_exc()))
+            continue
+        guard.exit()
+        counter["cases"] += 1
+        if report.failed:
+            seen.add(report.signature)  # on disk already: not searched for and shrunk again
+        emit(ReplayResult(me, label, report.failed, report.signature if report.failed else "", report.triage,
+                          report.known.id if report.failed and report.known else None,
+                          report.summary() if report.failed else "", len(case.graph.nodes)))
+    tick(force=True)
+
     while time.time() < generate_until:
         state: dict = {"target": None, "best": None, "sent": None, "detected": None, "stop": None}
 
@@ -187,6 +218,12 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
             counter["cases"] += 1
             tick()
             if not report.failed or report.signature in seen:
+                return
+            if report.known is not None and not config.strict and state["target"] is None:
+                # a known upstream bug (torchao reproduced it): its small form is in corpus/upstream_bugs, so the
+                # budget goes to the search for new bugs, not to shrinking it again; sent as found
+                seen.add(report.signature)
+                emit(replace(finding(report, STAGE_SHRUNK, round(time.time() - spec.started, 1)), shrunk=False))
                 return
             if state["target"] is None:
                 state["target"] = report.signature
