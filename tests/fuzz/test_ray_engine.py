@@ -2,8 +2,10 @@
 
 Test traffic stays on loopback: every scenario runs as a subprocess in a private network namespace (``unshare
 -n``, then ``ip link set lo up``), where the only address Ray can find is 127.0.0.1 (Ray otherwise binds the
-machine's external address and ignores ``--node-ip-address``). The scenarios skip cleanly where ``unshare`` is
-not permitted or Ray is not installed.
+machine's external address and ignores ``--node-ip-address``). Each also gets its own PID namespace (``-p -f
+--mount-proc``), so ``ray stop`` there stops only that scenario's Ray and nothing outlives it. Token
+authentication is off inside (``RAY_AUTH_MODE=disabled``: nothing but the scenario can reach its loopback). The
+scenarios skip cleanly where ``unshare`` is not permitted or Ray is not installed.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import pytest
 pytest.importorskip("ray")
 
 HERE = Path(__file__).resolve().parent / "ray_scenarios"
+UNSHARE = ["unshare", "-n", "-p", "-f", "--mount-proc"]
 pytestmark = pytest.mark.slow
 
 
 def _namespace_ok() -> str:
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return "unshare or ip is not installed"
-    probe = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, text=True)
+    probe = subprocess.run([*UNSHARE, "sh", "-c", "ip link set lo up"], capture_output=True, text=True)
     return "" if probe.returncode == 0 else f"unshare -n is not permitted here: {probe.stderr.strip()[:200]}"
 
 
@@ -38,14 +41,15 @@ def namespace():
 
 
 def _env() -> dict:
-    env = dict(os.environ, TORCHAO_FORCE_SKIP_LOADING_SO_FILES="1", RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, TORCHAO_FORCE_SKIP_LOADING_SO_FILES="1", RAY_USAGE_STATS_ENABLED="0",
+               RAY_AUTH_MODE="disabled")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
 def test_a_campaign_joins_a_ray_head_by_address_and_the_driver_writes_the_finding(namespace, tmp_path):
     out = tmp_path / "findings"
-    proc = subprocess.run(["unshare", "-n", "bash", str(HERE / "head_and_cli.sh"), str(out), "6390", "60"],
+    proc = subprocess.run([*UNSHARE, "bash", str(HERE / "head_and_cli.sh"), str(out), "6390", "60"],
                           capture_output=True, text=True, env=_env(), timeout=400)
     text = proc.stdout
     logs = {n: (Path(f"{out}.run{n}.log").read_text() if Path(f"{out}.run{n}.log").exists() else "") for n in (1, 2)}
@@ -62,7 +66,7 @@ def test_a_campaign_joins_a_ray_head_by_address_and_the_driver_writes_the_findin
 def test_a_two_node_cluster_checks_cases_on_both_nodes(namespace, tmp_path):
     script = ("ip link set lo up && exec " + sys.executable + " " + str(HERE / "two_nodes.py") + " "
               + str(tmp_path / "out") + " 60")
-    proc = subprocess.run(["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, env=_env(),
+    proc = subprocess.run([*UNSHARE, "bash", "-c", script], capture_output=True, text=True, env=_env(),
                           timeout=400)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, (proc.stdout[-3000:], proc.stderr[-3000:])

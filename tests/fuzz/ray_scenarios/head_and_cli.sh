@@ -19,4 +19,4 @@ for run in 1 2; do
     --seconds "$seconds" --out "$out" --stop-on-new >"$out.run$run.log" 2>&1
   echo "EXIT_$run $?"
 done
-ray stop --force >/dev/null 2>&1
+ray stop >/dev/null 2>&1
