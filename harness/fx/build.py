@@ -252,6 +252,13 @@ def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
         while len(_VALS_CACHE) > _VALS_CACHE_SIZE:
             _VALS_CACHE.pop(next(iter(_VALS_CACHE)))
     gm = _GraphModuleClass(root, fx_graph)
+    for node in graph.nodes:  # GraphModule copies plain tensor attributes as buffers: make constants plain again
+        if node.op == "get_attr" and node.attr_kind == "constant":
+            *path, leaf = node.target.split(".")
+            owner = gm.get_submodule(".".join(path))
+            value = owner._buffers.pop(leaf, None)
+            if value is not None:
+                setattr(owner, leaf, value)
     gm.meta.update({"inline_constraints": {}})  # what torch.export's .module() carries
     return gm
 
