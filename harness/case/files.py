@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -29,6 +28,7 @@ from harness.case.compact_encode import compress
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.case.jsonform import CaseFormatError
+from harness.common.atomic import write_atomic
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -44,8 +44,6 @@ __all__ = [
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 COMPACT_ABOVE = 64 * 1024  # bytes of plain text above which a case is written compact
-_TMP_SUFFIX = ".tmp"
-_FILE_MODE = 0o644
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -172,32 +170,4 @@ def save_case(case: C.Case, directory: PathLike) -> Path:
             return path
     except OSError:
         pass
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{path.stem}.", suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), _FILE_MODE)  # mkstemp makes 0600: a case file is an ordinary, shareable file
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(root)
-    return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return write_atomic(path, text)

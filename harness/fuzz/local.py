@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from harness.case.encode import case_to_json
+from harness.common.atomic import write_atomic
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import KIND_CRASH, KIND_TIMEOUT, Done, Event, HarnessError, Ready, WorkerLost
 
@@ -32,10 +33,7 @@ class _FileGuard:
         self.clock, self.path = clock, path
 
     def enter(self, case: Any) -> None:
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(case_to_json(case), f)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(case_to_json(case)).encode("utf-8"), durable=False)
         self.clock.value = time.time()
 
     def exit(self) -> None:

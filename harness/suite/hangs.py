@@ -9,11 +9,12 @@ start, in the controller only), :func:`clear_caches` forgets this process's memo
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
 from pathlib import Path
 from typing import Optional
+
+from harness.common.atomic import write_atomic
 
 __all__ = ["MARKER_SUFFIX", "marker_path", "record_hang", "earlier_hang", "hung_earlier", "clear_hang_markers",
            "clear_caches"]
@@ -36,13 +37,11 @@ def record_hang(label: str, description: str, directory: Optional[str] = None) -
     if directory is None:
         return
     path = marker_path(directory, label)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(description, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, description.encode("utf-8"), durable=False)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def earlier_hang(label: str, directory: Optional[str] = None) -> Optional[str]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from harness import case as C
-from harness.case.files import CaseFormatError, load_case
+from harness.case.files import load_case
+from harness.case.jsonform import CaseFormatError
+from harness.common.atomic import write_atomic
 from harness.tools.report_figure import MAX_NODES, figure
 from harness.tools.report_page import Entry, Unreadable, render_page
 from harness.tools.report_status import STATUSES, verdict
@@ -97,21 +98,7 @@ def write_report(cases_or_dir: CasesOrDir, out_path: PathLike, *, title: str = T
     text = report_html(cases_or_dir, title=title, max_nodes=max_nodes).encode("utf-8")
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep a web server or a colleague from reading the page
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return out
+    return write_atomic(out, text)
 
 
 def main_report(argv: Optional[list[str]] = None) -> int:
