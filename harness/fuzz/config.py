@@ -35,6 +35,9 @@ class CampaignConfig:
     engine: str = "local"  # local | ray
     address: Optional[str] = None  # the Ray cluster (engine ray); None: a local Ray instance
     replay: tuple[str, ...] = ()  # folders of saved cases replayed before the search, besides `out`
+    # what the workers fuzz: "MODULE:NAME" of a target factory (harness.fuzz.target), resolved in the workers
+    target: str = "harness.fuzz.target:prepare_target"
+    quantizer: Optional[str] = None  # the quantizer factory of the quantizer target ("MODULE:NAME")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """One fuzz worker: rounds of hypothesis until its deadlines, each failure triaged, shrunk and sent as an event.
 
-The worker runs rounds of hypothesis (:mod:`harness.strategies`), each round a few dozen cases checked by
-:func:`harness.check.run.check_case`. The first case of a round that fails in a way this worker has not seen
+The worker runs rounds of hypothesis, each round a few dozen cases drawn and checked by the campaign's
+:class:`harness.fuzz.target.Target` (by default generated cases, :func:`harness.check.run.check_case` of the
+candidate; with ``--quantizer``, the quantizer suite's random-graph checks). The first case of a round that fails in a way this worker has not seen
 becomes the round's target: it is sent at once as a *pending* finding (the driver writes it, so a finding is never
 lost), hypothesis shrinks it (only cases failing with the same signature count, so shrinking never slips to
 another bug) and the smallest case is sent as the *shrunk* finding. The worker never writes corpus files.
@@ -14,8 +15,8 @@ Deadlines: the worker stops at ``spec.end`` (the end of the campaign's budget). 
 spends ``spec.generate_share`` generating cases; the rest is kept for shrinking (a finding shrinks until ``end`` at
 the latest, and for ``config.shrink_seconds`` at most), so shrinking takes a share of the budget, not extra time.
 
-What the candidate does to the worker: an exception is a result (a divergence); ``SystemExit``,
-``KeyboardInterrupt`` and other ``BaseException`` escaping the candidate are a *crash* finding, sent as is (not
+What the candidate (or quantizer) does to the worker: an exception is a result (a divergence); ``SystemExit``,
+``KeyboardInterrupt`` and other ``BaseException`` escaping it are a *crash* finding, sent as is (not
 shrunk). Before each case the :class:`CaseGuard` is told (the local engine writes the case to disk and starts
 the case's clock), so a process death or a hang is reported by the engine with the case that caused it. Errors of
 the harness itself (hypothesis, a checker) are sent as :class:`HarnessError`, hypothesis's warnings as
@@ -34,10 +35,11 @@ from typing import Any, Callable, Optional
 from harness.case import Info
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
-from harness.check.run import check_case, load_function, reference_expectation
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_PENDING, STAGE_SHRUNK, BadCandidate, Event,
                                  FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult)
+from harness.fuzz.target import (CandidateEscaped, case_strategy, finding_case,  # noqa: F401 - public here before
+                                 guarded, load_target)
 
 
 class CaseGuard:
@@ -50,56 +52,8 @@ class CaseGuard:
         pass
 
 
-class CandidateEscaped(BaseException):
-    """The candidate raised a BaseException that is not an Exception (SystemExit, KeyboardInterrupt, ...)."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(f"the candidate raised {type(error).__name__}({', '.join(map(repr, error.args))})")
-        self.error = error
-
-
 class _Found(Exception):
     """Raised inside a hypothesis round to make it shrink the current target."""
-
-
-def guarded(candidate: Callable) -> Callable:
-    def prepare(*args, **kwargs):
-        try:
-            return candidate(*args, **kwargs)
-        except Exception:
-            raise
-        except BaseException as e:  # noqa: BLE001 - SystemExit & co. from the candidate: a crash, not our exit
-            raise CandidateEscaped(e) from None
-
-    return prepare
-
-
-def case_strategy(mode: str, max_nodes: int):
-    from hypothesis import strategies as st
-
-    from harness import strategies
-
-    valid = strategies.cases(mode="valid", max_nodes=max_nodes)
-    if mode == "valid":
-        return valid
-    adversarial = strategies.cases(mode="adversarial", max_nodes=max_nodes)
-    if mode == "adversarial":
-        return adversarial
-    return st.one_of(valid, valid, valid, adversarial)
-
-
-def finding_case(report) -> Any:
-    """The case of a failing report, with what went wrong in its info and the reference's result as expected."""
-    known = report.known
-    info = Info(
-        title=known.id if known is not None else report.signature,
-        kind="finding",
-        link=known.link if known is not None else "",
-        notes=report.summary(),
-        upstream="crashes" if report.candidate.error is not None else "wrong",
-        tags=tuple(t for t in ("finding", known.id if known is not None else None, report.signature) if t),
-    )
-    return replace(report.case, expected=reference_expectation(report), info=info)
 
 
 def error_key(exc: BaseException) -> str:
@@ -119,12 +73,12 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
 
     config, me, guard = spec.config, spec.worker, guard or CaseGuard()
     try:
-        candidate = guarded(load_function(config.candidate))
+        target = load_target(config)
     except BaseException as e:  # noqa: BLE001 - a module that fails to import, or exits, is unusable
-        emit(BadCandidate(me, str(e) if isinstance(e, ValueError) else f"{config.candidate!r}: importing it raised "
+        what = " or ".join(repr(x) for x in (config.candidate, config.quantizer) if x)
+        emit(BadCandidate(me, str(e) if isinstance(e, ValueError) else f"{what}: importing it raised "
                           f"{type(e).__name__}: {e}"))
         return
-    strategy = case_strategy(config.mode, config.max_nodes)
     emit(Ready(me))
     generate_until = time.time() + spec.generate_share * max(0.0, spec.end - time.time())
     seen: set[str] = set()
@@ -142,7 +96,7 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
         return FindingEvent(me, stage, KIND_DIVERGENCE, report.signature, report.triage,
                             known.id if known else None, known.title if known else None, known.link if known else None,
                             report.summary(), len(report.case.graph.nodes), detected,
-                            case_to_json(finding_case(report)))
+                            case_to_json(target.finding_case(report)))
 
     def crash(case, escaped: CandidateEscaped) -> None:
         signature = f"crash: {type(escaped.error).__name__}"
@@ -161,7 +115,7 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
         case = case_from_json(data)
         guard.enter(case)
         try:
-            report = check_case(case, candidate, numerics=config.numerics, float_semantics=config.float_semantics)
+            report = target.check(case)
         except CandidateEscaped as escaped:
             guard.exit()
             crash(case, escaped)
@@ -194,7 +148,7 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
                   print_blob=False)
         @seed(rng.getrandbits(64))
-        @given(strategy)
+        @given(target.strategy)
         def round_(case) -> None:
             now = time.time()
             if state["stop"] and now > state["stop"]:
@@ -204,7 +158,7 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
                 return
             guard.enter(case)
             try:
-                report = check_case(case, candidate, numerics=config.numerics, float_semantics=config.float_semantics)
+                report = target.check(case)
             except CandidateEscaped as escaped:
                 guard.exit()
                 counter["cases"] += 1

@@ -1,0 +1,145 @@
+"""What a fuzz worker fuzzes: a :class:`Target` (the cases to draw, the check of one case, the case a failure saves).
+
+The rule: a worker needs only a hypothesis strategy of cases, ``check(case)`` returning a report-like object
+(:class:`CheckReport`: ``failed``, a name-free ``signature``, ``triage``, ``known``, ``summary()``, ``case``), and
+``finding_case(report)``, the case a failing report is saved as. The prepare target (:func:`prepare_target`, the
+default) is :func:`harness.check.run.check_case` of the candidate against the reference. Other targets live in
+higher layers (the quantizer suite's, :mod:`harness.suite.fuzz_target`): a :class:`CampaignConfig` names the
+factory by a ``"MODULE:NAME"`` string, resolved by :func:`load_target` when a worker starts, so ``harness.fuzz``
+never imports the layers above it.
+
+What a target calls on behalf of the user (the candidate prepare, a quantizer) is :func:`guarded`: an
+``Exception`` is a result, any other ``BaseException`` (``SystemExit``...) becomes :class:`CandidateEscaped`,
+which the worker turns into a ``crash`` finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Protocol
+
+from harness.case import Case, Info
+from harness.check.run import check_case, load_function, reference_expectation
+from harness.common.loading import resolve_object
+
+__all__ = ["PREPARE_TARGET", "QUANTIZER_TARGET", "CandidateEscaped", "CheckReport", "Target", "Verdict",
+           "guarded", "case_strategy", "finding_case", "prepare_target", "load_target"]
+
+PREPARE_TARGET = "harness.fuzz.target:prepare_target"
+QUANTIZER_TARGET = "harness.suite.fuzz_target:quantizer_target"  # named, never imported here (a higher layer)
+
+
+class CandidateEscaped(BaseException):
+    """The candidate raised a BaseException that is not an Exception (SystemExit, KeyboardInterrupt, ...)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"the candidate raised {type(error).__name__}({', '.join(map(repr, error.args))})")
+        self.error = error
+
+
+def guarded(candidate: Callable) -> Callable:
+    """``candidate`` whose non-``Exception`` escapes (SystemExit & co.) are :class:`CandidateEscaped`."""
+
+    def call(*args, **kwargs):
+        try:
+            return candidate(*args, **kwargs)
+        except Exception:
+            raise
+        except BaseException as e:  # noqa: BLE001 - SystemExit & co. from the candidate: a crash, not our exit
+            raise CandidateEscaped(e) from None
+
+    return call
+
+
+class CheckReport(Protocol):
+    """What a worker reads from the check of one case (:class:`harness.check.run.Report` is one)."""
+
+    case: Case
+    known: Any  # a known upstream bug (``id``, ``title``, ``link``) or None
+
+    @property
+    def failed(self) -> bool: ...
+
+    @property
+    def signature(self) -> str: ...
+
+    @property
+    def triage(self) -> str: ...
+
+    def summary(self) -> str: ...
+
+
+@dataclass
+class Verdict:
+    """A :class:`CheckReport` as plain data, for targets other than the prepare; ``case`` is the case to save."""
+
+    case: Case
+    failed: bool
+    signature: str = ""
+    triage: str = ""
+    known: Any = None
+    text: str = ""
+
+    def summary(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a worker fuzzes. ``reads_annotations``: the check uses the case's annotations (the quantizer target
+    replaces them by the quantizer's, so shrinking them is pointless)."""
+
+    label: str
+    strategy: Any  # a hypothesis strategy of harness.case.Case
+    check: Callable[[Case], CheckReport]
+    finding_case: Callable[[Any], Case]
+    reads_annotations: bool = True
+
+
+def case_strategy(mode: str, max_nodes: int):
+    """Cases with valid annotations, adversarial ones, or both (three valid for one adversarial)."""
+    from hypothesis import strategies as st  # the driver's process never needs hypothesis
+
+    from harness import strategies
+
+    valid = strategies.cases(mode="valid", max_nodes=max_nodes)
+    if mode == "valid":
+        return valid
+    adversarial = strategies.cases(mode="adversarial", max_nodes=max_nodes)
+    if mode == "adversarial":
+        return adversarial
+    return st.one_of(valid, valid, valid, adversarial)
+
+
+def finding_case(report) -> Case:
+    """The case of a failing report, with what went wrong in its info and the reference's result as expected."""
+    known = report.known
+    info = Info(
+        title=known.id if known is not None else report.signature,
+        kind="finding",
+        link=known.link if known is not None else "",
+        notes=report.summary(),
+        upstream="crashes" if report.candidate.error is not None else "wrong",
+        tags=tuple(t for t in ("finding", known.id if known is not None else None, report.signature) if t),
+    )
+    return replace(report.case, expected=reference_expectation(report), info=info)
+
+
+def prepare_target(config) -> Target:
+    """The candidate prepare (``config.candidate``) against the reference on generated cases: today's fuzzing."""
+    candidate = guarded(load_function(config.candidate))
+
+    def check(case: Case):
+        return check_case(case, candidate, numerics=config.numerics, float_semantics=config.float_semantics)
+
+    return Target(f"{config.candidate} against the reference", case_strategy(config.mode, config.max_nodes), check,
+                  finding_case)
+
+
+def load_target(config) -> Target:
+    """The target ``config.target`` names (``"MODULE:NAME"``, a factory taking the config); ``ValueError`` when the
+    factory cannot be found or says the candidate or quantizer is unusable."""
+    factory = resolve_object(getattr(config, "target", "") or PREPARE_TARGET, what="NAME (a fuzz target factory)")
+    if not callable(factory):
+        raise ValueError(f"{config.target!r} is not callable")
+    return factory(config)
