@@ -1,14 +1,6 @@
 """Kept so that ``--candidate harness.mutants:NAME``, a public string, keeps naming the same objects: they live in
 :mod:`harness.fuzz.mutants`."""
 
-import importlib as _importlib
+from harness.common.forward import forward
 
-_home = _importlib.import_module("harness.fuzz.mutants")
-
-
-def __getattr__(name: str):
-    return getattr(_home, name)
-
-
-def __dir__() -> list[str]:
-    return dir(_home)
+__getattr__, __dir__ = forward("harness.fuzz.mutants")

@@ -1,14 +1,6 @@
 """Kept so that ``--pt2e-quantizer=harness.quantizers:NAME``, a public string, keeps naming the same objects: they live in
 :mod:`harness.suite.quantizers`."""
 
-import importlib as _importlib
+from harness.common.forward import forward
 
-_home = _importlib.import_module("harness.suite.quantizers")
-
-
-def __getattr__(name: str):
-    return getattr(_home, name)
-
-
-def __dir__() -> list[str]:
-    return dir(_home)
+__getattr__, __dir__ = forward("harness.suite.quantizers")
