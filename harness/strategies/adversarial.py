@@ -80,7 +80,7 @@ def _inject(draw, kind: str, anns: AnnSet, graph: Graph, meta: Meta, items: list
     if kind in ("dangling_shared", "dangling_derived"):
         (referrer,) = pick(items)
         outside = [NodeRef(n.name) for n in graph.nodes if n.op in ("placeholder", "get_attr")]
-        pool = [i.target for i in items if i.target != referrer.target] + outside
+        pool = [t for t in [i.target for i in items] + outside if t != referrer.target]
         (target,) = pick(pool)
         anns.remove(target)  # whatever spec it had: it must carry none
         spec: Spec = SharedSpec(target) if kind == "dangling_shared" else _injected_derived((target,))
