@@ -1,9 +1,10 @@
 """Decoding JSON data into a :class:`harness.case.Case` (format ``"pt2e-case/1"``), with strict validation.
 
 The rule: decoding never executes anything and never imports torch. Ops, observer classes, derive functions,
-dtypes, qschemes and constants are only accepted by name from the allow-lists in ``harness.case.names``; sizes
-and nesting stay within the limits of ``harness.case.decode_fields``; node references point at nodes of the graph
-(arguments at earlier ones); every node is annotated at most once. Every malformed input raises
+dtypes, qschemes and constants are only accepted by name from the allow-lists in ``harness.case.names`` (derive
+functions also when opted in: ``harness.case.derive_names``); sizes and nesting stay within the limits of
+``harness.case.decode_fields``; node references point at nodes of the graph (arguments at earlier ones); every
+node is annotated at most once. Every malformed input raises
 :class:`harness.case.jsonform.CaseFormatError` naming the source and the field path. The JSON form itself is
 described in ``harness.case.encode``; a compact document (runs, ``harness.case.compact``) is expanded first,
 within limits, and then decoded like any other.
@@ -15,7 +16,7 @@ import math
 from typing import Any, Optional
 
 from harness import case as C
-from harness.case import names
+from harness.case import derive_names, names
 from harness.case.compact import expand
 from harness.case.decode_fields import (
     MAX_ANNOTATIONS,
@@ -41,7 +42,6 @@ _CTORS = frozenset(names.CTOR_NAMES)
 _DTYPES = frozenset(names.DTYPE_NAMES)
 _TENSOR_DTYPES = frozenset(names.TENSOR_DTYPE_NAMES)
 _QSCHEMES = frozenset(names.QSCHEME_NAMES)
-_DERIVE_FNS = frozenset(names.DERIVE_FN_NAMES)
 
 
 class _Decoder(FieldReader):
@@ -234,7 +234,8 @@ class _Decoder(FieldReader):
             targets = tuple(self.target(t, f"{path}.derived_from[{i}]")
                             for i, t in enumerate(self.array(data["derived_from"], f"{path}.derived_from", 100)))
             fn = self.string(data["derive_fn"], f"{path}.derive_fn", 300)
-            self.allowed("derive function", fn, _DERIVE_FNS, f"{path}.derive_fn")
+            if not derive_names.is_allowed(fn):  # built in or opted in (harness.fx.derive_registry)
+                self.fail(f"{path}.derive_fn", derive_names.unknown_message(fn))
             return C.DerivedSpec(targets, fn, self.dtype(data, path),
                                  self.opt_int(data, "quant_min", path), self.opt_int(data, "quant_max", path),
                                  self.qscheme(data, path), self.opt_int(data, "ch_axis", path),

@@ -60,6 +60,7 @@ pad.default upsample_nearest2d.vec upsample_bilinear2d.vec pixel_shuffle.default
 to.dtype _to_copy.default type_as.default zeros_like.default ones_like.default full_like.default
 arange.default arange.start arange.start_step full.default zeros.default ones.default
 _assert_tensor_metadata.default repeat.default flip.default cumsum.default
+slice_copy.Tensor reciprocal.default index_select.default
 """.split()
 
 # "aten.<packet>.<overload>" for torch.ops.aten, plus "getitem" (operator.getitem).

@@ -2,8 +2,9 @@
 
 A case (``harness.case``) names everything: ops (``"aten.conv2d.default"``), observer constructors
 (``Ctor("torchao.quantization.pt2e.observer.MinMaxObserver", ...)``), derive functions, dtypes, qschemes
-and other torch constants. Only names listed here resolve; anything else raises :class:`UnknownName`.
-This is what makes loading a corpus file safe: a case can never name arbitrary code.
+and other torch constants. Only names listed here resolve (and derive functions opted in by qualified name,
+:mod:`harness.fx.derive_registry`); anything else raises :class:`UnknownName`. This is what makes loading a corpus
+file safe: a case can never name arbitrary code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torchao.quantization.pt2e.observer import PartialWrapper
 
 from harness.case import Const, Ctor, names
 from harness.case.names import GETITEM, UnknownName
-from harness.fx import derive
+from harness.fx import derive_registry
 
 __all__ = [
     "UnknownName",
@@ -340,23 +341,17 @@ def const_of(obj: Any) -> Optional[Const]:
 
 # ---- derive functions --------------------------------------------------------------------------
 
-DERIVE_FNS: dict[str, Callable] = {
-    name: getattr(derive, name.rpartition(".")[2]) for name in names.DERIVE_FN_NAMES
-}
-_DERIVE_NAMES = {fn: name for name, fn in DERIVE_FNS.items()}
+# the built-in ones; functions opted in by qualified name resolve too (harness.fx.derive_registry)
+DERIVE_FNS: dict[str, Callable] = derive_registry.BUILTIN
 
 
 def resolve_derive_fn(name: str) -> Callable:
-    """The derive function (a ``DerivedQuantizationSpec.derive_qparams_fn``) called ``name``."""
-    try:
-        return DERIVE_FNS[name]
-    except (KeyError, TypeError):
-        raise UnknownName("derive function", name) from None
+    """The derive function (a ``DerivedQuantizationSpec.derive_qparams_fn``) called ``name``: built in, or opted in
+    with :func:`harness.fx.derive_registry.allow`."""
+    return derive_registry.resolve(name)
 
 
 def derive_fn_name(fn: Callable) -> str:
-    """The allow-listed name of a derive function (reverse of :func:`resolve_derive_fn`)."""
-    try:
-        return _DERIVE_NAMES[fn]
-    except (KeyError, TypeError):
-        raise UnknownName("derive function", getattr(fn, "__qualname__", repr(fn))) from None
+    """The name a case stores for a derive function (reverse of :func:`resolve_derive_fn`); ``UnknownName`` gives
+    the qualified name to opt in."""
+    return derive_registry.name_of(fn)
