@@ -86,7 +86,8 @@ class _Driver:
             self._replayed(event)
         elif isinstance(event, BadCandidate):
             if self.usage_error is None:
-                self.say(f"--candidate: {event.message}", always=True)
+                self.say(event.message if event.message.startswith("--") else f"--candidate: {event.message}",
+                         always=True)
             self.usage_error, self.stop_now = event.message, True
         elif isinstance(event, FindingEvent):
             self._finding(event)

@@ -13,6 +13,9 @@ import sys
 from harness.fuzz.campaign import run_campaign
 from harness.fuzz.config import EXIT_USAGE, CampaignConfig, exit_status
 
+# the quantizer suite's random-graph checks as the campaign's target (a higher layer: named, resolved by the workers)
+QUANTIZER_TARGET = "harness.suite.fuzz_target:quantizer_target"
+
 EPILOG = """exit status: 0 nothing new (only known upstream bugs, known by reproduction on torchao); 1 a new finding
 (a divergence only the candidate has, a crash, a timeout, or the reference disagreeing with torchao), also a
 replayed case that still fails that way; 2 usage error; 3 the harness failed (its own errors, or no case
@@ -21,6 +24,12 @@ checked); 130 interrupted (Ctrl-C).
 Before the search, the cases already in --out (and under each --replay folder) are replayed: each is reported
 "still failing" or "fixed"; a fixed finding in --out is moved to --out/fixed/, never deleted.
 
+--quantizer MODULE:NAME fuzzes a quantizer instead (a Quantizer class, a factory or an instance, as the pytest
+plugin's --pt2e-quantizer): each case is a random graph, exported like a program; the quantizer annotates it (a
+raise is a finding, a hang a `timeout` finding), the annotations must be well formed, and the reference and the
+prepare under test (--candidate, default torchao's) must agree on them with the invariants holding. --mode does
+not apply; the findings are the graphs with the quantizer's annotations.
+
 --engine ray runs the workers as Ray actors: --address auto|HOST:PORT|ray://HOST:10001 joins a running cluster
 (every node needs this project installed), no --address starts a local Ray instance. Findings travel to this
 process as data and are written here; the summary shows the cases checked on each node."""
@@ -28,10 +37,13 @@ process as data and are written here; the summary shows the cases checked on eac
 
 def fuzz_parser() -> argparse.ArgumentParser:
     d = CampaignConfig()
-    p = argparse.ArgumentParser(prog="python -m harness fuzz", description="Fuzz a prepare against the reference.",
+    p = argparse.ArgumentParser(prog="python -m harness fuzz", description="Fuzz a prepare (or a quantizer) against the reference.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     p.add_argument("--candidate", default=d.candidate, metavar="MODULE:FUNCTION",
                    help=f"the prepare under test, with torchao's prepare signature (default {d.candidate})")
+    p.add_argument("--quantizer", default=None, metavar="MODULE:NAME",
+                   help="fuzz this quantizer: the plugin's random-graph checks (annotate, well-formedness, "
+                        "differential prepare with --candidate, invariants), e.g. harness.quantizers:xnnpack")
     p.add_argument("--seconds", type=float, default=d.seconds,
                    help="wall-clock budget of the whole run, start-up and shrinking included (default 60); the run "
                         "ends within SECONDS * 1.1 + 5")
@@ -99,6 +111,11 @@ def main_fuzz(argv: list[str], started: float) -> int:
     if problem:
         print(f"--candidate: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if args.quantizer is not None:
+        problem = candidate_problem(args.quantizer)
+        if problem:
+            print(f"--quantizer: {problem.replace('MODULE:FUNCTION', 'MODULE:NAME')}", file=sys.stderr)
+            return EXIT_USAGE
     engine, jobs = None, args.jobs or 1
     if args.engine == "ray":
         engine, jobs, problem = _ray_engine(args, args.case_timeout)
@@ -109,6 +126,11 @@ def main_fuzz(argv: list[str], started: float) -> int:
                             out=args.out, strict=args.strict, mode=args.mode, max_nodes=args.max_nodes,
                             numerics=args.numerics, float_semantics=args.float_semantics, stop_on_new=args.stop_on_new,
                             quiet=args.quiet, case_timeout=args.case_timeout, engine=args.engine,
-                            address=args.address, replay=tuple(args.replay))
+                            address=args.address, replay=tuple(args.replay),
+                            target=QUANTIZER_TARGET if args.quantizer else CampaignConfig.target,
+                            quantizer=args.quantizer)
+    if args.quantizer and not args.quiet:
+        print(f"quantizer campaign: {args.quantizer} annotates random graphs; its annotations must be well formed and "
+              f"prepared alike by the reference and {args.candidate}")
     result = run_campaign(config, engine=engine, started=started)
     return exit_status(result, config)

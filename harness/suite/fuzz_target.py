@@ -1,0 +1,134 @@
+"""The quantizer suite's random-graph checks as a fuzz target: ``python -m harness fuzz --quantizer MODULE:NAME``.
+
+The rule, one case at a time (the suite's checks 1, 2, 3 and 5 on a random graph): the case's graph is exported
+as a module program, the quantizer annotates it the way ``prepare_pt2e`` does (``annotate``: it must not raise or
+change the graph), its annotations must be well formed (``well_formed``), and the reference and the prepare under
+test (``--candidate``, default torchao's) must agree on them with the invariants holding (``prepare``:
+:func:`harness.check.run.check_case`, triaged against torchao, so a known upstream bug stays ``known``). The
+first stage that fails names the finding; its signature is name-free (node names and numbers left out), so the
+same bug on two graphs is one finding. The case saved is the exported graph with the quantizer's annotations (the
+graph alone when they cannot be read back).
+
+The quantizer runs without a time limit of its own: a hang is caught by the campaign engine's case time limit
+(a ``timeout`` finding, like a hanging candidate). A ``SystemExit`` or the like from the quantizer is a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Callable, Iterable
+
+from hypothesis import strategies as st
+
+import prepare_impl
+from harness import strategies
+from harness.case import Case, Info
+from harness.check.run import check_case, load_function
+from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
+from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
+from harness.suite.annotate import Annotated, run_quantizer
+from harness.suite.graph_checks import _graph_gm as exported_module  # the suite's own export of a case graph
+from harness.suite.results import Problem
+from harness.suite.source import QuantizerSource, load_quantizer_factory
+from harness.suite.well_formed import check_well_formed
+
+__all__ = ["quantizer_target", "check_with_quantizer", "problem_class"]
+
+_RAISED = re.compile(r"^(\w+\(\)) raised (\w+)")
+_ERROR_FIRST = re.compile(r"^(\w+Error): ")
+
+
+def problem_class(problem: Problem, names: Iterable[str]) -> str:
+    """``problem`` in a name-free form: its check, then its first line with node ``names`` and numbers left out
+    (``annotate: annotate() raised ValueError``, ``well_formed: CyclicSharingError``)."""
+    line = problem.message.splitlines()[0] if problem.message else ""
+    m = _RAISED.match(line) or _ERROR_FIRST.match(line)
+    if m:
+        return f"{problem.check}: {' raised '.join(m.groups())}"
+    line = re.sub(r"'[^']*'", "'_'", line)
+    words = sorted((n for n in names if n), key=len, reverse=True)
+    if words:
+        line = re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b", "_", line)
+    line = re.sub(r"^annotation of '_': ", "", re.sub(r"\d+", "N", line))
+    return f"{problem.check}: {line[:120]}"
+
+
+def _annotated_case(ann: Annotated, drawn: Case) -> Case:
+    """The case a failure saves: the graph the quantizer saw with its annotations; without them when they cannot be
+    read back (a dangling reference); the drawn graph when even that fails."""
+    if ann.gm is not None:
+        try:
+            return extract_case(ann.gm)
+        except UnsupportedGraph:
+            pass
+        try:
+            return Case(extract_graph(ann.gm), ())
+        except UnsupportedGraph:
+            pass
+    return replace(drawn, annotations=())
+
+
+def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str]) -> Verdict:
+    names = list(names)
+    signature = " | ".join(sorted({problem_class(p, names) for p in errors}))
+    text = f"quantizer {label}:\n" + "\n".join(f"{p.check}: {p.message}" for p in errors)
+    info = Info(title=signature, kind="finding", notes=text, tags=("finding", "quantizer", signature))
+    return Verdict(replace(case, info=info), True, signature, "new", None, text)
+
+
+def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callable, numerics: bool = False,
+                         float_semantics: bool = False) -> Verdict:
+    """The checks of the module docstring on ``case``'s graph (its own annotations are ignored)."""
+    try:
+        gm = exported_module(case.graph, source.export_strict)
+    except Exception:  # noqa: BLE001 - a graph that cannot be built is not the quantizer's fault
+        return Verdict(case, False)
+    try:
+        ann = run_quantizer(gm, source, 0, "a fuzzed graph", None)  # 0: no limit, the engine's case limit applies
+    except Exception:
+        raise
+    except BaseException as e:  # noqa: BLE001 - SystemExit & co. from the quantizer: a crash
+        raise CandidateEscaped(e) from None
+    saved = _annotated_case(ann, case)
+    names = [n.name for g in (saved.graph, case.graph) for n in g.nodes if n.op != "output"]  # "output": a word too
+    errors = [p for p in ann.problems if p.level == "error"]
+    if errors:
+        return _failing(saved, errors, source.label, names)
+    errors = [p for p in check_well_formed(ann.gm) if p.level == "error"]
+    if errors:
+        return _failing(saved, errors, source.label, names)
+    try:
+        annotated = extract_case(ann.gm)
+    except UnsupportedGraph:
+        return Verdict(saved, False)  # cannot be written as a case: not compared (as the suite skips it)
+    report = check_case(annotated, candidate, numerics=numerics, float_semantics=float_semantics)
+    if not report.failed or isinstance(report.reference.error, prepare_impl.AnnotationError):
+        return Verdict(saved, False)
+    text = f"prepare of the annotations of quantizer {source.label}:\n{report.summary()}"
+    found = finding_case(report)
+    signature = report.signature if report.known is not None else f"prepare: {report.signature}"
+    info = replace(found.info, title=signature, notes=text, tags=found.info.tags + ("quantizer",))
+    return Verdict(replace(found, info=info), True, signature, report.triage, report.known, text)
+
+
+def _graph_cases(max_nodes: int) -> Any:
+    return st.builds(lambda g: Case(g, ()), strategies.graphs(min_nodes=1, max_nodes=max_nodes))
+
+
+def quantizer_target(config: Any) -> Target:
+    """The fuzz target of ``config.quantizer`` with ``config.candidate`` as the prepare under test
+    (``ValueError``/``QuantizerLoadError`` when either cannot be loaded)."""
+    if not config.quantizer:
+        raise ValueError("the quantizer target needs a quantizer (--quantizer MODULE:NAME)")
+    try:
+        source = load_quantizer_factory(config.quantizer)
+    except ValueError as e:  # QuantizerLoadError: said as the option it came from
+        raise ValueError(f"--quantizer: {e}") from e
+    candidate = guarded(load_function(config.candidate))
+
+    def check(case: Case) -> Verdict:
+        return check_with_quantizer(case, source, candidate, config.numerics, config.float_semantics)
+
+    return Target(f"quantizer {source.label} (annotations prepared by {config.candidate})",
+                  _graph_cases(config.max_nodes), check, lambda verdict: verdict.case, reads_annotations=False)
