@@ -6,6 +6,8 @@
     python -m harness repro CASE        print a standalone torch/torchao script reproducing CASE upstream
     python -m harness show CASE [--svg OUT]   the graph of CASE with its sharing groups
     python -m harness report DIR [-o OUT]     one self-contained HTML page about the cases under DIR
+    python -m harness shrink CASE [--candidate M:F | --quantizer M:F] [--seconds N]
+                                              shrink a saved finding further (same failure), saved beside it
     python -m harness scenarios [--check]     write (or check) corpus/ from the scenarios in harness.corpus
 
 Exit status of ``fuzz``:
@@ -35,9 +37,15 @@ def main_fuzz(argv: list[str]) -> int:
     return run(argv, STARTED)
 
 
+def main_shrink(argv: list[str]) -> int:
+    from harness.fuzz.shrink import main_shrink as run  # loads torch: only when asked for
+
+    return run(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"fuzz": main_fuzz}
+    commands = {"fuzz": main_fuzz, "shrink": main_shrink}
     try:
         from harness.tools.repro import main_repro
 
