@@ -108,8 +108,9 @@ class GraphState:
         return self.meta[v.name]
 
     def writable(self, v: Val) -> bool:
-        """Whether an in-place op may write ``v`` (not a piece of ``split`` & co., nor a view of one)."""
-        return v.name not in self.multiview
+        """Whether an in-place op may write ``v``: a computed value (a graph input is the caller's tensor, which
+        export never writes in place), not a piece of ``split`` & co. nor a view of one (autograd forbids it)."""
+        return v.name not in self.multiview and v.name in self.targets
 
     def floats(self, pred: Callable[[Val], bool] = lambda v: True) -> list[Val]:
         return [v for v in self.vals if v.meta.dtype == FLOAT and pred(v)]

@@ -4,8 +4,8 @@ activations and on attributes.
 The rule: a multi-output op (``unbind``, ``chunk``, ``split_with_sizes``, ``topk``, ``max.dim``) is never an
 operand itself: consumers read its elements through ``getitem`` nodes (one or more, as ``torch.export`` writes
 them; ``topk``/``max.dim`` also give int64 indices). An in-place op on an activation (``relu_``, ``hardtanh_``,
-``mul_``, ``add_`` on a graph input or a computed value) gives a value later ops may consume, as it aliases its
-first argument (never a piece of ``split`` & co., which autograd forbids writing); an in-place op on a buffer or a
+``mul_``, ``add_`` on a computed value) gives a value later ops may consume, as it aliases its first argument
+(never a graph input, the caller's tensor, nor a piece of ``split`` & co., which autograd forbids writing); an in-place op on a buffer or a
 constant (``mul_``) is a state update whose value nobody uses.
 Every value is computed with its shape rule as it is drawn (``GraphState.emit``).
 """
