@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "UnknownName",
     "GETITEM",
+    "LIBRARY_OPS",
     "OP_NAMES",
     "CTOR_NAMES",
     "DTYPE_NAMES",
@@ -63,8 +64,15 @@ _assert_tensor_metadata.default repeat.default flip.default cumsum.default
 slice_copy.Tensor reciprocal.default index_select.default
 """.split()
 
-# "aten.<packet>.<overload>" for torch.ops.aten, plus "getitem" (operator.getitem).
-OP_NAMES: tuple[str, ...] = (GETITEM,) + tuple(f"aten.{n}" for n in _ATEN)
+# Ops of another library ("<namespace>.<packet>.<overload>" of torch.ops), each with the module that registers it:
+# ``harness.fx.ops`` imports that module (a name of this table, never one read from a case) when a case or a graph
+# uses the op. ExecuTorch's Arm quantizers insert _to_dim_order_copy (transform_for_annotation of an int64 input).
+LIBRARY_OPS: dict[str, str] = {
+    "dim_order_ops._to_dim_order_copy.default": "executorch.exir.passes.dim_order_ops_registry",
+}
+
+# "aten.<packet>.<overload>" for torch.ops.aten, the library ops, and "getitem" (operator.getitem).
+OP_NAMES: tuple[str, ...] = (GETITEM,) + tuple(f"aten.{n}" for n in _ATEN) + tuple(LIBRARY_OPS)
 
 _OBS = "torchao.quantization.pt2e.observer"
 _FQ = "torchao.quantization.pt2e.fake_quantize"

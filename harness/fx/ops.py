@@ -79,9 +79,9 @@ class OpInfo:
         return 0 in self.mutated_args
 
 
-def _aten_overload(name: str) -> torch._ops.OpOverload:
-    packet, overload = name.split(".")
-    return getattr(getattr(torch.ops.aten, packet), overload)
+def _overload(name: str) -> torch._ops.OpOverload:
+    namespace, packet, overload = name.split(".")
+    return getattr(getattr(getattr(torch.ops, namespace), packet), overload)
 
 
 def _info_of(name: str, overload: torch._ops.OpOverload) -> OpInfo:
@@ -99,9 +99,9 @@ def _build_op_tables() -> tuple[dict[str, OpInfo], dict[str, Callable], dict[Any
     callables: dict[str, Callable] = {GETITEM: operator.getitem}
     reverse: dict[Any, str] = {operator.getitem: GETITEM}
     for full in names.OP_NAMES:
-        if full == GETITEM:
+        if full == GETITEM or full in names.LIBRARY_OPS:  # library ops: loaded on first use
             continue
-        overload = _aten_overload(full[len("aten."):])  # fails at import if an entry is not a real overload
+        overload = _overload(full)  # fails at import if an entry is not a real overload
         infos[full] = _info_of(full, overload)
         callables[full] = overload
         reverse[overload] = full
@@ -111,20 +111,39 @@ def _build_op_tables() -> tuple[dict[str, OpInfo], dict[str, Callable], dict[Any
 OPS, _OP_CALLABLES, _OP_NAMES_BY_CALLABLE = _build_op_tables()
 
 
+def _library_op(name: Any) -> bool:
+    """Add the library op ``name`` (:data:`harness.case.names.LIBRARY_OPS`) to the tables, importing the module that
+    registers it; False if ``name`` is not one or its library does not import."""
+    module = names.LIBRARY_OPS.get(name) if isinstance(name, str) else None
+    if module is None:
+        return False
+    try:
+        importlib.import_module(module)
+        overload = _overload(name)
+    except (ImportError, AttributeError):
+        return False
+    OPS[name], _OP_CALLABLES[name], _OP_NAMES_BY_CALLABLE[overload] = _info_of(name, overload), overload, name
+    return True
+
+
+def _unknown_op(name: Any) -> UnknownName:
+    module = names.LIBRARY_OPS.get(name) if isinstance(name, str) else None
+    return UnknownName(f"op (its library {module} does not import)" if module else "op", name)
+
+
 def op_info(name: str) -> OpInfo:
     """The :class:`OpInfo` of an allowed op name."""
-    try:
-        return OPS[name]
-    except (KeyError, TypeError):
-        raise UnknownName("op", name) from None
+    if not (isinstance(name, str) and (name in OPS or _library_op(name))):
+        raise _unknown_op(name)
+    return OPS[name]
 
 
 def resolve_op(name: str) -> Callable:
-    """The callable for an op name: an ``OpOverload`` for ``"aten.<packet>.<overload>"``, or ``operator.getitem``."""
-    try:
-        return _OP_CALLABLES[name]
-    except (KeyError, TypeError):
-        raise UnknownName("op", name) from None
+    """The callable for an op name: an ``OpOverload`` for ``"aten.<packet>.<overload>"`` (or a library op), or
+    ``operator.getitem``."""
+    if not (isinstance(name, str) and (name in _OP_CALLABLES or _library_op(name))):
+        raise _unknown_op(name)
+    return _OP_CALLABLES[name]
 
 
 def op_name(fn: Callable) -> str:
@@ -132,7 +151,10 @@ def op_name(fn: Callable) -> str:
     try:
         return _OP_NAMES_BY_CALLABLE[fn]
     except (KeyError, TypeError):
-        raise UnknownName("op", str(fn)) from None
+        pass
+    if isinstance(fn, torch._ops.OpOverload) and _library_op(str(fn)):
+        return str(fn)
+    raise UnknownName("op", str(fn))
 
 
 # ---- observer / fake-quant constructors --------------------------------------------------------
