@@ -50,6 +50,9 @@ OPTIONS: tuple[tuple[str, dict, str, str], ...] = (
      "mlp, embedding_linear)"),
     ("seed", {"metavar": "N", "type": int}, "string",
      "seed of the random graphs (default: fixed in the ci profile, random otherwise; failures print theirs)"),
+    ("allow-derive", {"action": "append", "metavar": "MODULE:FUNCTION"}, "linelist",
+     "a bias derive function (derive_qparams_fn) that cases may name, by qualified name (repeatable; imported at "
+     "start): the prepare check of a quantizer with its own derive function needs it (its skip message names it)"),
 )
 
 
@@ -73,6 +76,21 @@ def _number(config: pytest.Config, name: str, kind: Callable, minimum: float) ->
     if number < minimum:
         raise pytest.UsageError(f"--pt2e-{name}: must be at least {minimum}, got {number}")
     return number
+
+
+def _allow_derive(config: pytest.Config) -> None:
+    """Opt in the ``--pt2e-allow-derive`` functions for this session (a name that does not import is a usage
+    error); the opt-in is undone when the session ends."""
+    names = tuple(n.strip() for n in raw_value(config, "allow-derive") or [] if n and n.strip())
+    if not names:
+        return
+    from harness.fx import derive_registry  # imports torch: only when the option is given
+
+    try:
+        derive_registry.allow(*names)
+    except derive_registry.DeriveImportError as e:
+        raise pytest.UsageError(f"--pt2e-allow-derive / pt2e_allow_derive: {e}") from None
+    config.add_cleanup(lambda: derive_registry.disallow(*names))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,6 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if unknown:
             raise pytest.UsageError(f"--pt2e-models: unknown model(s) {', '.join(unknown)}; known: "
                                     f"{', '.join(MODELS)}")
+    _allow_derive(config)
     config.stash[SOURCES] = {}
     config.pluginmanager.register(SuiteSummary(config), "pt2e-summary")
     for name in ("harness.suite.model_runs", "harness.suite.hangs"):

@@ -11,6 +11,7 @@ from torch.fx import GraphModule
 import prepare_impl
 from harness.check.run import check_case, load_function
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
+from harness.fx.derive_registry import unnamed_derive_functions
 from harness.fx.extract import UnsupportedGraph, extract_case
 from harness.suite.describe import exc_line
 from harness.suite.results import Level, Problem
@@ -23,6 +24,18 @@ def load_prepare(spec: str) -> Callable:
     return load_function(spec)
 
 
+def _opt_in_hint(gm: GraphModule) -> str:
+    """What to opt in when the annotations use derive functions a case cannot name yet (else "")."""
+    missing = unnamed_derive_functions(gm)
+    if not missing:
+        return ""
+    flags = " ".join(f"--pt2e-allow-derive={n}" for n in missing)
+    return (f". The quantizer's derive function{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} neither built in nor opted in: run with "
+            f"{flags} (or list {'them' if len(missing) > 1 else 'it'} in the ini option pt2e_allow_derive) to "
+            "compare the prepares on it")
+
+
 def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float) -> tuple[list[Problem], Any]:
     """Check 3: :func:`harness.check.run.check_case` on the case of the annotated ``gm``.
 
@@ -32,8 +45,8 @@ def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float) -> tuple[l
     try:
         case = extract_case(gm)
     except UnsupportedGraph as e:
-        return [Problem("prepare", f"the annotated graph cannot be written as a case, so it cannot be compared: {e}",
-                        "skip")], None
+        return [Problem("prepare", f"the annotated graph cannot be written as a case, so it cannot be compared: {e}"
+                        f"{_opt_in_hint(gm)}", "skip")], None
     try:
         candidate = load_prepare(prepare_spec)
     except ValueError as e:
