@@ -22,11 +22,8 @@ from harness.case import Case, Info
 from harness.check.run import check_case, load_function, reference_expectation
 from harness.common.loading import resolve_object
 
-__all__ = ["PREPARE_TARGET", "QUANTIZER_TARGET", "CandidateEscaped", "CheckReport", "Target", "Verdict",
+__all__ = ["CandidateEscaped", "CheckReport", "Target", "Verdict",
            "guarded", "case_strategy", "finding_case", "prepare_target", "load_target"]
-
-PREPARE_TARGET = "harness.fuzz.target:prepare_target"
-QUANTIZER_TARGET = "harness.suite.fuzz_target:quantizer_target"  # named, never imported here (a higher layer)
 
 
 class CandidateEscaped(BaseException):
@@ -139,7 +136,7 @@ def prepare_target(config) -> Target:
 def load_target(config) -> Target:
     """The target ``config.target`` names (``"MODULE:NAME"``, a factory taking the config); ``ValueError`` when the
     factory cannot be found or says the candidate or quantizer is unusable."""
-    factory = resolve_object(getattr(config, "target", "") or PREPARE_TARGET, what="NAME (a fuzz target factory)")
+    factory = resolve_object(config.target, what="NAME (a fuzz target factory)")
     if not callable(factory):
         raise ValueError(f"{config.target!r} is not callable")
     return factory(config)
