@@ -57,8 +57,11 @@ class DeriveImportError(ValueError):
 
 
 def qualified_name(fn: Any) -> str:
-    """``"package.module:qualname"`` of a function (what :func:`allow` takes)."""
-    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    """``"package.module:qualname"`` of a function (what :func:`allow` takes); for any other callable (a
+    ``functools.partial``, an object with ``__call__``) a description that is not a qualified name."""
+    if isinstance(fn, (types.FunctionType, types.BuiltinFunctionType)):
+        return f"{fn.__module__}:{fn.__qualname__}"
+    return f"<a {type(fn).__module__}.{type(fn).__qualname__} object, not a function>"
 
 
 def _local_function(outer: Any, name: str, qualname: str, where: str) -> Callable:
@@ -173,7 +176,8 @@ def name_of(fn: Any) -> str:
 
 def unnamed_derive_functions(gm: torch.fx.GraphModule) -> tuple[str, ...]:
     """The qualified names of the derive functions in ``gm``'s annotations that a case cannot name now (neither
-    built in nor opted in), sorted: what to opt in to extract a case from ``gm``."""
+    built in nor opted in), sorted: what to opt in to extract a case from ``gm`` (callables that are not functions
+    cannot be opted in and are left out)."""
     found = set()
     for node in gm.graph.nodes:
         qa = node.meta.get(ANNOTATION_KEY)
@@ -187,4 +191,12 @@ def unnamed_derive_functions(gm: torch.fx.GraphModule) -> tuple[str, ...]:
                 name_of(fn)
             except UnknownName:
                 found.add(qualified_name(fn))
-    return tuple(sorted(found))
+    return tuple(sorted(n for n in found if _is_qualified_name(n)))
+
+
+def _is_qualified_name(text: str) -> bool:
+    try:
+        derive_names.check_qualified_name(text)
+    except ValueError:
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -192,3 +193,20 @@ def test_opt_ins_are_counted():
     assert NAME not in R.opted_in()
     with pytest.raises(ops.UnknownName):
         ops.derive_fn_name(doubled_bias_qparams)
+
+
+def test_a_callable_that_is_not_a_function_gets_no_name_to_opt_in():
+    partial = functools.partial(doubled_bias_qparams)
+    assert R.qualified_name(partial) == "<a functools.partial object, not a function>"
+    with pytest.raises(ops.UnknownName, match="functools.partial object"):
+        ops.derive_fn_name(partial)
+    with R.allowed(NAME):
+        gm = build(conv_case(NAME))
+    for node in gm.graph.nodes:
+        qa = node.meta.get("quantization_annotation")
+        for spec in (qa.input_qspec_map.values() if qa else ()):
+            if hasattr(spec, "derive_qparams_fn"):
+                object.__setattr__(spec, "derive_qparams_fn", partial)
+    assert R.unnamed_derive_functions(gm) == ()
+    with pytest.raises(UnsupportedGraph, match="functools.partial object"):
+        extract_case(gm)
