@@ -80,13 +80,33 @@ _RANGES = {
 }
 
 
+_BOUNDS = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+
+
+def _holds(dtype: str, spec: QSpec) -> bool:
+    """Whether ``dtype`` can carry ``spec``'s range and qscheme (uint8 is affine only)."""
+    if dtype == "uint8" and spec.qscheme != "per_tensor_affine":
+        return False
+    lo, hi = _BOUNDS[dtype]
+    return spec.quant_min is None or (lo <= spec.quant_min and spec.quant_max <= hi)
+
+
 @st.composite
 def _near_miss(draw, base: QSpec, is_qat: bool) -> QSpec:
-    """A spec that differs from ``base`` in one thing: its range, its qscheme, its dtype, only its observer (which
-    keeps them compatible), or everything. Such pairs are what implicit sharing must tell apart."""
-    if base.is_dynamic:
-        return draw(act_qspec(is_qat))
-    how = draw(st.sampled_from(["range", "qscheme", "dtype", "range", "qscheme", "observer", "independent"]))
+    """A spec that differs from ``base`` in one thing: its range, its qscheme, its dtype (with the dtype's range, or
+    alone), whether it is dynamic, only its observer (which keeps them compatible), or everything. Such pairs are
+    what implicit sharing must tell apart: each of dtype, quant_min/quant_max, qscheme and is_dynamic alone."""
+    if base.is_dynamic:  # the same spec, static: differs in is_dynamic only
+        return replace(base, is_dynamic=False, observer=draw(_act_observer(is_qat))) if draw(st.booleans()) \
+            else draw(act_qspec(is_qat))
+    how = draw(st.sampled_from(["range", "qscheme", "dtype", "range", "qscheme", "observer", "independent",
+                                "dtype_only", "dynamic", "dynamic"]))
+    if how == "dtype_only":  # the same range and qscheme in another dtype that holds it
+        others = [d for d in _BOUNDS if d != base.dtype and _holds(d, base)]
+        if others:
+            return replace(base, dtype=draw(st.sampled_from(others)))
+    if how == "dynamic" and not is_qat:  # the same fields, dynamic (a placeholder observer, as dynamic specs use)
+        return replace(base, is_dynamic=True, observer=OBS["PlaceholderObserver"])
     if how == "range":
         lo, hi = draw(st.sampled_from([r for r in _RANGES[base.dtype] if r != (base.quant_min, base.quant_max)]))
         return replace(base, quant_min=lo, quant_max=hi)
