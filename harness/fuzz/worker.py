@@ -11,9 +11,11 @@ A failure that is a known upstream bug (torchao fails the same case the same way
 unless ``--strict``: its small form is already in ``corpus/upstream_bugs``, and shrinking it again would spend the
 budget that the search for new bugs needs.
 
-Deadlines: the worker stops at ``spec.end`` (the end of the campaign's budget). Of the time it has once ready, it
-spends ``spec.generate_share`` generating cases; the rest is kept for shrinking (a finding shrinks until ``end`` at
-the latest, and for ``config.shrink_seconds`` at most), so shrinking takes a share of the budget, not extra time.
+Deadlines: the worker stops at ``spec.end`` (the end of the campaign's budget). Of the time it has once ready, the
+first ``spec.generate_share`` is when a new failure is shrunk; the rest is kept for shrinking (a finding shrinks
+until ``end`` at the latest, and for ``config.shrink_seconds`` at most), so shrinking takes a share of the budget,
+not extra time. The search goes on in that kept time (until ``SEARCH_MARGIN`` before the end) when nothing is
+being shrunk; a failure found then is sent as found, not shrunk.
 
 What the candidate (or quantizer) does to the worker: an exception is a result (a divergence); ``SystemExit``,
 ``KeyboardInterrupt`` and other ``BaseException`` escaping it are a *crash* finding, sent as is (not
@@ -40,6 +42,8 @@ from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_PENDING, STA
                                  FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult)
 from harness.fuzz.target import (CandidateEscaped, case_strategy, finding_case,  # noqa: F401 - public here before
                                  guarded, load_target)
+
+SEARCH_MARGIN = 1.0  # seconds before the end of the budget when a worker stops checking new cases
 
 
 class CaseGuard:
@@ -135,7 +139,8 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
                           report.summary() if report.failed else "", len(case.graph.nodes)))
     tick(force=True)
 
-    while time.time() < generate_until:
+    search_until = spec.end - SEARCH_MARGIN
+    while time.time() < search_until:
         state: dict = {"target": None, "best": None, "sent": None, "detected": None, "stop": None}
 
         def flush() -> None:
@@ -154,7 +159,7 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
             if state["stop"] and now > state["stop"]:
                 flush()  # out of time while shrinking: the best case so far goes out now, hypothesis winds down
                 return
-            if state["target"] is None and now > generate_until:
+            if state["target"] is None and now > search_until:
                 return
             guard.enter(case)
             try:
@@ -173,9 +178,11 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
             tick()
             if not report.failed or report.signature in seen:
                 return
-            if report.known is not None and not config.strict and state["target"] is None:
+            late = time.time() > generate_until  # the time kept for shrinking: still searched, not shrunk
+            if state["target"] is None and (late or (report.known is not None and not config.strict)):
                 # a known upstream bug (torchao reproduced it): its small form is in corpus/upstream_bugs, so the
-                # budget goes to the search for new bugs, not to shrinking it again; sent as found
+                # budget goes to the search for new bugs, not to shrinking it again; sent as found. So is a failure
+                # found in the time kept for shrinking (`python -m harness shrink` shrinks it later).
                 seen.add(report.signature)
                 emit(replace(finding(report, STAGE_SHRUNK, round(time.time() - spec.started, 1)), shrunk=False))
                 return
