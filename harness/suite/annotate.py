@@ -1,6 +1,7 @@
 """Running a quantizer on a graph the way ``prepare_pt2e`` does (batch norms fused, ``transform_for_annotation``,
-``annotate``, ``validate``), each call under the time limit, recording every problem: a crash, a hang, a graph
-changed by ``annotate``/``validate`` (check 1 and 5). The result is an :class:`Annotated`."""
+``annotate``, ``validate``), or for a QAT source the way ``prepare_qat_pt2e`` does (no fusion first; after
+``validate``, conv-bn fused into its QAT form), each call under the time limit, recording every problem: a crash, a
+hang, a graph changed by ``annotate``/``validate`` (check 1 and 5). The result is an :class:`Annotated`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from torch.fx import GraphModule
+from torchao.quantization.pt2e.qat_utils import _fuse_conv_bn_qat
 from torchao.quantization.pt2e.utils import _fuse_conv_bn_, _fuse_linear_bn_, _get_node_name_to_scope
 
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
@@ -79,7 +81,8 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, subj
     if earlier is not None:
         return Annotated(None, [Problem("annotate", hung_earlier(earlier))], True)
     scope = _get_node_name_to_scope(gm)
-    _fuse_like_prepare_pt2e(gm)
+    if not source.is_qat:
+        _fuse_like_prepare_pt2e(gm)
 
     def hang(e: TimeLimitExceeded) -> None:
         record_hang(source.label, f"{e.what} on {subject} did not return within {e.seconds:g} s", hang_markers)
@@ -125,4 +128,11 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, subj
         if changes:
             problems.append(Problem("annotate", f"{step}() changed the graph (only annotations may change):\n"
                                     + "\n".join(f"  - {c}" for c in changes)))
+    if source.is_qat:  # prepare_qat_pt2e's step between validate() and prepare
+        try:
+            _fuse_conv_bn_qat(gm)
+        except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
+            problems.append(Problem("annotate", f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
+                                    f"{exc_line(e)} on the annotated graph\n{where(e)}"))
+            return Annotated(gm, problems, True, quantizer, scope)
     return Annotated(gm, problems, False, quantizer, scope)

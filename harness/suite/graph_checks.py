@@ -74,7 +74,7 @@ def check_graph(graph: Any, source: QuantizerSource, options: SuiteOptions,
         wf = check_well_formed(ann.gm)
         problems.extend(wf)
         if not any(p.level == "error" for p in wf):
-            problems.extend(check_prepare(ann.gm, options.prepare, timeout)[0])
+            problems.extend(check_prepare(ann.gm, options.prepare, timeout, source.is_qat)[0])
     return GraphVerdict(problems, ann.gm)
 
 

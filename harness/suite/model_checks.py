@@ -60,7 +60,7 @@ def check_model_prepare(model_name: str, source: QuantizerSource, options: Suite
     result = CheckResult("prepare", f"model:{model_name}", source.label, gm=ann.gm, annotated=ann.count)
     if skipped_for_prerequisites(result, ann):
         return result
-    result.problems.extend(check_prepare(ann.gm, options.prepare, options.budget.timeout)[0])
+    result.problems.extend(check_prepare(ann.gm, options.prepare, options.budget.timeout, source.is_qat)[0])
     return result
 
 

@@ -13,15 +13,16 @@ from harness.suite.well_formed import not_well_formed
 
 __all__ = ["annotated_model", "clear_caches", "skipped_for_prerequisites"]
 
-# (label, id(factory), model) -> (source, run); the source is kept so the factory's id is not reused.
-_ANNOTATED: dict[tuple[str, int, str], tuple[QuantizerSource, Annotated]] = {}
+# (source.identity, model) -> (source, run); the source is kept so the factory's id is not reused.
+_ANNOTATED: dict[tuple[tuple, str], tuple[QuantizerSource, Annotated]] = {}
 
 
 def annotated_model(source: QuantizerSource, model_name: str, options: SuiteOptions) -> Annotated:
-    """The quantizer's run on a model, cached per process."""
-    key = (source.label, id(source.factory), model_name)
+    """The quantizer's run on a model, cached per process (for QAT, on the model exported in train mode)."""
+    key = (source.identity, model_name)
     if key not in _ANNOTATED:
-        _ANNOTATED[key] = (source, run_quantizer(models.export_model(model_name, source.export_strict), source,
+        _ANNOTATED[key] = (source, run_quantizer(models.export_model(model_name, source.export_strict, source.is_qat),
+                                                   source,
                                                    options.budget.timeout, f"model {model_name!r}",
                                                    options.hang_markers))
     return _ANNOTATED[key][1]

@@ -7,8 +7,9 @@ linear layer), with deterministic weights and inputs. :func:`export_model` gives
 harness compares graph structure before and after annotation). Exports are cached per process; every call returns
 a fresh deep copy, safe to annotate and prepare.
 
-All models are in eval mode (batch norms use running statistics, as in post-training quantization); their
-weights and batch-norm statistics are seeded so runs are reproducible.
+The models are in eval mode (batch norms use running statistics, as in post-training quantization); for QAT
+(``train=True``) they are exported in train mode, as ``prepare_qat_pt2e`` expects (batch norms use batch
+statistics, so its conv-bn fusion applies). Weights and batch-norm statistics are seeded so runs are reproducible.
 """
 
 from __future__ import annotations
@@ -206,15 +207,15 @@ def model_inputs(name: str, seed: int = 0) -> tuple[torch.Tensor, ...]:
     return get_model(name).inputs(torch.Generator().manual_seed(seed))
 
 
-_FLOAT: dict[str, nn.Module] = {}
-_EXPORTED: dict[tuple[str, bool], torch.fx.GraphModule] = {}
+_FLOAT: dict[tuple[str, bool], nn.Module] = {}
+_EXPORTED: dict[tuple[str, bool, bool], torch.fx.GraphModule] = {}
 
 
-def float_model(name: str) -> nn.Module:
-    """The eager float model ``name`` (cached; do not modify it)."""
-    if name not in _FLOAT:
-        _FLOAT[name] = get_model(name).make()
-    return _FLOAT[name]
+def float_model(name: str, train: bool = False) -> nn.Module:
+    """The eager float model ``name``, in eval mode or (``train``) in train mode (cached; do not modify it)."""
+    if (name, train) not in _FLOAT:
+        _FLOAT[(name, train)] = get_model(name).make().train(train)
+    return _FLOAT[(name, train)]
 
 
 def strip_guards(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
@@ -231,8 +232,8 @@ def strip_guards(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     return gm
 
 
-def _export(name: str, strict: bool) -> torch.fx.GraphModule:
-    model = float_model(name)
+def _export(name: str, strict: bool, train: bool) -> torch.fx.GraphModule:
+    model = float_model(name, train)
     ep = torch.export.export(model, model_inputs(name, seed=0), strict=strict)
     try:
         gm = ep.module(check_guards=False)
@@ -241,15 +242,16 @@ def _export(name: str, strict: bool) -> torch.fx.GraphModule:
     return strip_guards(gm)
 
 
-def export_model(name: str, strict: bool = False) -> torch.fx.GraphModule:
+def export_model(name: str, strict: bool = False, train: bool = False) -> torch.fx.GraphModule:
     """``torch.export.export(model, inputs, strict=strict).module()`` of model ``name`` without the guard call: a
     fresh copy. ``strict=True`` traces with TorchDynamo, which also fills ``node.meta["source_fn_stack"]`` (some
-    quantizers, e.g. ExecuTorch's Cadence ones, match on it and annotate nothing without it)."""
-    key = (name, strict)
+    quantizers, e.g. ExecuTorch's Cadence ones, match on it and annotate nothing without it). ``train``: the model
+    in train mode (for QAT)."""
+    key = (name, strict, train)
     if key not in _EXPORTED:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.export's own deprecation chatter
-            _EXPORTED[key] = _export(name, strict)
+            _EXPORTED[key] = _export(name, strict, train)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deep-copying the pytree spec of an exported module
         return copy.deepcopy(_EXPORTED[key])

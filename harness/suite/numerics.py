@@ -1,14 +1,21 @@
 """Check 4, numerics: a model prepared (by the prepare under test, or the reference when that one raises),
 calibrated and converted with ``convert_pt2e`` runs, and its output is within ``sqnr_min`` dB (SQNR) of the float
-model's."""
+model's.
+
+QAT: the model exported in train mode is prepared with fake quants, calibrated in train mode (batch norms update
+their running statistics), converted and moved to eval mode (``move_exported_model_to_eval``); it is compared with
+the float model given the same calibration batches in train mode, then evaluated in eval mode (so both use the
+same batch-norm statistics; no optimizer step is taken)."""
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from typing import Any, Sequence
 
 import torch
+from torchao.quantization.pt2e import move_exported_model_to_eval
 from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
 import prepare_impl
@@ -22,10 +29,13 @@ from harness.suite.prepare import load_prepare
 from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource
 
-__all__ = ["CALIBRATION_SEEDS", "EVALUATION_SEEDS", "sqnr_db", "check_numerics"]
+__all__ = ["CALIBRATION_SEEDS", "EVALUATION_SEEDS", "QAT_CONVERT_FACTOR", "sqnr_db", "check_numerics"]
 
 CALIBRATION_SEEDS = range(1, 9)
 EVALUATION_SEEDS = (100, 101)
+# convert_pt2e folds each QAT conv-bn with torchao's pattern matcher: 96 strict exports of small patterns on a model
+# with conv-bn (30-110 s CPU), so in QAT it gets this many times the per-call timeout
+QAT_CONVERT_FACTOR = 4
 
 
 def sqnr_db(reference: Sequence[torch.Tensor], actual: Sequence[torch.Tensor]) -> float:
@@ -52,6 +62,17 @@ def _float_outputs(out: Any) -> list[torch.Tensor]:
     return []
 
 
+def _float_reference(model_name: str, is_qat: bool) -> torch.nn.Module:
+    """The float model to compare with: as it is (PTQ), or given the calibration batches in train mode (QAT)."""
+    if not is_qat:
+        return models.float_model(model_name)
+    model = copy.deepcopy(models.float_model(model_name, train=True))
+    with torch.no_grad():
+        for s in CALIBRATION_SEEDS:
+            model(*models.model_inputs(model_name, s))
+    return model.eval()
+
+
 def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptions) -> CheckResult:
     """Check 4 on a model: prepare (under test), calibrate, ``convert_pt2e``, run; SQNR against the float model."""
     timeout = options.budget.timeout
@@ -61,8 +82,9 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
     if skipped_for_prerequisites(result, shown, well_formed=False):
         return result
     # a fresh run: prepare changes the graph
-    ann = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout, f"model {model_name!r}",
-                        options.hang_markers)
+    qat = source.is_qat
+    ann = run_quantizer(models.export_model(model_name, source.export_strict, qat), source, timeout,
+                        f"model {model_name!r}", options.hang_markers)
     if skipped_for_prerequisites(result, ann):
         return result
     callback = getattr(ann.quantizer, "prepare_obs_or_fq_callback", None)
@@ -75,14 +97,14 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
         result.problems.append(Problem("numerics", f"--pt2e-prepare: {e}"))
         return result
     try:
-        prepared = call_with_time_limit(candidate, timeout, ann.gm, ann.node_name_to_scope, False, callback,
+        prepared = call_with_time_limit(candidate, timeout, ann.gm, ann.node_name_to_scope, qat, callback,
                                         what=f"prepare ({options.prepare})")
     except Exception as e:  # noqa: BLE001 - retried with the reference below
         note = f"the prepare under test raised {exc_line(e)}; measured with the reference prepare instead. "
-        again = run_quantizer(models.export_model(model_name, source.export_strict), source, timeout,
+        again = run_quantizer(models.export_model(model_name, source.export_strict, qat), source, timeout,
                               f"model {model_name!r}", options.hang_markers)
         try:
-            prepared = call_with_time_limit(prepare_impl.prepare, timeout, again.gm, again.node_name_to_scope, False,
+            prepared = call_with_time_limit(prepare_impl.prepare, timeout, again.gm, again.node_name_to_scope, qat,
                                             getattr(again.quantizer, "prepare_obs_or_fq_callback", None),
                                             what="prepare (reference)")
         except prepare_impl.AnnotationError as e2:
@@ -95,14 +117,19 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
     prepared.meta.update(original_meta)
     stage = "calibrating the prepared model"
     try:
-        for s in CALIBRATION_SEEDS:
-            call_with_time_limit(prepared, timeout, *models.model_inputs(model_name, s), what="calibration")
+        with torch.no_grad():
+            for s in CALIBRATION_SEEDS:
+                call_with_time_limit(prepared, timeout, *models.model_inputs(model_name, s), what="calibration")
         stage = "convert_pt2e"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            converted = call_with_time_limit(convert_pt2e, timeout, prepared, what="convert_pt2e")
+            converted = call_with_time_limit(convert_pt2e, timeout * (QAT_CONVERT_FACTOR if qat else 1), prepared,
+                                             what="convert_pt2e")
+            if qat:
+                stage = "move_exported_model_to_eval"
+                converted = move_exported_model_to_eval(converted)
         stage = "running the quantized model"
-        float_model = models.float_model(model_name)
+        float_model = _float_reference(model_name, qat)
         values = []
         for s in EVALUATION_SEEDS:
             inputs = models.model_inputs(model_name, s)
@@ -122,11 +149,13 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
         result.problems.append(Problem("numerics", f"{note}{stage} failed: {exc_line(e)}\n{where(e)}"))
         return result
     result.sqnr = min(values)
-    if result.sqnr < options.sqnr_min:
+    floor = options.min_sqnr(qat)
+    if result.sqnr < floor:
         result.problems.append(Problem(
             "numerics",
-            f"{note}SQNR {result.sqnr:.1f} dB is below the minimum {options.sqnr_min:g} dB (--pt2e-sqnr-min): the "
-            "quantized model's output is far from the float model's"))
+            f"{note}SQNR {result.sqnr:.1f} dB is below the minimum {floor:g} dB "
+            f"({'--pt2e-qat-sqnr-min' if qat else '--pt2e-sqnr-min'}): the quantized model's output is far from the "
+            "float model's"))
     elif note:
         result.stats["note"] = note.strip()
     return result

@@ -11,6 +11,7 @@ from harness.suite import models
 __all__ = [
     "DEFAULT_PREPARE",
     "DEFAULT_SQNR_MIN",
+    "DEFAULT_QAT_SQNR_MIN",
     "DEFAULT_CORPUS",
     "EXAMPLES_PER_CHUNK",
     "Profile",
@@ -22,6 +23,9 @@ DEFAULT_PREPARE = "torchao.quantization.pt2e.prepare:prepare"
 # Measured on harness.suite.models with torchao's XNNPACK (per-channel and per-tensor), X86Inductor, ArmInductor,
 # Embedding and Composable quantizers: the lowest is 23.7 dB (XNNPACK on embedding_linear), most are 32-47 dB.
 DEFAULT_SQNR_MIN = 15.0
+# QAT (fake quants with moving-average observers, 8 calibration batches, no training): measured on the same models
+# and quantizers, the lowest is 11.7 dB (torchao's XNNPACK on embedding_linear), most are 15-32 dB.
+DEFAULT_QAT_SQNR_MIN = 10.0
 DEFAULT_CORPUS = "pt2e-findings"
 EXAMPLES_PER_CHUNK = 10  # random graphs are split into items of at most this many examples (parallel under -n)
 
@@ -50,6 +54,7 @@ class SuiteOptions:
 
     prepare: str = DEFAULT_PREPARE
     sqnr_min: float = DEFAULT_SQNR_MIN
+    qat_sqnr_min: float = DEFAULT_QAT_SQNR_MIN  # the numerics floor of QAT checks
     corpus: str = DEFAULT_CORPUS
     profile: str = "dev"
     examples: Optional[int] = None  # None: the profile's
@@ -67,6 +72,10 @@ class SuiteOptions:
             examples=p.examples if self.examples is None else self.examples,
             timeout=p.timeout if self.timeout is None else self.timeout,
         )
+
+    def min_sqnr(self, is_qat: bool) -> float:
+        """The numerics floor: ``qat_sqnr_min`` for QAT, ``sqnr_min`` for PTQ."""
+        return self.qat_sqnr_min if is_qat else self.sqnr_min
 
     def model_list(self) -> tuple[str, ...]:
         return tuple(models.model_names()) if self.models is None else self.models

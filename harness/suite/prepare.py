@@ -36,14 +36,16 @@ def _opt_in_hint(gm: GraphModule) -> str:
             "compare the prepares on it")
 
 
-def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float) -> tuple[list[Problem], Any]:
-    """Check 3: :func:`harness.check.run.check_case` on the case of the annotated ``gm``.
+def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float,
+                  is_qat: bool = False) -> tuple[list[Problem], Any]:
+    """Check 3: :func:`harness.check.run.check_case` on the case of the annotated ``gm`` (``is_qat``: both prepares
+    insert fake quants, and the QAT invariants apply).
 
     Returns the problems and the case (None when the graph cannot be written as a case: then the check is
     skipped, with the reason).
     """
     try:
-        case = extract_case(gm)
+        case = extract_case(gm, is_qat=is_qat)
     except UnsupportedGraph as e:
         return [Problem("prepare", f"the annotated graph cannot be written as a case, so it cannot be compared: {e}"
                         f"{_opt_in_hint(gm)}", "skip")], None

@@ -1,4 +1,6 @@
-"""Zero-argument factories of real, configured quantizers, for the quantizer suite and its tests.
+"""Factories of real, configured quantizers, for the quantizer suite and its tests: called without arguments they
+give the PTQ configuration; those whose quantizer has a QAT configuration take ``is_qat`` (``is_qat=True`` gives it,
+and the suite checks both; :data:`QAT_FACTORIES` lists them).
 
 Name one on the command line: ``pytest --pt2e-quantizer=harness.quantizers:xnnpack``. Each call returns a new
 quantizer. The torchao ones are always available; the ExecuTorch ones (``executorch_*``) raise
@@ -8,6 +10,7 @@ quantizer as skipped. Factories with ``export_strict = True`` get their models e
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "TORCHAO_FACTORIES",
     "EXECUTORCH_FACTORIES",
     "EXECUTORCH_SLOW",
+    "QAT_FACTORIES",
 ]
 
 
@@ -42,38 +46,38 @@ class QuantizerUnavailable(ImportError):
     """The package a quantizer factory needs is not installed (the suite skips that quantizer)."""
 
 
-def xnnpack() -> Any:
+def xnnpack(is_qat: bool = False) -> Any:
     """torchao's test copy of the XNNPACK quantizer, symmetric int8, per-channel weights."""
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
-    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
-def xnnpack_per_tensor() -> Any:
+def xnnpack_per_tensor(is_qat: bool = False) -> Any:
     """The XNNPACK quantizer with per-tensor weights."""
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
-    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=False))
+    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=False, is_qat=is_qat))
 
 
-def x86_inductor() -> Any:
+def x86_inductor(is_qat: bool = False) -> Any:
     """torchao's ``X86InductorQuantizer`` with its default (uint8 activations, per-channel int8 weights) config."""
     from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
         X86InductorQuantizer,
         get_default_x86_inductor_quantization_config,
     )
 
-    return X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config())
+    return X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=is_qat))
 
 
-def arm_inductor() -> Any:
+def arm_inductor(is_qat: bool = False) -> Any:
     """torchao's ``ArmInductorQuantizer`` with its default (int8, per-tensor weights) config."""
     from torchao.quantization.pt2e.quantizer.arm_inductor_quantizer import (
         ArmInductorQuantizer,
         get_default_arm_inductor_quantization_config,
     )
 
-    return ArmInductorQuantizer().set_global(get_default_arm_inductor_quantization_config())
+    return ArmInductorQuantizer().set_global(get_default_arm_inductor_quantization_config(is_qat=is_qat))
 
 
 def embedding() -> Any:
@@ -111,7 +115,7 @@ def _has_batch_norm(gm: Any) -> bool:
     return any(n.op == "call_function" and "batch_norm" in str(n.target) for n in gm.graph.nodes)
 
 
-def executorch_xnnpack() -> Any:
+def executorch_xnnpack(is_qat: bool = False) -> Any:
     """ExecuTorch's XNNPACK quantizer (``executorch.backends.xnnpack``), symmetric int8, per-channel weights.
 
     ExecuTorch 1.5.1 runs its QAT-only conv-bn patterns (``conv_bn``, ``conv_bn_relu``, ``conv_transpose_bn``,
@@ -136,14 +140,14 @@ def executorch_xnnpack() -> Any:
                 del self.SUPPORTED_PATTERNS
 
     return _XNNPACKQuantizerSkippingUnmatchableBn().set_global(
-        mod.get_symmetric_quantization_config(is_per_channel=True))
+        mod.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
-def executorch_xnnpack_plain() -> Any:
+def executorch_xnnpack_plain(is_qat: bool = False) -> Any:
     """ExecuTorch's XNNPACK quantizer exactly as upstream ships it (symmetric int8, per-channel weights); slow:
     every annotate() costs 3 to 8 s CPU (see :func:`executorch_xnnpack`)."""
     mod = _executorch("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch_xnnpack_plain")
-    return mod.XNNPACKQuantizer().set_global(mod.get_symmetric_quantization_config(is_per_channel=True))
+    return mod.XNNPACKQuantizer().set_global(mod.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
 def executorch_vulkan() -> Any:
@@ -158,10 +162,14 @@ def executorch_vulkan_dynamic() -> Any:
     return mod.VulkanQuantizer().set_global(mod.get_symmetric_quantization_config(is_dynamic=True, weight_bits=8))
 
 
-def executorch_samsung_enn() -> Any:
-    """ExecuTorch's Samsung Exynos quantizer (``EnnQuantizer``), its defaults: A8W8, per-channel weights, PTQ."""
+def executorch_samsung_enn(is_qat: bool = False) -> Any:
+    """ExecuTorch's Samsung Exynos quantizer (``EnnQuantizer``), its defaults: A8W8, per-channel weights (QAT through
+    ``setup_quant_params``)."""
     mod = _executorch("executorch.backends.samsung.quantizer.quantizer", "executorch_samsung_enn")
-    return mod.EnnQuantizer()
+    quantizer = mod.EnnQuantizer()
+    if is_qat:
+        quantizer.setup_quant_params(mod.Precision.A8W8, is_per_channel=True, is_qat=True)
+    return quantizer
 
 
 def executorch_example() -> Any:
@@ -171,9 +179,9 @@ def executorch_example() -> Any:
     return mod.ExampleQuantizer()
 
 
-def executorch_qnn() -> Any:
+def executorch_qnn(is_qat: bool = False) -> Any:
     """ExecuTorch's Qualcomm ``QnnQuantizer``, its defaults (HTP backend, SM8750, 8-bit activations and weights,
-    PTQ); works without the QNN SDK.
+    PTQ; QAT through ``set_default_quant_config(use_8a8w, is_qat=True)``); works without the QNN SDK.
 
     ``QnnQuantizer()`` turns MKLDNN off for the whole process on an AMD host when ``py-cpuinfo`` is installed
     (``torch.backends.mkldnn.enabled = False``; executorch's ``disable_mkldnn_on_amd``, a workaround for MKLDNN
@@ -185,17 +193,20 @@ def executorch_qnn() -> Any:
     mod = _executorch("executorch.backends.qualcomm.quantizer.quantizer", "executorch_qnn")
     was = torch.backends.mkldnn.enabled
     try:
-        return mod.QnnQuantizer()
+        quantizer = mod.QnnQuantizer()
     finally:
         if torch.backends.mkldnn.enabled != was and not torch.backends.flags_frozen():
             torch.backends.mkldnn.enabled = was
+    if is_qat:
+        quantizer.set_default_quant_config(mod.QuantDtype.use_8a8w, is_qat=True)
+    return quantizer
 
 
-def executorch_cadence() -> Any:
+def executorch_cadence(is_qat: bool = False) -> Any:
     """ExecuTorch's ``CadenceDefaultQuantizer`` (int8, int32 derived bias). It matches on ``source_fn_stack``, so
     the suite exports its models with ``strict=True`` (:attr:`export_strict`); non-strict it annotates nothing."""
     mod = _executorch("executorch.backends.cadence.aot.quantizer.quantizer", "executorch_cadence")
-    return mod.CadenceDefaultQuantizer()
+    return mod.CadenceDefaultQuantizer(is_qat=is_qat)
 
 
 executorch_cadence.export_strict = True  # type: ignore[attr-defined]
@@ -205,31 +216,31 @@ def _arm_quantizer_module(what: str) -> Any:
     return _executorch("executorch.backends.arm.quantizer", what, _ARM_HINT)
 
 
-def executorch_arm_tosa() -> Any:
+def executorch_arm_tosa(is_qat: bool = False) -> Any:
     """ExecuTorch's Arm ``TOSAQuantizer`` for ``TOSA-1.0+INT``, symmetric int8, per-channel weights (needs
     tosa-tools)."""
     q = _arm_quantizer_module("executorch_arm_tosa")
     spec = _executorch("executorch.backends.arm.tosa.specification", "executorch_arm_tosa", _ARM_HINT)
     return q.TOSAQuantizer(spec.TosaSpecification.create_from_string("TOSA-1.0+INT")).set_global(
-        q.get_symmetric_quantization_config(is_per_channel=True))
+        q.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
-def executorch_arm_ethosu() -> Any:
+def executorch_arm_ethosu(is_qat: bool = False) -> Any:
     """ExecuTorch's Arm ``EthosUQuantizer`` for an Ethos-U55 with 128 MACs, symmetric int8, per-channel weights
     (needs tosa-tools)."""
     q = _arm_quantizer_module("executorch_arm_ethosu")
     ethosu = _executorch("executorch.backends.arm.ethosu", "executorch_arm_ethosu", _ARM_HINT)
     return q.EthosUQuantizer(ethosu.EthosUCompileSpec("ethos-u55-128")).set_global(
-        q.get_symmetric_quantization_config(is_per_channel=True))
+        q.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
-def executorch_arm_vgf() -> Any:
+def executorch_arm_vgf(is_qat: bool = False) -> Any:
     """ExecuTorch's Arm ``VgfQuantizer`` for ``TOSA-1.0+INT``, symmetric int8, per-channel weights (needs
     tosa-tools)."""
     q = _arm_quantizer_module("executorch_arm_vgf")
     vgf = _executorch("executorch.backends.arm.vgf", "executorch_arm_vgf", _ARM_HINT)
     return q.VgfQuantizer(vgf.VgfCompileSpec("TOSA-1.0+INT")).set_global(
-        q.get_symmetric_quantization_config(is_per_channel=True))
+        q.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
 def executorch_cortex_m() -> Any:
@@ -292,3 +303,9 @@ EXECUTORCH_FACTORIES: dict[str, Callable[[], Any]] = {
 :class:`QuantizerUnavailable` when a package it needs is missing. ``executorch_coreml`` (about 100 s CPU per
 annotate) and ``executorch_openvino`` (a 400 MB install) are too slow or large for per-change CI."""
 EXECUTORCH_SLOW = frozenset({"executorch_coreml", "executorch_openvino", "executorch_xnnpack_plain"})
+
+QAT_FACTORIES = frozenset(name for name, f in {**TORCHAO_FACTORIES, **EXECUTORCH_FACTORIES}.items()
+                          if "is_qat" in inspect.signature(f).parameters)
+"""The factories that take ``is_qat`` (the quantizer has a QAT configuration). Not QAT: ``embedding`` and
+``composable`` (torchao's EmbeddingQuantizer is weight-only PTQ), Vulkan (its config sets ``is_qat=False``),
+``executorch_example``, Cortex-M (no QAT configuration), CoreML (its recipe here is a PTQ one) and OpenVINO."""
