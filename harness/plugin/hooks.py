@@ -16,7 +16,16 @@ from typing import Any, Callable
 import pytest
 
 from harness.plugin.items import MARKER, QuantizerSuite
-from harness.plugin.settings import SETTINGS, SOURCES, load_source, quantizer_specs, raw_value, suite_options
+from harness.plugin.settings import (
+    HTML,
+    SETTINGS,
+    SOURCES,
+    load_source,
+    qat_quantizer_specs,
+    quantizer_specs,
+    raw_value,
+    suite_options,
+)
 from harness.plugin.summary import SuiteSummary
 
 __all__ = ["PROFILE_NAMES", "HANG_MARKERS", "pytest_addoption", "pytest_configure", "pytest_sessionstart",
@@ -32,7 +41,10 @@ OPTIONS: tuple[tuple[str, dict, str, str], ...] = (
     # (name, addoption kwargs, ini type, help)
     ("quantizer", {"action": "append", "metavar": "MODULE:FACTORY"}, "linelist",
      "a Quantizer class or zero-argument factory returning a configured quantizer to check (repeatable); "
-     "adds the quantizer suite to the run"),
+     "adds the quantizer suite to the run, and its QAT form ([qat] tests) when the factory takes is_qat"),
+    ("qat-quantizer", {"action": "append", "metavar": "MODULE:FACTORY"}, "linelist",
+     "a quantizer configured for QAT (a factory taking is_qat is called with is_qat=True) to check through "
+     "prepare_qat_pt2e's steps (repeatable; [qat] tests)"),
     ("prepare", {"metavar": "MODULE:FUNCTION"}, "string",
      "the prepare under test (default torchao.quantization.pt2e.prepare:prepare), compared with the reference"),
     ("examples", {"metavar": "N", "type": int}, "string",
@@ -41,6 +53,8 @@ OPTIONS: tuple[tuple[str, dict, str, str], ...] = (
      "budgets: examples, graph size, timeout, shrink time (default ci if $CI is set, else dev)"),
     ("sqnr-min", {"metavar": "DB", "type": float}, "string",
      "fail a model whose quantized output is below this SQNR against the float output (default 15 dB)"),
+    ("qat-sqnr-min", {"metavar": "DB", "type": float}, "string",
+     "the same for QAT, where fake quants are calibrated without training (default 10 dB)"),
     ("timeout", {"metavar": "SECONDS", "type": float}, "string",
      "limit for each call into the quantizer and the prepare under test (default 60 s, nightly 120 s)"),
     ("corpus", {"metavar": "DIR"}, "string",
@@ -50,6 +64,8 @@ OPTIONS: tuple[tuple[str, dict, str, str], ...] = (
      "mlp, embedding_linear)"),
     ("seed", {"metavar": "N", "type": int}, "string",
      "seed of the random graphs (default: fixed in the ci profile, random otherwise; failures print theirs)"),
+    ("html", {"metavar": "FILE"}, "string",
+     "at the end of the run, write one self-contained HTML page of the findings written during the run"),
     ("allow-derive", {"action": "append", "metavar": "MODULE:FUNCTION"}, "linelist",
      "a bias derive function (derive_qparams_fn) that cases may name, by qualified name (repeatable; imported at "
      "start): the prepare check of a quantizer with its own derive function needs it (its skip message names it)"),
@@ -104,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = {
         "prepare": raw_value(config, "prepare") or "torchao.quantization.pt2e.prepare:prepare",
         "sqnr_min": _number(config, "sqnr-min", float, float("-inf")),
+        "qat_sqnr_min": _number(config, "qat-sqnr-min", float, float("-inf")),
         "corpus": corpus,
         "profile": profile,
         "examples": _number(config, "examples", int, 0),
@@ -120,6 +137,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--pt2e-models: unknown model(s) {', '.join(unknown)}; known: "
                                     f"{', '.join(MODELS)}")
     _allow_derive(config)
+    html = raw_value(config, "html")
+    config.stash[HTML] = os.path.join(str(config.invocation_params.dir), os.path.expanduser(html)) if html else None
     config.stash[SOURCES] = {}
     config.pluginmanager.register(SuiteSummary(config), "pt2e-summary")
     for name in ("harness.suite.model_runs", "harness.suite.hangs"):
@@ -141,9 +160,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselection, so they apply to the suite's tests too
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    for spec in quantizer_specs(config):
+    ptq = quantizer_specs(config)
+    qat_only = qat_quantizer_specs(config)
+    for spec in dict.fromkeys(ptq + qat_only):
         name = f"pt2e[{spec}]"
-        suite = QuantizerSuite.from_parent(session, name=name, nodeid=name, spec=spec)
+        suite = QuantizerSuite.from_parent(session, name=name, nodeid=name, spec=spec, ptq=spec in ptq,
+                                           qat=spec in qat_only)
         items.extend(session.genitems(suite))
 
 
@@ -153,8 +175,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     from harness.suite.checks import suite_checks
 
-    checks = suite_checks(suite_options(metafunc.config))
+    options = suite_options(metafunc.config)
+    mode = getattr(metafunc.function, "_pt2e_qat", None)
+    if mode is None:  # QAT too when the quantizer takes is_qat
+        mode = "both" if _qat_capable(metafunc.config, getattr(metafunc.function, "_pt2e_target", None)) else False
+    checks = [] if mode is True else suite_checks(options)
+    if mode:
+        checks += suite_checks(options, qat=True)
     metafunc.parametrize("pt2e_check", checks, ids=[c.name for c in checks])
+
+
+def _qat_capable(config: pytest.Config, target: Any) -> bool:
+    """Whether the quantizer of a :func:`quantizer_suite_tests` function takes ``is_qat`` (given, or else the single
+    ``--pt2e-quantizer``; a conftest override of the fixture is not known here: PTQ only)."""
+    from harness.suite.source import QuantizerLoadError, QuantizerSource, accepts_is_qat
+
+    if target is not None:
+        return target.qat_capable if isinstance(target, QuantizerSource) else accepts_is_qat(target)
+    specs = quantizer_specs(config)
+    if len(specs) != 1:
+        return False
+    source = load_source(config, specs[0])
+    return not isinstance(source, QuantizerLoadError) and source.qat_capable
 
 
 @pytest.fixture

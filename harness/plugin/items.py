@@ -1,6 +1,8 @@
-"""The suite's tests as pytest items: the collector of one ``--pt2e-quantizer`` (one item per check, or a single
-``load`` item when the quantizer cannot be loaded), :func:`quantizer_suite_tests` for a quantizer's own test
-suite, and the turning of a check's result into a test outcome (fail / xfail / skip / warn / pass).
+"""The suite's tests as pytest items: the collector of one ``--pt2e-quantizer`` / ``--pt2e-qat-quantizer`` (one item
+per check, PTQ and, when the factory takes ``is_qat`` or the quantizer is given for QAT, QAT ones ending in
+``[qat]``; a ``load`` / ``load[qat]`` item instead when the quantizer cannot be loaded), :func:`quantizer_suite_tests`
+for a quantizer's own test suite, and the turning of a check's result into a test outcome (fail / xfail / skip /
+warn / pass).
 
 Importing this module stays cheap (no torch): the suite is imported inside the functions that run a check.
 """
@@ -29,25 +31,43 @@ class QuantizerWarning(UserWarning):
 
 
 class QuantizerSuite(pytest.Collector):
-    """The suite of one ``--pt2e-quantizer``: one item per check, or a single ``load`` item if it cannot load."""
+    """The suite of one quantizer: one item per check, or a single ``load`` item if it cannot load.
 
-    def __init__(self, *, spec: str, **kwargs: Any) -> None:
+    ``ptq``: it was given as ``--pt2e-quantizer`` (PTQ checks, and QAT ones when its factory takes ``is_qat``);
+    ``qat``: as ``--pt2e-qat-quantizer`` (QAT checks).
+    """
+
+    def __init__(self, *, spec: str, ptq: bool = True, qat: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
+        self.ptq = ptq
+        self.qat = qat
 
     def collect(self) -> list[pytest.Item]:
+        from harness.suite.source import QuantizerLoadError
+
+        items: list[pytest.Item] = []
+        qat = self.qat
+        if self.ptq:
+            source = load_source(self.config, self.spec)
+            items.extend(self._items(source, "load"))
+            qat = qat or (not isinstance(source, QuantizerLoadError) and source.qat_capable)
+        if qat:
+            items.extend(self._items(load_source(self.config, self.spec, is_qat=True), "load[qat]"))
+        return items
+
+    def _items(self, source: Any, load_name: str) -> list[pytest.Item]:
         from harness.suite.checks import suite_checks
         from harness.suite.source import QuantizerLoadError
 
-        source = load_source(self.config, self.spec)
         if isinstance(source, QuantizerLoadError):
-            return [LoadFailure.from_parent(self, name="load", nodeid=f"{self.nodeid}::load", error=source)]
+            return [LoadFailure.from_parent(self, name=load_name, nodeid=f"{self.nodeid}::{load_name}", error=source)]
         items = []
-        for check in suite_checks(suite_options(self.config)):
+        for check in suite_checks(suite_options(self.config), qat=source.is_qat):
             item = SuiteItem.from_parent(self, name=check.name, nodeid=f"{self.nodeid}::{check.name}",
                                          check=check, source=source)
             item.add_marker(MARKER)
-            item.add_marker(pytest.mark.xdist_group(f"pt2e:{self.spec}:{check.subject}"))
+            item.add_marker(pytest.mark.xdist_group(f"pt2e:{self.spec}:{check.subject}:{'qat' if check.qat else ''}"))
             items.append(item)
         return items
 
@@ -111,21 +131,28 @@ def run_as_test(node: pytest.Item, source: Any, check: Any, options: Any) -> Non
         pytest.skip(skip.message.splitlines()[0])
 
 
-def quantizer_suite_tests(quantizer: Any = None, *, label: Optional[str] = None) -> Callable:
+def quantizer_suite_tests(quantizer: Any = None, *, label: Optional[str] = None,
+                          qat: Optional[bool] = None) -> Callable:
     """A test function that runs the quantizer suite, for a quantizer's own test suite::
 
         test_pt2e = quantizer_suite_tests(MyQuantizer)      # a Quantizer class, factory or instance
 
     Without ``quantizer`` it uses the ``pt2e_quantizer`` fixture (override it in ``conftest.py``). Options and
-    ini values (``--pt2e-models``, ``--pt2e-examples``...) apply as on the command line.
+    ini values (``--pt2e-models``, ``--pt2e-examples``...) apply as on the command line. ``qat``: None runs the
+    QAT checks too (ids ending in ``[qat]``) when the factory takes ``is_qat``; True runs only QAT checks (a
+    factory without ``is_qat`` is taken as configured for QAT); False only PTQ checks.
     """
 
     def test_pt2e_quantizer_suite(pt2e_check: Any, request: pytest.FixtureRequest) -> None:
-        from harness.suite.source import QuantizerSource, quantizer_source
+        from harness.suite.source import QuantizerSource, qat_variant, quantizer_source
 
         obj = quantizer if quantizer is not None else request.getfixturevalue("pt2e_quantizer")
         source = obj if isinstance(obj, QuantizerSource) else quantizer_source(obj, label)
+        if pt2e_check.qat:
+            source = qat_variant(source)
         run_as_test(request.node, source, pt2e_check, suite_options(request.config))
 
     test_pt2e_quantizer_suite._pt2e_suite = True  # type: ignore[attr-defined]
+    test_pt2e_quantizer_suite._pt2e_qat = qat  # type: ignore[attr-defined]
+    test_pt2e_quantizer_suite._pt2e_target = quantizer  # type: ignore[attr-defined]
     return getattr(pytest.mark, MARKER)(test_pt2e_quantizer_suite)

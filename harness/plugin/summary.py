@@ -1,7 +1,8 @@
 """The run summary of the quantizer suite (the ``pt2e quantizer suite`` section of the terminal report): the
 records of the suite's tests, also from xdist workers, as a table per quantizer of the models (annotated nodes,
 each check, SQNR) followed by random graphs, saved graphs, coverage, notes (allowed behaviours worth knowing) and
-the findings written."""
+the findings written; and, with ``--pt2e-html=FILE``, one HTML page of those findings written at the end of the
+session (by the controller only under xdist: the workers' records reach it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.plugin.settings import SETTINGS
+from harness.plugin.settings import HTML, SETTINGS
 
 __all__ = ["SuiteSummary", "summary_lines"]
 
@@ -25,6 +26,7 @@ class SuiteSummary:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.records: list[dict] = []
+        self.html_line: str = ""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -33,12 +35,28 @@ class SuiteSummary:
             if name == "pt2e" and isinstance(value, dict):
                 self.records.append(value)
 
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write the ``--pt2e-html`` page of the findings written in this run (not in an xdist worker)."""
+        out = self.config.stash.get(HTML, None)
+        if out is None or hasattr(self.config, "workerinput"):
+            return
+        from harness.tools.report import write_report
+
+        findings = sorted({r["saved"] for r in self.records if r.get("saved")})
+        try:
+            write_report(findings, out, title=f"PT2E quantizer findings ({len(findings)})")
+            self.html_line = f"HTML report of {len(findings)} finding(s) written to {out}"
+        except OSError as e:
+            self.html_line = f"cannot write the HTML report {out}: {e.strerror or e}"
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.records:
+        if not self.records and not self.html_line:
             return
         terminalreporter.section("pt2e quantizer suite")
         for line in summary_lines(self.records, self.config.stash[SETTINGS]):
             terminalreporter.write_line(line)
+        if self.html_line:
+            terminalreporter.write_line(self.html_line)
 
 
 def _model_table(recs: list, settings: dict) -> list[str]:

@@ -293,8 +293,8 @@ def test_a_correct_quantizer_passes_in_an_empty_directory(broken: pytest.Pyteste
 
 def test_xnnpack_passes_on_models_and_random_graphs(broken: pytest.Pytester) -> None:
     result = _run(broken, "--pt2e-quantizer=harness.quantizers:xnnpack", "--pt2e-models=conv_bn_relu",
-                  "--pt2e-examples=2", "--pt2e-seed=1", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)
+                  "--pt2e-examples=2", "--pt2e-seed=1", "-p", "no:cacheprovider", "-k", "not qat")  # QAT: test_plugin_qat
+    result.assert_outcomes(passed=6, deselected=6)
     result.stdout.fnmatch_lines(["*conv_bn_relu * passed*passed*passed*passed *",
                                  "*random graphs: 2 examples*0 failed*"])
     sqnr = float(next(line for line in result.outlines if line.strip().startswith("conv_bn_relu")).split()[-1])
