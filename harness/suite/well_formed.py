@@ -1,7 +1,12 @@
 """Check 2, well-formed annotations: every annotation is a ``QuantizationAnnotation`` of known spec types whose
 fields make sense (quant_min/quant_max within the dtype, per-channel axes inside the observed tensor, only
 floating-point tensors observed, shared and derived references naming nodes of the graph), and the structure
-(references, cycles, annotated inputs) passes the reference analysis :func:`prepare_impl.sharing_groups`."""
+(references, cycles, annotated inputs) passes the reference analysis :func:`prepare_impl.sharing_groups`.
+
+A per-channel spec without ``ch_axis`` is a fault only where a constructor really receives ``ch_axis=None``: a
+class whose name says ``PerChannel`` (torchao passes it the spec's axis), or a derived spec. A fake quant around a
+per-channel observer (``FakeQuantize.with_args(observer=PerChannelMinMaxObserver)``) is sound with the axis
+unset: it is not passed, and the observer keeps its default axis (torchao's own QAT configurations rely on it)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from torchao.quantization.pt2e.quantizer import (
 )
 
 import prepare_impl
+from prepare_impl.observers import constructed_class
 from harness.fx.nodes import ANNOTATION_KEY, PER_CHANNEL_QSCHEMES
 from harness.suite.describe import exc_line
 from harness.suite.results import Problem
@@ -64,6 +70,18 @@ def _is_ref(target: Any, nodes: set) -> bool:
         isinstance(target, tuple) and len(target) == 2 and all(isinstance(t, Node) and t in nodes for t in target))
 
 
+def _ctor_name(spec: QuantizationSpec) -> str:
+    return getattr(constructed_class(spec.observer_or_fake_quant_ctr), "__name__", "the constructor")
+
+
+def _receives_unset_axis(spec: Any) -> bool:
+    """Whether an unset ``ch_axis`` reaches a constructor as ``None`` (see the module docstring)."""
+    if not isinstance(spec, QuantizationSpec):
+        return True  # derived (DerivedObserverOrFakeQuantize gets ch_axis) and fixed-qparams specs
+    ctr = spec.observer_or_fake_quant_ctr
+    return not callable(ctr) or "PerChannel" in _ctor_name(spec)
+
+
 def _check_spec(spec: Any, where: str, observed: Node, owner: str, nodes: set) -> list[Problem]:
     """Field-level checks of one spec; ``observed`` is the node whose value the spec quantizes."""
     out: list[Problem] = []
@@ -106,8 +124,9 @@ def _check_spec(spec: Any, where: str, observed: Node, owner: str, nodes: set) -
         return out
     per_channel = qscheme in PER_CHANNEL_QSCHEMES
     ch_axis = getattr(spec, "ch_axis", None)
-    if per_channel and ch_axis is None:
-        bad(f"per-channel qscheme {qscheme} without ch_axis")
+    if per_channel and ch_axis is None and _receives_unset_axis(spec):
+        bad(f"per-channel qscheme {qscheme} without ch_axis"
+            + (f": {_ctor_name(spec)} is called with ch_axis=None" if isinstance(spec, QuantizationSpec) else ""))
     if ch_axis is not None and per_channel:
         rank = _rank(observed)
         if isinstance(ch_axis, bool) or not isinstance(ch_axis, int):
