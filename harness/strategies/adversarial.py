@@ -17,6 +17,7 @@ from harness.strategies.annotation_set import AnnSet, Item, items_by_node
 from harness.strategies.qspecs import DERIVE_PER_TENSOR, INT32_MAX, INT32_MIN, act_qspec
 from harness.strategies.shapes import Meta, has_tensor_kwarg, infer_meta, is_float, refs
 from harness.strategies.valid import valid_set
+from harness.strategies.reuse import BOOLS, ints, sampled
 
 __all__ = ["ADVERSARIAL_KINDS", "ERROR_FOR_KIND", "applicable_kinds", "adversarial_annotations"]
 
@@ -88,7 +89,7 @@ def _inject(draw, kind: str, anns: AnnSet, graph: Graph, meta: Meta, items: list
     elif kind in ("shared_cycle", "self_reference", "derived_cycle"):
         lo = 2 if kind == "shared_cycle" else 1
         hi = 1 if kind == "self_reference" else min(4, len(items))
-        ring = pick(items, draw(st.integers(lo, hi)))
+        ring = pick(items, draw(ints(lo, hi)))
         for i, item in enumerate(ring):
             nxt = ring[(i + 1) % len(ring)].target
             spec = _injected_derived((nxt,)) if kind == "derived_cycle" else SharedSpec(nxt)
@@ -102,12 +103,12 @@ def _inject(draw, kind: str, anns: AnnSet, graph: Graph, meta: Meta, items: list
         ann = anns.ann(node.name, draw(allow_implicit_sharing))
         ann.inputs.pop(stranger, None)
         # a None spec is still a key that is not an input (drawn second, so it shrinks to a spec)
-        ann.inputs[stranger] = None if draw(st.integers(0, 3)) == 0 else draw(act_qspec(is_qat))
+        ann.inputs[stranger] = None if draw(ints(0, 3)) == 0 else draw(act_qspec(is_qat))
     elif kind == "tensor_kwarg":
         nodes = [n for n in graph.nodes if n.op == "call_function" and has_tensor_kwarg(n)]
         (node,) = pick(nodes)
         ann = anns.ann(node.name, draw(allow_implicit_sharing))
-        if is_float(meta.get(node.name)) and draw(st.booleans()):
+        if is_float(meta.get(node.name)) and draw(BOOLS):
             ann.output = draw(act_qspec(is_qat))
         else:
             first = next(refs((node.args, node.kwargs)))  # cat(tensors=[...]) has no positional tensor
@@ -137,7 +138,7 @@ def adversarial_annotations(
     possible = applicable_kinds(graph, kinds, meta)
     if not possible:
         raise ValueError(f"none of the adversarial kinds {kinds} applies to this graph")
-    kind = draw(st.sampled_from(possible))
+    kind = draw(sampled(possible))
     anns = draw(valid_set(graph, meta, allow_implicit_sharing, is_qat, "any"))
     _inject(draw, kind, anns, graph, meta, items, is_qat, allow_implicit_sharing)
     return anns.freeze(), kind

@@ -12,6 +12,7 @@ from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, ad
 from harness.strategies.annotations import annotations
 from harness.strategies.graphs import graphs
 from harness.strategies.shapes import infer_meta
+from harness.strategies.reuse import BOOLS
 
 __all__ = ["cases", "adversarial_cases", "as_strategy"]
 
@@ -62,7 +63,7 @@ def adversarial_cases(
     if unknown or not kinds:
         raise ValueError(f"unknown adversarial kinds {sorted(unknown)}; known: {ADVERSARIAL_KINDS}")
     qat = draw(as_strategy(is_qat))
-    want_kwargs = "tensor_kwarg" in kinds and (len(kinds) == 1 or draw(st.booleans()))
+    want_kwargs = "tensor_kwarg" in kinds and (len(kinds) == 1 or draw(BOOLS))
     graph = draw(graphs(min_nodes, max_nodes, ops, tensor_kwargs=want_kwargs))
     meta = infer_meta(graph)
     possible = applicable_kinds(graph, kinds, meta)

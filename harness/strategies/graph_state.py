@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from harness.case import Node, Ref, TensorMeta
 from harness.strategies.shapes import FLOAT, SHAPE_RULES, Meta, refs
+from harness.strategies.reuse import BOOLS
 
 __all__ = [
     "PLACEHOLDER_SHAPES",
@@ -133,14 +134,14 @@ class GraphState:
     def by_keyword(self, args: tuple, names: Sequence[str], first: int = 1) -> tuple[tuple, tuple]:
         """``(args, kwargs)``: with variants on, maybe the arguments from position ``first`` on passed by keyword
         (``names`` are their schema names, in order), else ``(args, ())``."""
-        if not self.variants or len(args) <= first or not self.draw(st.booleans()):
+        if not self.variants or len(args) <= first or not self.draw(BOOLS):
             return args, ()
         return args[:first], tuple(zip(names, args[first:]))
 
     def attr(self, base: str, shape: tuple[int, ...], kind: str, reuse: bool = True) -> str:
         """A get_attr of ``shape``: a fresh one, or (drawn) an existing one of that shape and kind (tying)."""
         same = [n for n in self.attrs if n.tensor.shape == shape and n.attr_kind == kind]
-        if reuse and same and self.draw(st.booleans()):
+        if reuse and same and self.draw(BOOLS):
             return self.pick(same).name
         name = self.fresh(base)
         self.attrs.append(Node(name, "get_attr", name, tensor=TensorMeta(shape), attr_kind=kind))  # type: ignore[arg-type]

@@ -29,14 +29,15 @@ from harness.case.encode import case_to_json
 from harness.case.jsonform import CaseFormatError
 from harness.strategies.graph_state import PLACEHOLDER_SHAPES, GraphState, Val, indices
 from harness.strategies.op_gens import FAVOURED, GENERATED_OPS, OP_GENS, OpGen
+from harness.strategies.reuse import ints, reused, spanned
 
 __all__ = ["graphs"]
 
 
 _CONTINUE = st.integers(0, 15)
+_MORE_INPUTS = st.lists(st.sampled_from(PLACEHOLDER_SHAPES), max_size=2)
 
 
-@st.composite
 def _op_step(draw, s: GraphState, gens: Sequence[OpGen], ask: bool) -> bool:
     """Append one op to ``s``; then, if ``ask``, draw whether another op follows (one span per op)."""
     s.draw = draw
@@ -62,6 +63,7 @@ def _output_node(names: Sequence[str]) -> Node:
     return Node("output", "output", args=(tuple(Ref(n) for n in names),))
 
 
+@reused
 @st.composite
 def graphs(
     draw,
@@ -104,14 +106,14 @@ def graphs(
     if not first:
         raise ValueError(f"graphs(): none of the placeholder shapes {PLACEHOLDER_SHAPES} fits ops {sorted(allowed)}")
     add_input(first[draw(indices(len(first)))])
-    for shape in draw(st.lists(st.sampled_from(PLACEHOLDER_SHAPES), max_size=2)):
+    for shape in draw(_MORE_INPUTS):
         add_input(shape)
 
     # One span per op, ending with its continue flag (rather than a count drawn up front): the shrinker can
     # then delete any op with its flag, not only the last ones. A flag continues with probability 15/16.
     n = 0
     while n < max_nodes:
-        more = draw(_op_step(s, gens, ask=min_nodes <= n + 1 < max_nodes))
+        more = spanned(draw, _op_step, s, gens, min_nodes <= n + 1 < max_nodes)
         n += 1
         if n >= min_nodes and not more:
             break
@@ -123,10 +125,10 @@ def graphs(
     sinks = [n.name for n in reversed(s.body) if n.name not in s.used and isinstance(s.meta[n.name], TensorMeta)
              and n.name in {v.name for v in s.vals}]
     rest = [v.name for v in reversed(s.vals) if v.name not in sinks]
-    k = draw(st.integers(1, 3))
+    k = draw(ints(1, 3))
     outs = sinks[:k]
     while len(outs) < k and rest:
-        outs.append(rest.pop(draw(st.integers(0, len(rest) - 1))))
+        outs.append(rest.pop(draw(ints(0, len(rest) - 1))))
     if not outs:
         outs = [s.vals[-1].name]
     return Graph(tuple(s.attrs) + tuple(s.inputs) + tuple(s.body) + (_output_node(outs),))

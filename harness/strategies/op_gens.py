@@ -26,6 +26,7 @@ from harness.strategies.graph_state import (
 )
 from harness.strategies.op_gens_ir import IR_GENS
 from harness.strategies.shapes import MAX_NUMEL
+from harness.strategies.reuse import BOOLS, ints
 
 __all__ = ["OpGen", "OP_GENS", "GENERATED_OPS", "BASIC_OPS", "FAVOURED"]
 
@@ -64,10 +65,10 @@ def _gen_binary(target: str) -> OpGen:
         else:
             shape = x.meta.shape if mode == "attr" else x.meta.shape[-1:]
             other = Ref(s.attr(f"{base_name(target)}_other", shape, s.attr_kind()))
-        if s.tensor_kwargs and isinstance(other, Ref) and s.draw(st.booleans()):
+        if s.tensor_kwargs and isinstance(other, Ref) and s.draw(BOOLS):
             s.emit(target, (Ref(x.name),), (("other", other),))
             return
-        alpha = target == "aten.add.Tensor" and isinstance(other, Ref) and s.draw(st.booleans())
+        alpha = target == "aten.add.Tensor" and isinstance(other, Ref) and s.draw(BOOLS)
         s.emit(target, (Ref(x.name), other), (("alpha", 2),) if alpha else ())
 
     return OpGen(target, _any_float, emit)
@@ -77,8 +78,8 @@ def _gen_cat() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: numel(v) * 2 <= MAX_NUMEL))
         rank = len(x.meta.shape)
-        d = s.draw(st.integers(0, rank - 1))
-        n = s.draw(st.integers(2, 4))
+        d = s.draw(ints(0, rank - 1))
+        n = s.draw(ints(2, 4))
         while n > 1 and numel(x) * n > MAX_NUMEL:
             n -= 1
         members = [x]
@@ -86,10 +87,10 @@ def _gen_cat() -> OpGen:
             fits = s.floats(lambda v: len(v.meta.shape) == rank and v.name not in {m.name for m in members}
                             and all(v.meta.shape[i] == x.meta.shape[i] for i in range(rank) if i != d)
                             and sum(numel(m) for m in members) + numel(v) <= MAX_NUMEL)
-            members.append(s.choose(fits) if fits and not s.draw(st.booleans()) else x)
-        dim = d - rank if s.draw(st.booleans()) else d
+            members.append(s.choose(fits) if fits and not s.draw(BOOLS) else x)
+        dim = d - rank if s.draw(BOOLS) else d
         tensors = tuple(Ref(m.name) for m in members)
-        if s.tensor_kwargs and s.draw(st.booleans()):  # the tensors nested in a list keyword argument
+        if s.tensor_kwargs and s.draw(BOOLS):  # the tensors nested in a list keyword argument
             s.emit("aten.cat.default", (), (("tensors", tensors),) + ((("dim", dim),) if dim else ()))
             return
         s.emit("aten.cat.default", *s.by_keyword((tensors,) + ((dim,) if dim else ()), ["dim"]))
@@ -104,10 +105,10 @@ def _gen_stack() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(ok_val))
         others = s.floats(lambda v: v.meta.shape == x.meta.shape and v.name != x.name)
-        y = s.choose(others) if others and not s.draw(st.booleans()) else x
-        d = s.draw(st.integers(0, len(x.meta.shape)))
+        y = s.choose(others) if others and not s.draw(BOOLS) else x
+        d = s.draw(ints(0, len(x.meta.shape)))
         tensors = (Ref(x.name), Ref(y.name))
-        if s.tensor_kwargs and s.draw(st.booleans()):  # the tensors nested in a list keyword argument
+        if s.tensor_kwargs and s.draw(BOOLS):  # the tensors nested in a list keyword argument
             s.emit("aten.stack.default", (), (("tensors", tensors),) + ((("dim", d),) if d else ()))
             return
         s.emit("aten.stack.default", *s.by_keyword((tensors,) + ((d,) if d else ()), ["dim"]))
@@ -122,9 +123,9 @@ def _gen_split() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(ok_val))
         dims = [i for i, d in enumerate(x.meta.shape) if d >= 2]
-        d = dims[s.draw(st.integers(0, len(dims) - 1))]
+        d = dims[s.draw(ints(0, len(dims) - 1))]
         size_n = x.meta.shape[d]
-        size = s.draw(st.integers(max(1, -(-size_n // 8)), size_n - 1))
+        size = s.draw(ints(max(1, -(-size_n // 8)), size_n - 1))
         chunks = -(-size_n // size)
         split = s.emit("aten.split.Tensor", (Ref(x.name), size) + ((d,) if d else ()), operand=False)
         picked = sorted(s.draw(st.lists(st.integers(0, chunks - 1), min_size=1, max_size=chunks, unique=True)))
@@ -144,8 +145,8 @@ def _gen_view(target: str) -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(ok_val))
         shape = s.pick(reshape_targets(x.meta.shape))
-        if len(shape) > 1 and s.draw(st.booleans()):
-            i = s.draw(st.integers(0, len(shape) - 1))
+        if len(shape) > 1 and s.draw(BOOLS):
+            i = s.draw(ints(0, len(shape) - 1))
             shape = shape[:i] + (-1,) + shape[i + 1 :]
         args, kwargs = s.by_keyword((Ref(x.name), tuple(shape)), ["size" if need_contig else "shape"])
         s.emit(target, args, kwargs, contiguous=x.contiguous)
@@ -167,7 +168,7 @@ def _gen_flatten() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         rank = len(x.meta.shape)
-        start = s.draw(st.integers(0, rank - 2))
+        start = s.draw(ints(0, rank - 2))
         end = s.pick([-1] + list(range(start + 1, rank - 1)))
         s.emit("aten.flatten.using_ints", (Ref(x.name),) + default_trimmed([start, end], [0, -1]),
                contiguous=x.contiguous)
@@ -187,11 +188,11 @@ def _gen_conv2d() -> OpGen:
         stride = s.pick([1, 2]) if min(h, w) >= 2 else 1
         pad = s.pick([0, k // 2]) if k > 1 else 0
         out = s.pick([4, 8])
-        groups = c if s.draw(st.booleans()) and c > 1 else 1  # depthwise
+        groups = c if s.draw(BOOLS) and c > 1 else 1  # depthwise
         if groups > 1:
             out = c
         weight = s.attr("conv2d_weight", (out, c // groups, k, k), "parameter")
-        bias = s.attr("conv2d_bias", (out,), "parameter", reuse=False) if s.draw(st.booleans()) else None
+        bias = s.attr("conv2d_bias", (out,), "parameter", reuse=False) if s.draw(BOOLS) else None
         args = [Ref(x.name), Ref(weight), Ref(bias) if bias else None, (stride, stride), (pad, pad), (1, 1), groups]
         s.emit("aten.conv2d.default", default_trimmed(args, [None, (1, 1), (0, 0), (1, 1), 1]))
 
@@ -206,7 +207,7 @@ def _gen_linear() -> OpGen:
         x = s.choose(s.floats(ok_val))
         out = s.pick([8, 4, 16])
         weight = s.attr("linear_weight", (out, x.meta.shape[-1]), "parameter")
-        bias = s.attr("linear_bias", (out,), "parameter", reuse=False) if s.draw(st.booleans()) else None
+        bias = s.attr("linear_bias", (out,), "parameter", reuse=False) if s.draw(BOOLS) else None
         s.emit("aten.linear.default", (Ref(x.name), Ref(weight)) + ((Ref(bias),) if bias else ()))
 
     return OpGen("aten.linear.default", lambda s: s.has(ok_val), emit)
@@ -243,7 +244,7 @@ def _gen_mean() -> OpGen:
         rank = len(x.meta.shape)
         dims = s.pick([(-1,), (-1, -2), (rank - 1,)] + ([(2, 3)] if rank == 4 else []))
         # keep at least one dim: no generated value is 0-dimensional
-        keep = s.draw(st.booleans()) or len(dims) >= rank
+        keep = s.draw(BOOLS) or len(dims) >= rank
         s.emit("aten.mean.dim", *s.by_keyword((Ref(x.name), dims) + ((True,) if keep else ()), ["dim", "keepdim"]))
 
     return OpGen("aten.mean.dim", lambda s: s.has(lambda v: len(v.meta.shape) >= 2), emit)
@@ -261,10 +262,10 @@ def _gen_layer_norm() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         last = x.meta.shape[-1]
-        affine = s.draw(st.booleans())
+        affine = s.draw(BOOLS)
         w = s.attr("layer_norm_weight", (last,), "parameter", reuse=False) if affine else None
         b = s.attr("layer_norm_bias", (last,), "parameter", reuse=False) if affine else None
-        if affine and s.tensor_kwargs and s.draw(st.booleans()):
+        if affine and s.tensor_kwargs and s.draw(BOOLS):
             s.emit("aten.layer_norm.default", (Ref(x.name), (last,)), (("weight", Ref(w)), ("bias", Ref(b))))
             return
         args = [Ref(x.name), (last,), Ref(w) if w else None, Ref(b) if b else None, 1e-05, False]
@@ -283,7 +284,7 @@ def _gen_matmul(target: str, rank: int) -> OpGen:
         batch = a.meta.shape[:-2]
         others = s.floats(lambda v: len(v.meta.shape) == rank and v.meta.shape[:-2] == batch
                           and v.meta.shape[-2] == k and v.meta.shape[-1] <= 64)
-        if others and s.draw(st.booleans()):
+        if others and s.draw(BOOLS):
             b = s.choose(others).name
         else:
             b = s.attr(f"{base_name(target)}_weight", batch + (k, s.pick([8, 4])), "parameter")

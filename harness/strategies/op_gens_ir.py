@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from harness.case import Ref
 from harness.strategies.graph_state import GraphState, OpGen, Val, default_trimmed
+from harness.strategies.reuse import BOOLS, ints
 
 __all__ = ["IR_GENS"]
 
@@ -59,7 +60,7 @@ def _gen_chunk() -> OpGen:
         x = s.choose(s.floats(lambda v: bool(_dims(v))))
         d = s.pick(_dims(x))
         size_n = x.meta.shape[d]
-        chunks = s.draw(st.integers(2, min(size_n, 4)))
+        chunks = s.draw(ints(2, min(size_n, 4)))
         node = s.emit("aten.chunk.default", (Ref(x.name), chunks) + ((d,) if d else ()), operand=False)
         size = -(-size_n // chunks)
         _getitems(s, node, -(-size_n // size), _leading(x, d))
@@ -84,9 +85,9 @@ def _gen_topk() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: bool(_dims(v))))
         d = s.pick(_dims(x)[::-1])  # the last dim first: topk's default
-        k = s.draw(st.integers(1, min(x.meta.shape[d], 4)))
+        k = s.draw(ints(1, min(x.meta.shape[d], 4)))
         rank = len(x.meta.shape)
-        args = default_trimmed([Ref(x.name), k, d - rank, s.draw(st.booleans())], [-1, True])
+        args = default_trimmed([Ref(x.name), k, d - rank, s.draw(BOOLS)], [-1, True])
         node = s.emit("aten.topk.default", args, operand=False)
         _getitems(s, node, 2, True)  # values (float) and indices (int64)
 
@@ -96,8 +97,8 @@ def _gen_topk() -> OpGen:
 def _gen_max_dim() -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
-        d = s.draw(st.integers(0, len(x.meta.shape) - 1))
-        keep = s.draw(st.booleans())
+        d = s.draw(ints(0, len(x.meta.shape) - 1))
+        keep = s.draw(BOOLS)
         node = s.emit("aten.max.dim", (Ref(x.name), d) + ((True,) if keep else ()), operand=False)
         _getitems(s, node, 2, True)  # values (float) and indices (int64)
 
@@ -119,9 +120,9 @@ def _gen_inplace_binary(target: str) -> OpGen:
 
     def emit(s: GraphState) -> None:
         src = s.choose(s.floats())
-        if s.writable(src) and s.draw(st.booleans()):
+        if s.writable(src) and s.draw(BOOLS):
             others = s.floats(lambda v: v.meta.shape == src.meta.shape and v.name != src.name)
-            other = Ref(s.choose(others).name) if others and s.draw(st.booleans()) else Ref(src.name)
+            other = Ref(s.choose(others).name) if others and s.draw(BOOLS) else Ref(src.name)
             s.emit(target, (Ref(src.name), other), contiguous=src.contiguous)
             return
         dest = s.attr("state", src.meta.shape, s.attr_kind(("buffer",)))

@@ -25,6 +25,7 @@ from harness.strategies.qspecs import (
     weight_qspec,
 )
 from harness.strategies.shapes import Meta
+from harness.strategies.reuse import BOOLS, ints, sampled
 
 __all__ = ["valid_set"]
 
@@ -49,18 +50,18 @@ def valid_set(draw, graph: Graph, meta: Meta, allow_implicit_sharing, is_qat: bo
         # quantizers annotate conv/linear (weights, biases) and sigmoid/softmax (fixed qparams) most often, the
         # graph's output node, its inputs and attributes rarely
         favoured = weighted or graph.node(node).target in _UNIT_RANGE_OPS
-        if not (draw(st.booleans()) or (favoured and draw(st.booleans()))):
+        if not (draw(BOOLS) or (favoured and draw(BOOLS))):
             continue  # not annotated
-        if graph.node(node).op in ("output", "placeholder", "get_attr") and draw(st.booleans()):
+        if graph.node(node).op in ("output", "placeholder", "get_attr") and draw(BOOLS):
             continue
         ann = anns.ann(node, draw(allow_implicit_sharing))
         # every edge and the output, as quantizers mostly do (conv/linear more often); else a random part
-        full = draw(st.booleans()) or (weighted and draw(st.booleans()))
+        full = draw(BOOLS) or (weighted and draw(BOOLS))
         for item in items:
             if full:
                 how = "spec"
             else:
-                how = draw(st.sampled_from(["skip", "spec", "none"] if isinstance(item.target, EdgeRef)
+                how = draw(sampled(["skip", "spec", "none"] if isinstance(item.target, EdgeRef)
                                            else ["skip", "spec"]))
             if how == "none":
                 ann.inputs[item.target.arg] = None  # type: ignore[union-attr]
@@ -93,16 +94,16 @@ def valid_set(draw, graph: Graph, meta: Meta, allow_implicit_sharing, is_qat: bo
             producer = item.target.name if isinstance(item.target, NodeRef) else item.target.arg
             if graph.node(producer).target in _UNIT_RANGE_OPS:
                 kinds += ["fixed", "fixed", "fixed"]  # what quantizers do for sigmoid/softmax outputs
-            kind = draw(st.sampled_from(kinds))
+            kind = draw(sampled(kinds))
             if kind == "shared":
-                target = shareable[len(shareable) - 1 - draw(st.integers(0, len(shareable) - 1))]
+                target = shareable[len(shareable) - 1 - draw(ints(0, len(shareable) - 1))]
                 spec = SharedSpec(target.target)
                 root[item.target] = root[target.target]
             elif kind == "fixed":
-                spec = fixed_spec(draw(st.sampled_from(["uint8", "int8"])))
+                spec = fixed_spec(draw(sampled(["uint8", "int8"])))
                 root[item.target] = spec
             else:
-                spec = palette[draw(st.integers(0, len(palette) - 1))]
+                spec = palette[draw(ints(0, len(palette) - 1))]
                 root[item.target] = spec
             if not getattr(root[item.target], "is_dynamic", False):
                 shareable.append(item)
@@ -122,7 +123,7 @@ def _draw_bias(draw, item: Item, graph: Graph, root: Mapping[Target, Spec]) -> O
                  and (w.qscheme == "per_tensor_symmetric" or w.ch_axis == 0))
     if derivable:
         options[:0] = ["derived", "derived"]  # what quantizers do for a bias
-    how = draw(st.sampled_from(options))
+    how = draw(sampled(options))
     if how == "derived":
         return bias_derived(act, weight, per_channel=w.qscheme == "per_channel_symmetric")  # type: ignore[union-attr]
     if how == "qspec":
