@@ -192,7 +192,8 @@ def _check_graph_shape(graph: C.Graph) -> None:
         raise BuildError("a graph needs exactly one output node, and it must be last")
 
 
-# graph -> {node name: meta["val"]} of its last builds (FakeTensors are never mutated by prepare)
+# graph -> {node name: meta["val"]} of its last builds (FakeTensors are never mutated by prepare; the values
+# depend only on the graph, not on the seed: an attribute's FakeTensor has its shape, dtype and contiguous stride)
 _VALS_CACHE: dict = {}
 _VALS_CACHE_SIZE = 16
 
@@ -214,13 +215,14 @@ def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
         if node.op == "placeholder":
             meta = _checked_meta(node)
             fx_node = fx_graph.create_node("placeholder", node.name, name=node.name)
-            val = fakeval.fake_tensor(meta.shape, ops.resolve_dtype(meta.dtype))
+            val = known_vals[node.name] if known_vals is not None else fakeval.fake_tensor(
+                meta.shape, ops.resolve_dtype(meta.dtype))
         elif node.op == "get_attr":
             meta = _checked_meta(node)
             value = _random_tensor(meta, _generator(seed, "attr", node.target), positive=node.attr_kind == "buffer")
             _register_attr(root, node, value)
             fx_node = fx_graph.create_node("get_attr", node.target, name=node.name)
-            val = fakeval.fake_like(value)
+            val = known_vals[node.name] if known_vals is not None else fakeval.fake_like(value)
         elif node.op == "call_function":
             try:
                 fn = ops.resolve_op(node.target)
