@@ -4,7 +4,9 @@
 edits its input in place), runs the reference (``prepare_impl.prepare``) and the candidate (any function with
 torchao's ``prepare`` signature), puts both results in canonical form, compares them (:mod:`harness.check.compare`)
 and checks the candidate's result against the invariants (:mod:`harness.check.invariants`, with the reference's
-sharing groups as the expected partition).
+sharing groups as the expected partition). The reference's sharing analysis runs once, on the original: when it
+rejects the annotations, that error is the reference's outcome (it is the reference prepare's first step, which
+raises before touching the graph), and no copy is built for the reference.
 
 Triage by reproduction (the rule): a failure is *known* only when the pinned upstream prepare (``UPSTREAM``), run
 on the same case, fails the same way: the same divergence classes and the same error or prepared result
@@ -211,10 +213,12 @@ def check_case(
     original = build(case)
     try:
         analysis = prepare_impl.sharing_groups(original)
-    except prepare_impl.AnnotationError:
-        analysis = None
-    setting = _Setting(case, original, analysis, run_prepare(prepare_impl.prepare, case, original), invariants,
-                       float_semantics, numerics)
+        reference = run_prepare(prepare_impl.prepare, case, original)
+    except prepare_impl.AnnotationError as e:
+        # the reference's first step is this very analysis, which raises before touching the graph: its outcome is
+        # this error, without a build and a prepare of another copy (most adversarial cases end here)
+        analysis, reference = None, Outcome(canonical_error(e), None, e)
+    setting = _Setting(case, original, analysis, reference, invariants, float_semantics, numerics)
     outcome = run_prepare(candidate, case, original)
     report = Report(case, setting.reference, outcome, analysis, *_judge(setting, outcome))
     if report.failed:

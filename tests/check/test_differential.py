@@ -219,3 +219,22 @@ def test_the_reference_disagreeing_with_torchao_is_reported_as_ours():
     assert report.triage == TRIAGE_REFERENCE and report.known is None
     assert report.signature.startswith("reference-disagrees")
     assert "the reference disagrees with torchao" in report.summary()
+
+
+def test_a_rejected_annotation_set_is_the_references_outcome_without_another_build(monkeypatch):
+    """The reference's analysis rejects an adversarial case once, on the original: that error is the reference's
+    outcome (as its prepare would raise it on a copy), and only the original and the candidate's copy are built."""
+    import harness.check.run as run
+    from harness.fx.build import build
+
+    case, _ = find(strategies.adversarial_cases(kinds=["dangling_shared"]), lambda _: True,
+                   settings=settings(database=None, max_examples=50))
+    with pytest.raises(prepare_impl.AnnotationError) as raised:
+        prepare_impl.prepare(build(case), {}, case.is_qat)
+    builds = []
+    monkeypatch.setattr(run, "build", lambda c: builds.append(c) or build(c))
+    report = check_case(case, upstream_prepare)
+    assert type(report.reference.error) is raised.type
+    assert report.reference.canonical == run.canonical_error(raised.value)
+    assert report.analysis is None
+    assert len(builds) == 2
