@@ -34,12 +34,20 @@ QAT_MODELS = "conv_bn_relu,attention,mlp"
 #   SharedQuantizationSpec((x, add)) replaces the first input's spec: the edge shares with itself (well_formed:
 #   CyclicSharingError; torchao's prepare_pt2e: RecursionError in _find_root_edge_or_node);
 # * F.hardtanh_(x): torch.export records aten.hardtanh_.default(x) without its default bounds, and
-#   _is_hardtanh_for_relux reads node.args[1]: annotate() raises IndexError.
+#   _is_hardtanh_for_relux reads node.args[1]: annotate() raises IndexError;
+# * relu -> clone -> permute: annotate_1in1out_with_SharedQuant keys the permute's input_qspec_map by the nearest
+#   annotated ancestor (relu), not by its input (clone): well_formed, NotAnInputError.
+# And ExecuTorch's ExampleQuantizer: an in-place add on a buffer whose result is unused (self.state.add_(x), which
+# torch.export keeps) has a source partition without output nodes; _annotate_add reads output_nodes[0]: IndexError.
 ENN = "https://github.com/pytorch/executorch/blob/v1.5.1/backends/samsung/quantizer/annotator.py"
-ENN_BUGS = (f"ExecuTorch's EnnQuantizer: x + x gets a self-shared input spec ({ENN}#L257-L278) and hardtanh_ with "
-            f"default bounds raises IndexError ({ENN}#L104-L115); the ci random graphs hit the first")
+ENN_BUGS = (f"ExecuTorch's EnnQuantizer: x + x gets a self-shared input spec ({ENN}#L257-L278), a permute after a "
+            f"clone annotates a non-input ({ENN}#L463-L485), hardtanh_ with default bounds raises IndexError "
+            f"({ENN}#L104-L115); the ci random graphs hit the first two")
+EXAMPLE_BUG = ("ExecuTorch's ExampleQuantizer: IndexError in _annotate_add on an in-place add whose result is unused "
+               "(https://github.com/pytorch/executorch/blob/v1.5.1/backends/example/example_operators/add.py#L22)")
 KNOWN_FAILURES: dict[tuple[str, str], str] = {("executorch_samsung_enn", "ptq"): ENN_BUGS,
-                                              ("executorch_samsung_enn", "qat"): ENN_BUGS}
+                                              ("executorch_samsung_enn", "qat"): ENN_BUGS,
+                                              ("executorch_example", "ptq"): EXAMPLE_BUG}
 
 
 def _params() -> list:
