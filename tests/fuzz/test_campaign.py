@@ -227,3 +227,20 @@ def test_the_command_line_runs_as_a_module_within_its_budget(tmp_path):
     assert time.time() - start <= 25 * 1.1 + 5  # --seconds is the budget of the whole run, start-up included
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "cases in" in proc.stdout and "0 new finding(s)" in proc.stdout
+
+
+def test_mixed_mode_draws_three_valid_cases_for_one_adversarial():
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    from harness.fuzz.target import case_strategy
+
+    adversarial = []
+
+    @settings(max_examples=200, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case_strategy("mixed", 6))
+    def draw(case):
+        adversarial.append("adversarial" in case.info.tags)
+
+    draw()
+    assert 0.15 <= sum(adversarial) / len(adversarial) <= 0.35
