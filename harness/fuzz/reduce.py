@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Optional
 
 from harness.case import (Case, DerivedSpec, EdgeRef, Graph, Node, NodeAnnotation, NodeRef, Ref, SharedSpec, Spec,
                           Target)
+from harness.strategies.shapes import refs
 
 __all__ = ["smaller_cases", "size"]
 
@@ -41,16 +42,8 @@ def _map_refs(value, fn: Callable[[str], str]):
     return value
 
 
-def _refs(value) -> Iterator[str]:
-    if isinstance(value, Ref):
-        yield value.name
-    elif isinstance(value, tuple):
-        for v in value:
-            yield from _refs(v)
-
-
 def _uses(node: Node) -> list[str]:
-    return list(_refs((node.args, tuple(v for _, v in node.kwargs))))
+    return list(refs((node.args, tuple(v for _, v in node.kwargs))))
 
 
 def _map_spec(spec: Optional[Spec], fn: Callable[[Target], Optional[Target]]) -> Optional[Spec]:
