@@ -88,8 +88,10 @@ def _random_graphs(recs: list) -> list[str]:
     known = sum(r.get("known", 0) for r in randoms)
     bugs = sorted({b for r in randoms for b in r.get("known_bugs", [])})
     seeds = ", ".join(str(r.get("seed")) for r in randoms)
+    unusable = sum(r.get("unusable", 0) for r in randoms)
+    skipped = f", {unusable} not exportable (skipped)" if unusable else ""
     return [f"  random graphs: {n} examples ({annotated} annotated) in {len(randoms)} chunk(s), "
-            f"{failed} failed, {known} known upstream bug hit(s) (seeds {seeds})",
+            f"{failed} failed, {known} known upstream bug hit(s){skipped} (seeds {seeds})",
             *(f"    known: {b}" for b in bugs)]
 
 

@@ -26,7 +26,7 @@ from harness.suite import hangs, models, quantizers
 from harness.suite.annotate import run_quantizer
 from harness.suite.checks import SuiteCheck, run_check, suite_checks
 from harness.suite.claims import claimed_ops
-from harness.suite.graph_checks import check_graph
+from harness.suite.graph_checks import _graph_gm, check_graph
 from harness.suite.numerics import check_numerics, sqnr_db
 from harness.suite.options import DEFAULT_PREPARE, DEFAULT_SQNR_MIN, SuiteOptions
 from harness.suite.prepare import check_prepare
@@ -510,3 +510,18 @@ def test_render_spec_and_graph() -> None:
                                                   next(iter(gm.graph.nodes))))) .startswith("shared(x->")
     assert render_spec(FixedQParamsQuantizationSpec(torch.uint8, 0.5, 3, 0, 255)) == \
         "fixed(scale=0.5, zero_point=3) uint8[0,255] None"
+
+
+def test_a_graph_checked_for_a_quantizer_spells_arguments_as_torch_export_does() -> None:
+    """A list argument by keyword (``reshape(x, shape=[256])``) is positional in what the quantizer sees, as
+    torch.export records ``torch.reshape(x, shape=(256,))``."""
+    from harness import case as C  # as in the tests above
+
+    graph = C.Graph((
+        C.Node("x", "placeholder", tensor=C.TensorMeta((1, 4, 8, 8))),
+        C.Node("reshape", "call_function", "aten.reshape.default", (C.Ref("x"),), (("shape", (256,)),)),
+        C.Node("output", "output", args=((C.Ref("reshape"),),)),
+    ))
+    (node,) = [n for n in _graph_gm(graph).graph.nodes if n.op == "call_function"]
+    assert node.target == torch.ops.aten.reshape.default
+    assert (node.args[1], node.kwargs) == ([256], {})
