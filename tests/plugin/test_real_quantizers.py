@@ -45,9 +45,19 @@ ENN_BUGS = (f"ExecuTorch's EnnQuantizer: x + x gets a self-shared input spec ({E
             f"({ENN}#L104-L115); the ci random graphs hit the first two")
 EXAMPLE_BUG = ("ExecuTorch's ExampleQuantizer: IndexError in _annotate_add on an in-place add whose result is unused "
                "(https://github.com/pytorch/executorch/blob/v1.5.1/backends/example/example_operators/add.py#L22)")
+# torchao's _fuse_conv_bn_qat (prepare_qat_pt2e) rewires a batch norm's input from the conv to the scaled conv
+# output but leaves the batch norm's annotation keyed by the conv: with the Arm quantizers, which annotate a batch
+# norm's input, the graph prepare receives annotates a non-input (well_formed: NotAnInputError on conv_bn_relu).
+FUSION = ("torchao 0.18 _fuse_conv_bn_qat leaves an annotated batch norm's input_qspec_map keyed by the conv it "
+          "no longer reads (https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/qat_utils.py)")
 KNOWN_FAILURES: dict[tuple[str, str], str] = {("executorch_samsung_enn", "ptq"): ENN_BUGS,
                                               ("executorch_samsung_enn", "qat"): ENN_BUGS,
-                                              ("executorch_example", "ptq"): EXAMPLE_BUG}
+                                              ("executorch_example", "ptq"): EXAMPLE_BUG,
+                                              **{(f"executorch_arm_{n}", "qat"): FUSION
+                                                 for n in ("tosa", "ethosu", "vgf")}}
+# QNN's default embedding table is uint8 per-tensor (is_embedding_per_channel=False): 11.8 dB on embedding_linear,
+# a choice of precision, not a bug, below the default 15 dB floor
+EXTRA_ARGS: dict[str, tuple[str, ...]] = {"executorch_qnn": ("--pt2e-sqnr-min=10",)}
 
 
 def _params() -> list:
@@ -88,7 +98,7 @@ def test_a_real_quantizer_passes_the_plugin_with_the_ci_profile(request: pytest.
     pytester = _pytester(request)
     args = [f"--pt2e-quantizer=harness.quantizers:{name}", "--pt2e-profile=ci", "--pt2e-examples=10",
             "-p", "no:cacheprovider", "-p", "no:xdist", "-rA"]
-    args += [f"--pt2e-allow-derive={d}" for d in derive_opt_ins(name)]
+    args += [f"--pt2e-allow-derive={d}" for d in derive_opt_ins(name)] + list(EXTRA_ARGS.get(name, ()))
     args += ["-k", "qat", f"--pt2e-models={QAT_MODELS}"] if mode == "qat" else ["-k", "not qat"]
     result = pytester.runpytest_subprocess(*args, timeout=1500)
     outcomes = result.parseoutcomes()
