@@ -156,7 +156,7 @@ class ScriptWriter:
                     text = self.arg(a, f"output args[{i}]")
                     outs.append("(" + text[1:-1] + ("," if isinstance(a, tuple) and len(a) == 1 else "") + ")"
                                 if isinstance(a, tuple) else text)
-                lines.append(f"graph.create_node('output', 'output', ({', '.join(outs)},), name={name!r})")
+                lines.append(f"n[{name!r}] = graph.create_node('output', 'output', ({', '.join(outs)},), name={name!r})")
             else:
                 raise ReproError(f"node {name!r}: unsupported op kind {node.op!r}")
         lines.append("for name, node in n.items():  # fx would rename a node whose name is taken")
