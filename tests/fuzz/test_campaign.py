@@ -204,7 +204,7 @@ def test_usage_errors_exit_2(argv):
 def test_a_missing_function_is_a_usage_error_reported_by_the_worker(tmp_path):
     from harness.__main__ import main
 
-    assert main(["fuzz", "--candidate", "prepare_impl:no_such_function", "--seconds", "40", "--out",
+    assert main(["fuzz", "--candidate", "prepare_impl:no_such_function", "--seconds", "90", "--out",
                  str(tmp_path)]) == 2
 
 
