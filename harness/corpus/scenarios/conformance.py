@@ -10,11 +10,13 @@ from __future__ import annotations
 from harness import case as C
 from harness.corpus.scenarios.builders import (
     ACT,
+    ACT_QAT,
     AO_PREPARE,
     AO_QAT_TESTS,
     AO_TESTS,
     DERIVED_CLS,
     FIXED,
+    FQ,
     OBS,
     R,
     WEIGHT,
@@ -109,6 +111,24 @@ def conformance_scenarios() -> list[Scenario]:
                 "dtype": "torch.int32",
                 "qscheme": "torch.per_channel_symmetric" if per_channel else "torch.per_tensor_symmetric",
             }), ("edge:conv_weight->conv2d", {"qscheme": f"torch.{weight.qscheme}"})),
+        ))
+    unset_axis = C.QSpec("int8", C.Ctor(FQ + "FusedMovingAvgObsFakeQuantize", (
+        ("observer", C.Ctor(OBS + "MovingAveragePerChannelMinMaxObserver")),)), -127, 127, "per_channel_symmetric")
+    for is_qat in (False, True):
+        mode = "QAT" if is_qat else "PTQ"
+        scenarios.append(conformance_scenario(
+            f"per-channel weight fake quant with ch_axis unset ({mode})",
+            "The conv weight's spec is per-channel and leaves ch_axis at None, with a fused fake quant around a "
+            "per-channel moving-average observer (the weight spec of torchao's own QAT tests). Checks that the "
+            "constructor gets no ch_axis, so the observer keeps its default axis 0 (a None would reach the fused "
+            "fake-quant op, which requires an int).",
+            conv_graph, [conv_annotation("conv", "x", "conv2d", bias=None, weight=unset_axis,
+                                         act=ACT_QAT if is_qat else ACT, output=ACT_QAT if is_qat else ACT)],
+            is_qat=is_qat, link=AO_QAT_TESTS,
+            groups=partition(["edge:x->conv2d"], ["edge:conv_weight->conv2d"], ["out:conv2d"]),
+            observers=observer_fields(("edge:conv_weight->conv2d", {
+                "ch_axis": 0, "qscheme": "torch.per_channel_symmetric",
+                "inner": OBS + "MovingAveragePerChannelMinMaxObserver"})),
         ))
     for is_qat, op, args in ((False, "aten.sigmoid.default", ()), (True, "aten.softmax.int", (-1,))):
         name = op.split(".")[1]
