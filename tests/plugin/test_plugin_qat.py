@@ -62,6 +62,7 @@ def test_a_factory_taking_is_qat_is_checked_for_ptq_and_qat(qat: pytest.Pytester
     assert _sqnr(result, f"{spec} [qat]") >= 10  # the QAT floor (--pt2e-qat-sqnr-min)
 
 
+@pytest.mark.slow
 def test_the_qat_option_checks_a_quantizer_configured_for_qat_only(qat: pytest.Pytester) -> None:
     result = _run(qat, "--pt2e-qat-quantizer=qatq:xnnpack_qat", *SMALL)
     result.assert_outcomes(passed=5)

@@ -379,6 +379,7 @@ def deep_chain(length: int, anchor_last: bool):
     return gm, relus
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("anchor_last", [False, True])
 def test_reference_handles_sharing_chains_tens_of_thousands_deep(anchor_last):
     length = 20_000

@@ -70,6 +70,7 @@ def test_tensors_nested_in_a_list_kwarg():
     _built_and_run(graph)
 
 
+@pytest.mark.slow
 def test_no_variants_keeps_to_exported_spelling():
     def spelled_otherwise(g: Graph) -> bool:
         return any(k != "alpha" for n in g.nodes for k, _ in n.kwargs) or any(
