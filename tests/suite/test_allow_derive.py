@@ -19,7 +19,7 @@ from harness.suite.derive_opt_ins import CADENCE_BIAS, DERIVE_OPT_INS, derive_op
 from harness.suite.options import SuiteOptions
 from harness.suite.prepare import check_prepare
 from harness.suite.report import format_result
-from harness.suite.source import QuantizerLoadError, QuantizerSource, load_quantizer_factory
+from quantizer_sources import factory_source
 
 pytest_plugins = ["pytester"]
 
@@ -27,13 +27,7 @@ PREPARE = "torchao.quantization.pt2e.prepare:prepare"
 QUANTIZERS = sorted(DERIVE_OPT_INS)
 
 
-def _source(name: str) -> QuantizerSource:
-    try:
-        return load_quantizer_factory(f"harness.quantizers:{name}")
-    except QuantizerLoadError as e:
-        if e.unavailable:
-            pytest.skip(str(e))
-        raise
+_source = factory_source
 
 
 def _annotated_mlp(name: str):

@@ -29,7 +29,8 @@ from harness.suite.options import DEFAULT_SQNR_MIN, SuiteOptions
 from harness.suite.render import render_spec
 from harness.suite.report import format_result
 from harness.suite.results import CheckResult, Problem
-from harness.suite.source import QuantizerLoadError, QuantizerSource, load_quantizer_factory
+from harness.suite.source import QuantizerSource
+from quantizer_sources import factory_source
 
 FAST = [n for n in q.EXECUTORCH_FACTORIES if n not in q.EXECUTORCH_SLOW]
 SLOW = [n for n in q.EXECUTORCH_FACTORIES if n in q.EXECUTORCH_SLOW]
@@ -49,14 +50,7 @@ def _documented_skip(problem: Problem) -> bool:
     return problem.level != "skip" or any(p.match(problem.message) for p in DOCUMENTED_SKIPS)
 
 
-def _source(name: str) -> QuantizerSource:
-    """The suite's source for factory ``name``; the test skips (with the reason) when a package is missing."""
-    try:
-        return load_quantizer_factory(f"harness.quantizers:{name}")
-    except QuantizerLoadError as e:
-        if e.unavailable:
-            pytest.skip(str(e))
-        raise
+_source = factory_source
 
 
 def _run_suite(source: QuantizerSource, options: SuiteOptions) -> list[CheckResult]:
