@@ -28,7 +28,7 @@ from harness.check.run import check_case, load_function
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
 from harness.suite.annotate import Annotated, run_quantizer
-from harness.suite.graph_checks import _graph_gm as exported_module  # the suite's own export of a case graph
+from harness.suite.graph_checks import graph_module_for_quantizer as exported_module  # the suite's own export of a case graph
 from harness.suite.results import Problem
 from harness.suite.source import QuantizerSource, load_quantizer_factory
 from harness.suite.well_formed import check_well_formed

@@ -28,7 +28,7 @@ from harness.suite.well_formed import check_well_formed
 __all__ = ["GraphVerdict", "check_graph", "check_saved_graph"]
 
 
-def _graph_gm(graph: Any, strict: bool = False) -> GraphModule:
+def graph_module_for_quantizer(graph: Any, strict: bool = False) -> GraphModule:
     """The exported module program of a case graph (the IR a quantizer really sees), or the built graph when the
     graph cannot be written as a module program; either with its arguments spelled as torch.export spells calls
     from Python code (:func:`_positional`). ``strict``: export with ``strict=True``."""
@@ -85,7 +85,7 @@ def check_graph(graph: Any, source: QuantizerSource, options: SuiteOptions,
     """Checks 1, 2, 3 and 5 on one case graph (the quantizer annotates it); ``subject`` names the graph in what is
     remembered if the quantizer hangs on it."""
     try:
-        gm = _graph_gm(graph, source.export_strict)
+        gm = graph_module_for_quantizer(graph, source.export_strict)
     except Exception as e:  # noqa: BLE001
         return GraphVerdict([], None, unusable=exc_line(e))
     timeout = options.budget.timeout

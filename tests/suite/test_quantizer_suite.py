@@ -26,7 +26,7 @@ from harness.suite import hangs, models, quantizers
 from harness.suite.annotate import run_quantizer
 from harness.suite.checks import SuiteCheck, run_check, suite_checks
 from harness.suite.claims import claimed_ops
-from harness.suite.graph_checks import _graph_gm, check_graph
+from harness.suite.graph_checks import graph_module_for_quantizer, check_graph
 from harness.suite.numerics import check_numerics, sqnr_db
 from harness.suite.options import DEFAULT_PREPARE, DEFAULT_SQNR_MIN, SuiteOptions
 from harness.suite.prepare import check_prepare
@@ -522,6 +522,6 @@ def test_a_graph_checked_for_a_quantizer_spells_arguments_as_torch_export_does()
         C.Node("reshape", "call_function", "aten.reshape.default", (C.Ref("x"),), (("shape", (256,)),)),
         C.Node("output", "output", args=((C.Ref("reshape"),),)),
     ))
-    (node,) = [n for n in _graph_gm(graph).graph.nodes if n.op == "call_function"]
+    (node,) = [n for n in graph_module_for_quantizer(graph).graph.nodes if n.op == "call_function"]
     assert node.target == torch.ops.aten.reshape.default
     assert (node.args[1], node.kwargs) == ([256], {})
