@@ -26,15 +26,15 @@ import os
 import sys
 import time
 
-STARTED = time.time()  # the fuzz budget counts from here: start-up is part of it
+STARTED = time.time()  # run as ``python -m harness``: the fuzz budget counts from here, start-up included
 
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 
 
-def main_fuzz(argv: list[str]) -> int:
+def main_fuzz(argv: list[str], started: float | None = None) -> int:
     from harness.fuzz.cli import main_fuzz as run
 
-    return run(argv, STARTED)
+    return run(argv, started if started is not None else time.time())
 
 
 def main_shrink(argv: list[str]) -> int:
@@ -43,9 +43,11 @@ def main_shrink(argv: list[str]) -> int:
     return run(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, started: float | None = None) -> int:
+    """Run one command; ``started`` is when a ``fuzz`` budget began (default: now, the call of ``main``)."""
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"fuzz": main_fuzz, "shrink": main_shrink}
+    started = started if started is not None else time.time()
+    commands = {"fuzz": lambda rest: main_fuzz(rest, started), "shrink": main_shrink}
     try:
         from harness.tools.repro import main_repro
 
@@ -77,4 +79,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(started=STARTED))

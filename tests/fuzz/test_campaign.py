@@ -245,3 +245,18 @@ def test_mixed_mode_draws_three_valid_cases_for_one_adversarial():
 
     draw()
     assert 0.15 <= sum(adversarial) / len(adversarial) <= 0.35
+
+
+def test_the_budget_of_a_call_of_main_counts_from_the_call_not_from_the_import(monkeypatch):
+    """``python -m harness`` counts start-up in the budget; ``main([...])`` called later in a long-lived process
+    (a test session) must not inherit the age of the process: that spent a 90 s budget before the run began."""
+    import harness.__main__ as entry
+    import harness.fuzz.cli as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "main_fuzz", lambda argv, started: seen.append(started) or 0)
+    monkeypatch.setattr(entry, "STARTED", time.time() - 1000.0)
+    before = time.time()
+    assert entry.main(["fuzz", "--seconds", "5"]) == 0
+    assert seen and before <= seen[0] <= time.time()
+    assert entry.main(["fuzz"], started=123.0) == 0 and seen[-1] == 123.0
