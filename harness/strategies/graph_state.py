@@ -93,6 +93,8 @@ class GraphState:
     n_tensor_kwargs: int = 0
     targets: dict[str, str] = field(default_factory=dict)  # op node -> its target
     multiview: set[str] = field(default_factory=set)  # values that are (views of) a multi-view op's pieces
+    roots: dict[str, str] = field(default_factory=dict)  # a view (or in-place result) -> the value it views
+    split_roots: set[str] = field(default_factory=set)  # values (view roots) a multi-view op has split
 
     # ---- naming and bookkeeping ------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -110,8 +112,10 @@ class GraphState:
 
     def writable(self, v: Val) -> bool:
         """Whether an in-place op may write ``v``: a computed value (a graph input is the caller's tensor, which
-        export never writes in place), not a piece of ``split`` & co. nor a view of one (autograd forbids it)."""
-        return v.name not in self.multiview and v.name in self.targets
+        export never writes in place), not a piece of ``split`` & co. nor a view of one, nor (a view of) a value
+        such an op has split, whose pieces may be read later (autograd forbids both)."""
+        return (v.name not in self.multiview and v.name in self.targets
+                and self.roots.get(v.name, v.name) not in self.split_roots)
 
     def floats(self, pred: Callable[[Val], bool] = lambda v: True) -> list[Val]:
         return [v for v in self.vals if v.meta.dtype == FLOAT and pred(v)]
@@ -163,6 +167,10 @@ class GraphState:
         if (target == "getitem" and self.targets.get(first) in _MULTI_VIEW_OPS) or (
                 target in _VIEW_OPS and first in self.multiview):
             self.multiview.add(name)
+        if first is not None and (target in _VIEW_OPS or target == "getitem"):
+            self.roots[name] = self.roots.get(first, first)
+        if first is not None and target in _MULTI_VIEW_OPS:
+            self.split_roots.add(self.roots.get(first, first))
         self.body.append(node)
         self.meta[name] = value
         if isinstance(value, TensorMeta) and operand:

@@ -609,3 +609,22 @@ def test_shared_edge_on_cycle_recognizes_the_recursion_pattern():
                                                         allow_implicit_sharing=False)))
     # a plain chain of outputs: no cycle
     assert not shared_edge_on_cycle(case(NodeAnnotation("r0", (), a), NodeAnnotation("r1", (), SharedSpec(NodeRef("r0")))))
+
+
+def test_a_value_that_split_took_apart_is_not_written_in_place():
+    """Seen in CI: ``add_(add, add)`` after ``split(add)``, then a piece of the split read: autograd refuses
+    ("Output 1 of Split is a view and its base ... has been modified inplace"). Nor may a view of it be written."""
+    from harness.case import Ref, TensorMeta
+    from harness.strategies.graph_state import GraphState, Val
+
+    s = GraphState(draw=None, tensor_kwargs=False, vals=[Val("x", TensorMeta((2, 8)), True)],
+                   meta={"x": TensorMeta((2, 8))})
+    add = s.emit("aten.add.Tensor", (Ref("x"), Ref("x")))
+    view = s.emit("aten.view.default", (Ref(add), [16]))
+    other = s.emit("aten.relu.default", (Ref("x"),))
+    val = {v.name: v for v in s.vals}
+    assert s.writable(val[add]) and s.writable(val[view])
+    s.emit("aten.split.Tensor", (Ref(view), 8), operand=False)
+    val = {v.name: v for v in s.vals}
+    assert not s.writable(val[add]) and not s.writable(val[view])
+    assert s.writable(val[other])
