@@ -15,23 +15,26 @@ from harness import strategies
 from harness.check.run import check_case, load_function
 
 
+class _Caught(Exception):
+    """Ends the search at the first case that catches the mutant (the remaining examples are not drawn)."""
+
+
 def _catches(mutant_name: str, mode: str = "valid", examples: int = 150) -> bool:
     candidate = getattr(mutants, mutant_name)
-    caught = []
 
     @settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
               phases=[__import__("hypothesis").Phase.generate])
     @hseed(12345)
     @given(strategies.cases(mode=mode, max_nodes=8))
     def search(case):
-        if caught:
-            return
-        report = check_case(case, candidate)
-        if report.is_new:
-            caught.append(report)
+        if check_case(case, candidate).is_new:
+            raise _Caught
 
-    search()
-    return bool(caught)
+    try:
+        search()
+    except _Caught:
+        return True
+    return False
 
 
 @pytest.mark.parametrize("name", sorted(mutants.MUTANTS))

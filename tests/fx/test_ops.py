@@ -13,8 +13,6 @@ from harness.fx import ops
 from harness.case import Const, Ctor
 from torchao.quantization.pt2e import observer as obs
 from torchao.quantization.pt2e import fake_quantize as fq
-from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import get_default_x86_inductor_quantization_config
-from torchao.testing.pt2e._xnnpack_quantizer import get_symmetric_quantization_config
 
 
 def test_every_allowed_op_resolves_and_reverses():
@@ -75,17 +73,27 @@ def test_unknown_name_message_stays_short():
 # ---- constructors ------------------------------------------------------------------------------
 
 
-def _configs():
-    for kw in [{}, {"is_per_channel": True}, {"is_qat": True}, {"is_qat": True, "is_per_channel": True},
-               {"is_dynamic": True}, {"is_qat": True, "is_dynamic": True}]:
-        yield f"xnnpack{kw}", get_symmetric_quantization_config(**kw)
-    for kw in [{}, {"is_qat": True}, {"is_dynamic": True}, {"is_qat": True, "is_dynamic": True},
-               {"reduce_range": True}]:
-        yield f"x86{kw}", get_default_x86_inductor_quantization_config(**kw)
+_CONFIGS = [("xnnpack", kw) for kw in [{}, {"is_per_channel": True}, {"is_qat": True},
+                                       {"is_qat": True, "is_per_channel": True}, {"is_dynamic": True},
+                                       {"is_qat": True, "is_dynamic": True}]] + [
+    ("x86", kw) for kw in [{}, {"is_qat": True}, {"is_dynamic": True}, {"is_qat": True, "is_dynamic": True},
+                           {"reduce_range": True}]]
 
 
-@pytest.mark.parametrize("label,config", list(_configs()), ids=lambda x: x if isinstance(x, str) else "")
-def test_real_quantizer_constructors_round_trip(label, config):
+def _config(family: str, kw: dict):
+    """Built in the test, not at collection: the x86 quantizer's module takes a second to import."""
+    if family == "xnnpack":
+        from torchao.testing.pt2e._xnnpack_quantizer import get_symmetric_quantization_config
+
+        return get_symmetric_quantization_config(**kw)
+    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import get_default_x86_inductor_quantization_config
+
+    return get_default_x86_inductor_quantization_config(**kw)
+
+
+@pytest.mark.parametrize("family,kw", _CONFIGS, ids=[f"{f}{kw}" for f, kw in _CONFIGS])
+def test_real_quantizer_constructors_round_trip(family, kw):
+    config = _config(family, kw)
     for spec in (config.input_activation, config.output_activation, config.weight, config.bias):
         if spec is None or not hasattr(spec, "observer_or_fake_quant_ctr"):
             continue
