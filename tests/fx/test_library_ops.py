@@ -33,6 +33,7 @@ def test_a_library_op_resolves_by_importing_its_library_only_when_used():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
+@pytest.mark.slow  # imports ExecuTorch: several seconds
 def test_a_case_with_a_library_op_builds_and_extracts_back():
     pytest.importorskip("executorch", reason="the library op's library (ExecuTorch) is not installed")
     nodes = (

@@ -43,7 +43,8 @@ def test_the_list_names_each_factory_and_nothing_else():
     assert derive_opt_ins("xnnpack") == ()
 
 
-@pytest.mark.parametrize("name", QUANTIZERS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "executorch" in n else n
+                                  for n in QUANTIZERS])  # ExecuTorch's quantizers: seconds each, and its import
 def test_the_prepare_check_runs_with_the_opt_in_and_says_how_without(name: str, tmp_path) -> None:
     gm = _annotated_mlp(name)
     needed = DERIVE_OPT_INS[name]

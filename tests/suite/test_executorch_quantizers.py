@@ -32,6 +32,9 @@ from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource
 from quantizer_sources import factory_source
 
+# Every test here runs ExecuTorch's real quantizers (an import of several seconds, then 1-5 s a quantizer): slow.
+pytestmark = pytest.mark.slow
+
 FAST = [n for n in q.EXECUTORCH_FACTORIES if n not in q.EXECUTORCH_SLOW]
 SLOW = [n for n in q.EXECUTORCH_FACTORIES if n in q.EXECUTORCH_SLOW]
 RUN_SLOW = os.environ.get("PT2E_SLOW_QUANTIZERS") == "1"
