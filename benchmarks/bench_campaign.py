@@ -24,10 +24,19 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import seed as hseed  # noqa: E402
 
 
-def sample(n: int, seed: int, mode: str) -> list:
+def sample(n: int, seed: int, mode: str, generation: str = "fast") -> list:
     from harness.fuzz.worker import case_strategy
 
     out = []
+    if generation == "fast":  # what the campaign's workers do by default (harness.strategies.fast)
+        import random
+
+        from harness.strategies.fast import fast_example
+
+        strategy, rng = case_strategy(mode, 10), random.Random(seed)
+        t = time.perf_counter()
+        out = [fast_example(strategy, rng) for _ in range(n)]
+        return out, (time.perf_counter() - t) / max(n, 1)
 
     @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
@@ -46,6 +55,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mode", default="mixed", choices=("valid", "adversarial", "mixed"))
+    parser.add_argument("--generation", default="fast", choices=("fast", "hypothesis"),
+                        help="how cases are drawn: the campaign's default (fast) or hypothesis's engine")
     args = parser.parse_args()
 
     from torchao.quantization.pt2e.prepare import prepare as upstream
@@ -53,8 +64,8 @@ def main() -> None:
     from harness.fx.build import build
     from harness.check.run import check_case
 
-    sample(5, args.seed + 1, args.mode)  # warm hypothesis and the strategies' caches, as a running worker has
-    cases, gen = sample(args.cases, args.seed, args.mode)
+    sample(5, args.seed + 1, args.mode, args.generation)  # warm the strategies' caches, as a running worker has
+    cases, gen = sample(args.cases, args.seed, args.mode, args.generation)
     for c in cases[:5]:  # warm caches (fake tensors, op resolution)
         check_case(c, upstream)
 
@@ -83,8 +94,8 @@ def main() -> None:
     def ms(xs):
         return 1000 * statistics.mean(xs)
 
-    print(f"{len(cases)} {args.mode} cases (seed {args.seed}), mean per case:")
-    print(f"  generation (hypothesis)          {1000 * gen:7.2f} ms")
+    print(f"{len(cases)} {args.mode} cases (seed {args.seed}, {args.generation} generation), mean per case:")
+    print(f"  generation ({args.generation:10s})    {1000 * gen:7.2f} ms")
     print(f"  torchao prepare alone             {ms(prep):7.2f} ms")
     print(f"  build of the case                 {ms(builds):7.2f} ms")
     print(f"  check_case                        {ms(checks):7.2f} ms   = {ms(checks) / ms(prep):5.1f}x torchao prepare")

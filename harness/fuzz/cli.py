@@ -62,6 +62,10 @@ def fuzz_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="known upstream bugs also make the exit status 1")
     p.add_argument("--mode", choices=("valid", "adversarial", "mixed"), default=d.mode,
                    help="valid annotations, adversarial ones, or both (default mixed)")
+    p.add_argument("--generation", choices=("fast", "hypothesis"), default=d.generation,
+                   help="how cases are drawn: fast (default: our strategies drawn from a seeded random source, "
+                        "failures shrunk by the greedy case reducer; several times cheaper a case) or hypothesis "
+                        "(its engine draws and shrinks)")
     p.add_argument("--max-nodes", type=int, default=d.max_nodes, help="largest generated graph (operator nodes)")
     p.add_argument("--numerics", action="store_true",
                    help="also calibrate, convert_pt2e and compare outputs when the canonical forms agree")
@@ -128,7 +132,7 @@ def main_fuzz(argv: list[str], started: float) -> int:
                             quiet=args.quiet, case_timeout=args.case_timeout, engine=args.engine,
                             address=args.address, replay=tuple(args.replay),
                             target=QUANTIZER_TARGET if args.quantizer else CampaignConfig.target,
-                            quantizer=args.quantizer)
+                            quantizer=args.quantizer, generation=args.generation)
     if args.quantizer and not args.quiet:
         print(f"quantizer campaign: {args.quantizer} annotates random graphs; its annotations must be well formed and "
               f"prepared alike by the reference and {args.candidate}")

@@ -1,13 +1,8 @@
 """``python -m harness shrink CASE``: shrink a saved finding further, keeping its failure, and save it beside it.
 
 The rule: the case is checked by the campaign's target (the prepare ``--candidate``, or ``--quantizer`` with it)
-and its signature noted; then a deterministic greedy reducer (:func:`shrink_case`) tries the edits of
-:mod:`harness.fuzz.reduce` in order, keeps the first whose case still fails with *the same signature*, and starts
-over, until no edit applies (a fixpoint) or ``--seconds`` are spent (no limit by default). Every check runs under
-the case time limit (:func:`harness.common.timelimit.call_with_time_limit`): a check over it has the signature
-``timeout`` (so a hang shrinks as a hang, and any other case that hangs is not the same failure); a candidate
-that escapes with ``SystemExit`` & co. has ``crash: <type>``; a case the check cannot even run (it does not build)
-is rejected. The smaller case is written with :func:`harness.case.files.save_case` into the folder of the old
+and its signature noted; then the greedy reducer (:func:`harness.fuzz.greedy.shrink_case`, the one the campaign's workers shrink with)
+runs until no edit applies (a fixpoint) or ``--seconds`` are spent (no limit by default). The smaller case is written with :func:`harness.case.files.save_case` into the folder of the old
 one (content-named; the old file is kept), and the old and new sizes (nodes, annotations) and path printed.
 
 Exit status: 0 written (or nothing smaller keeps the failure); 1 the case does not fail with this candidate (or
@@ -20,71 +15,18 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional
-
 from harness.case import Case
 from harness.case.files import load_case, save_case
 from harness.case.jsonform import CaseFormatError
-from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fuzz.cli import QUANTIZER_TARGET
 from harness.fuzz.config import EXIT_FOUND, EXIT_OK, EXIT_USAGE, CampaignConfig
-from harness.fuzz.reduce import size, smaller_cases
-from harness.fuzz.target import CandidateEscaped, Target, load_target
+from harness.fuzz.greedy import Attempt, attempt, shrink_case
+from harness.fuzz.reduce import size
+from harness.fuzz.target import Target, load_target
 
 __all__ = ["Attempt", "attempt", "shrink_case", "main_shrink"]
-
-
-@dataclass
-class Attempt:
-    """One check of one case: its signature ("" when it passes) and the report (None for a timeout or crash)."""
-
-    signature: str
-    report: Any = None
-
-
-def attempt(check: Callable[[Case], Any], case: Case, case_timeout: float) -> Optional[Attempt]:
-    """``check(case)`` under the time limit, as an :class:`Attempt`; None when the check cannot run on the case."""
-    try:
-        report = call_with_time_limit(check, case_timeout, case, what="the check of the case")
-    except TimeLimitExceeded:
-        return Attempt("timeout")
-    except CandidateEscaped as e:
-        return Attempt(f"crash: {type(e.error).__name__}")
-    except Exception:  # noqa: BLE001 - an edit gave a case that does not build: not the same failure
-        return None
-    return Attempt(report.signature if report.failed else "", report)
-
-
-def shrink_case(case: Case, check: Callable[[Case], Any], signature: str, *, annotations: bool = True,
-                case_timeout: float = 10.0, deadline: Optional[float] = None,
-                progress: Optional[Callable[[Case], None]] = None) -> tuple[Case, Optional[Attempt], int]:
-    """The smallest case the greedy reducer reaches that still fails with ``signature``: (case, its attempt or None
-    when nothing smaller was kept, the number of checks run)."""
-    current, last, checks = case, None, 0
-
-    def key(c: Case) -> tuple:  # what the edits change (expected and info hold unhashable data)
-        return c.graph, c.annotations, c.is_qat
-
-    seen = {key(case)}
-    changed = True
-    while changed:
-        changed = False
-        for smaller in smaller_cases(current, annotations):
-            if deadline is not None and time.time() > deadline:
-                return current, last, checks
-            if key(smaller) in seen:
-                continue
-            seen.add(key(smaller))
-            checks += 1
-            result = attempt(check, smaller, case_timeout)
-            if result is not None and result.signature == signature:
-                current, last, changed = smaller, result, True
-                if progress is not None:
-                    progress(current)
-                break
-    return current, last, checks
 
 
 def _saved_form(target: Target, case: Case, result: Attempt, original: Case) -> Case:

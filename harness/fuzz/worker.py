@@ -1,11 +1,20 @@
-"""One fuzz worker: rounds of hypothesis until its deadlines, each failure triaged, shrunk and sent as an event.
+"""One fuzz worker: replays its saved cases, then searches until its deadlines; each failure triaged, shrunk and
+sent as an event.
 
-The worker runs rounds of hypothesis, each round a few dozen cases drawn and checked by the campaign's
-:class:`harness.fuzz.target.Target` (by default generated cases, :func:`harness.check.run.check_case` of the
-candidate; with ``--quantizer``, the quantizer suite's random-graph checks). The first case of a round that fails in a way this worker has not seen
-becomes the round's target: it is sent at once as a *pending* finding (the driver writes it, so a finding is never
-lost), hypothesis shrinks it (only cases failing with the same signature count, so shrinking never slips to
-another bug) and the smallest case is sent as the *shrunk* finding. The worker never writes corpus files.
+The worker checks cases with the campaign's :class:`harness.fuzz.target.Target` (by default generated cases,
+:func:`harness.check.run.check_case` of the candidate; with ``--quantizer``, the quantizer suite's random-graph
+checks). The search draws the target's strategy in one of two ways (``--generation``):
+
+* ``fast`` (the default, :mod:`harness.fuzz.search_fast`): cases drawn straight from a seeded ``Random``
+  (:func:`harness.strategies.fast.fast_example`), a failure shrunk by the greedy case reducer
+  (:mod:`harness.fuzz.greedy`). A strategy the fast source cannot draw switches the worker to ``hypothesis``, with
+  a warning;
+* ``hypothesis`` (:mod:`harness.fuzz.search_hypothesis`): rounds of hypothesis, a failure shrunk by hypothesis.
+
+Either way the first case that fails in a way this worker has not seen is sent at once as a *pending* finding (the
+driver writes it, so a finding is never lost), shrunk (only cases failing with the same signature count, so
+shrinking never slips to another bug), and the smallest case is sent as the *shrunk* finding. The worker never
+writes corpus files.
 
 A failure that is a known upstream bug (torchao fails the same case the same way) is sent as found, not shrunk,
 unless ``--strict``: its small form is already in ``corpus/upstream_bugs``, and shrinking it again would spend the
@@ -27,10 +36,8 @@ the harness itself (hypothesis, a checker) are sent as :class:`HarnessError`, hy
 
 from __future__ import annotations
 
-import random
 import time
 import traceback
-import warnings
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
@@ -38,9 +45,9 @@ from harness.case import Info
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.fuzz.config import WorkerSpec
-from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_PENDING, STAGE_SHRUNK, BadCandidate, Event,
-                                 FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult)
-from harness.fuzz.target import (CandidateEscaped, case_strategy, finding_case,  # noqa: F401 - public here before
+from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_SHRUNK, BadCandidate, Event, FindingEvent,
+                                 HarnessError, HarnessWarning, Progress, Ready, ReplayResult)
+from harness.fuzz.target import (CandidateEscaped, Target, case_strategy, finding_case,  # noqa: F401 - public here
                                  guarded, load_target)
 
 SEARCH_MARGIN = 1.0  # seconds before the end of the budget when a worker stops checking new cases
@@ -56,161 +63,138 @@ class CaseGuard:
         pass
 
 
-class _Found(Exception):
-    """Raised inside a hypothesis round to make it shrink the current target."""
-
-
 def error_key(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     return f"{type(exc).__name__} at {where}"
 
 
-def _from_hypothesis(w: warnings.WarningMessage) -> bool:
-    """A warning about the fuzzing itself (the candidate's and torch's own warnings are not the harness's)."""
-    return w.category.__module__.startswith("hypothesis") or "/hypothesis/" in str(w.filename)
+class Worker:
+    """What a search needs: the spec and target, the events out, the signatures seen, and the case counter."""
+
+    def __init__(self, spec: WorkerSpec, target: Target, emit: Callable[[Event], None], guard: CaseGuard) -> None:
+        self.spec, self.config, self.target, self.emit, self.guard = spec, spec.config, target, emit, guard
+        self.me = spec.worker
+        self.seen: set[str] = set()
+        self.cases = 0
+        self._tick = time.time()
+        self.generate_until = time.time() + spec.generate_share * max(0.0, spec.end - time.time())
+        self.search_until = spec.end - SEARCH_MARGIN
+
+    def elapsed(self) -> float:
+        return round(time.time() - self.spec.started, 1)
+
+    def tick(self, force: bool = False) -> None:
+        """Send the cases counted since the last tick (at most once a second unless forced)."""
+        if self.cases and (force or time.time() - self._tick >= 1.0):
+            self.emit(Progress(self.me, self.cases))
+            self.cases, self._tick = 0, time.time()
+
+    def finding(self, report, stage: str, detected: float) -> FindingEvent:
+        known = report.known
+        return FindingEvent(self.me, stage, KIND_DIVERGENCE, report.signature, report.triage,
+                            known.id if known else None, known.title if known else None,
+                            known.link if known else None, report.summary(), len(report.case.graph.nodes), detected,
+                            case_to_json(self.target.finding_case(report)))
+
+    def crash(self, case, escaped: CandidateEscaped) -> None:
+        """Send a crash finding (once per exception type): the case as is."""
+        signature = f"crash: {type(escaped.error).__name__}"
+        if signature in self.seen:
+            return
+        self.seen.add(signature)
+        text = f"{escaped} while preparing this case (it would end the process of a caller)"
+        case = replace(case, info=Info(title=signature, kind="finding", notes=text, upstream="crashes",
+                                       tags=("finding", "crash")))
+        self.emit(FindingEvent(self.me, STAGE_SHRUNK, KIND_CRASH, signature, "new", None, None, None, text,
+                               len(case.graph.nodes), self.elapsed(), case_to_json(case)))
+
+    def check(self, case) -> Any:
+        """The target's report on ``case`` under the guard; None when it crashed (sent) or the harness failed
+        (sent). Counts the case."""
+        self.guard.enter(case)
+        try:
+            report = self.target.check(case)
+        except CandidateEscaped as escaped:
+            self.guard.exit()
+            self.cases += 1
+            self.crash(case, escaped)
+            return None
+        except Exception as e:  # noqa: BLE001 - a checker failed: the harness's error, not a finding
+            self.guard.exit()
+            self.emit(HarnessError(self.me, error_key(e), traceback.format_exc()))
+            return None
+        self.guard.exit()
+        self.cases += 1
+        return report
+
+    def unshrunk(self, report) -> bool:
+        """Send ``report``'s failure as found, not shrunk, when it is a known upstream bug (unless strict) or was
+        found in the time kept for shrinking; True when sent."""
+        late = time.time() > self.generate_until
+        if late or (report.known is not None and not self.config.strict):
+            # a known upstream bug (torchao reproduced it): its small form is in corpus/upstream_bugs, so the
+            # budget goes to the search for new bugs, not to shrinking it again. So is a failure found in the time
+            # kept for shrinking (`python -m harness shrink` shrinks it later).
+            self.seen.add(report.signature)
+            self.emit(replace(self.finding(report, STAGE_SHRUNK, self.elapsed()), shrunk=False))
+            return True
+        return False
+
+    def replay(self) -> None:
+        """The regression half first: do the saved cases still fail?"""
+        for label, data in self.spec.replay:
+            if time.time() >= self.spec.end:
+                break
+            case = case_from_json(data)
+            self.guard.enter(case)
+            try:
+                report = self.target.check(case)
+            except CandidateEscaped as escaped:
+                self.guard.exit()
+                self.crash(case, escaped)
+                self.emit(ReplayResult(self.me, label, True, f"crash: {type(escaped.error).__name__}", "new", None,
+                                       str(escaped), len(case.graph.nodes)))
+                continue
+            except Exception as e:  # noqa: BLE001 - a checker failed on a saved case: the harness's error
+                self.guard.exit()
+                self.emit(HarnessError(self.me, error_key(e), traceback.format_exc()))
+                continue
+            self.guard.exit()
+            self.cases += 1
+            if report.failed:
+                self.seen.add(report.signature)  # on disk already: not searched for and shrunk again
+            self.emit(ReplayResult(self.me, label, report.failed, report.signature if report.failed else "",
+                                   report.triage, report.known.id if report.failed and report.known else None,
+                                   report.summary() if report.failed else "", len(case.graph.nodes)))
+        self.tick(force=True)
 
 
 def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[CaseGuard] = None) -> None:
     """Fuzz until the spec's deadlines, calling ``emit`` with every event (see the module docstring)."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
-
-    config, me, guard = spec.config, spec.worker, guard or CaseGuard()
+    config = spec.config
     try:
         target = load_target(config)
     except BaseException as e:  # noqa: BLE001 - a module that fails to import, or exits, is unusable
         what = " or ".join(repr(x) for x in (config.candidate, config.quantizer) if x)
-        emit(BadCandidate(me, str(e) if isinstance(e, ValueError) else f"{what}: importing it raised "
+        emit(BadCandidate(spec.worker, str(e) if isinstance(e, ValueError) else f"{what}: importing it raised "
                           f"{type(e).__name__}: {e}"))
         return
-    emit(Ready(me))
-    generate_until = time.time() + spec.generate_share * max(0.0, spec.end - time.time())
-    seen: set[str] = set()
-    warned: set[str] = set()
-    rng = random.Random(spec.seed)
-    counter = {"cases": 0, "tick": time.time()}
+    emit(Ready(spec.worker))
+    worker = Worker(spec, target, emit, guard or CaseGuard())
+    worker.replay()
+    if config.generation == "fast":
+        from harness.fuzz.search_fast import search_fast
+        from harness.strategies.fast import FastUnsupported
 
-    def tick(force: bool = False) -> None:
-        if counter["cases"] and (force or time.time() - counter["tick"] >= 1.0):
-            emit(Progress(me, counter["cases"]))
-            counter["cases"], counter["tick"] = 0, time.time()
-
-    def finding(report, stage: str, detected: float) -> FindingEvent:
-        known = report.known
-        return FindingEvent(me, stage, KIND_DIVERGENCE, report.signature, report.triage,
-                            known.id if known else None, known.title if known else None, known.link if known else None,
-                            report.summary(), len(report.case.graph.nodes), detected,
-                            case_to_json(target.finding_case(report)))
-
-    def crash(case, escaped: CandidateEscaped) -> None:
-        signature = f"crash: {type(escaped.error).__name__}"
-        if signature in seen:
-            return
-        seen.add(signature)
-        text = f"{escaped} while preparing this case (it would end the process of a caller)"
-        case = replace(case, info=Info(title=signature, kind="finding", notes=text, upstream="crashes",
-                                       tags=("finding", "crash")))
-        emit(FindingEvent(me, STAGE_SHRUNK, KIND_CRASH, signature, "new", None, None, None, text,
-                          len(case.graph.nodes), round(time.time() - spec.started, 1), case_to_json(case)))
-
-    for label, data in spec.replay:  # the regression half first: do the saved cases still fail?
-        if time.time() >= spec.end:
-            break
-        case = case_from_json(data)
-        guard.enter(case)
         try:
-            report = target.check(case)
-        except CandidateEscaped as escaped:
-            guard.exit()
-            crash(case, escaped)
-            emit(ReplayResult(me, label, True, f"crash: {type(escaped.error).__name__}", "new", None, str(escaped),
-                              len(case.graph.nodes)))
-            continue
-        except Exception as e:  # noqa: BLE001 - a checker failed on a saved case: the harness's error
-            guard.exit()
-            emit(HarnessError(me, error_key(e), traceback.format_exc()))
-            continue
-        guard.exit()
-        counter["cases"] += 1
-        if report.failed:
-            seen.add(report.signature)  # on disk already: not searched for and shrunk again
-        emit(ReplayResult(me, label, report.failed, report.signature if report.failed else "", report.triage,
-                          report.known.id if report.failed and report.known else None,
-                          report.summary() if report.failed else "", len(case.graph.nodes)))
-    tick(force=True)
+            search_fast(worker)
+        except FastUnsupported as e:
+            emit(HarnessWarning(spec.worker, f"--generation fast cannot draw this target's cases ({e}); this worker "
+                                "goes on with --generation hypothesis"))
+            config = None
+    if spec.config.generation != "fast" or config is None:
+        from harness.fuzz.search_hypothesis import search_hypothesis
 
-    search_until = spec.end - SEARCH_MARGIN
-    while time.time() < search_until:
-        state: dict = {"target": None, "best": None, "sent": None, "detected": None, "stop": None}
-
-        def flush() -> None:
-            if state["best"] is not None:
-                seen.add(state["best"].signature)
-                emit(finding(state["best"], STAGE_SHRUNK, state["detected"]))
-                state["sent"], state["best"] = state["best"], None
-
-        @settings(max_examples=config.round_size, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
-                  suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
-                  print_blob=False)
-        @seed(rng.getrandbits(64))
-        @given(target.strategy)
-        def round_(case) -> None:
-            now = time.time()
-            if state["stop"] and now > state["stop"]:
-                flush()  # out of time while shrinking: the best case so far goes out now, hypothesis winds down
-                return
-            if state["target"] is None and now > search_until:
-                return
-            guard.enter(case)
-            try:
-                report = target.check(case)
-            except CandidateEscaped as escaped:
-                guard.exit()
-                counter["cases"] += 1
-                crash(case, escaped)
-                return
-            except Exception as e:  # noqa: BLE001 - a checker failed: the harness's error, not a finding
-                guard.exit()
-                emit(HarnessError(me, error_key(e), traceback.format_exc()))
-                return
-            guard.exit()
-            counter["cases"] += 1
-            tick()
-            if not report.failed or report.signature in seen:
-                return
-            late = time.time() > generate_until  # the time kept for shrinking: still searched, not shrunk
-            if state["target"] is None and (late or (report.known is not None and not config.strict)):
-                # a known upstream bug (torchao reproduced it): its small form is in corpus/upstream_bugs, so the
-                # budget goes to the search for new bugs, not to shrinking it again; sent as found. So is a failure
-                # found in the time kept for shrinking (`python -m harness shrink` shrinks it later).
-                seen.add(report.signature)
-                emit(replace(finding(report, STAGE_SHRUNK, round(time.time() - spec.started, 1)), shrunk=False))
-                return
-            if state["target"] is None:
-                state["target"] = report.signature
-                state["detected"] = round(time.time() - spec.started, 1)
-                state["stop"] = min(spec.end, time.time() + config.shrink_seconds)
-                emit(finding(report, STAGE_PENDING, state["detected"]))
-            if report.signature != state["target"]:
-                return
-            state["best"] = report
-            raise _Found(report.signature)
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                round_()
-            except _Found:
-                pass
-            except Exception as e:  # noqa: BLE001 - hypothesis trouble must not end the run, but is counted
-                if not (state["stop"] and time.time() > state["stop"]):  # else: hypothesis replaying a case after
-                    emit(HarnessError(me, error_key(e), traceback.format_exc()))  # we stopped checking (flaky)
-        for w in caught:
-            text = f"{w.category.__name__}: {w.message}"
-            if _from_hypothesis(w) and text not in warned:
-                warned.add(text)
-                emit(HarnessWarning(me, text))
-        flush()
-        if state["sent"] is not None and config.stop_on_new and state["sent"].triage != "known":
-            break
-    tick(force=True)
+        search_hypothesis(worker)
+    worker.tick(force=True)

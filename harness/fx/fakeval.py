@@ -4,7 +4,9 @@
 ``meta["val"]``; prepare relies on it (an output observer is only inserted when the value is a FakeTensor).
 Running each op under a ``FakeTensorMode`` costs 0.2-5 ms per op, too slow for a fuzzer building thousands
 of graphs, so :func:`propagate` keeps a process-wide cache from (op, argument shapes/dtypes/scalars) to the
-output's metadata and only runs the op under the ``FakeTensorMode`` on a miss. A hit builds the FakeTensors
+output's metadata. On a miss it runs the op on meta tensors of the same shapes, strides and dtypes (the kernels
+a FakeTensorMode dispatches to, without its dispatch), and under the ``FakeTensorMode`` only when that fails
+(no meta kernel, or the op rejects its arguments: the fake mode's error is the one raised). A hit builds the FakeTensors
 directly from the cached shape, stride and dtype. Outputs that are one of the inputs (in-place ops, ``to``
 without a change) are returned as that very input object, as under fake-tensor propagation.
 """
@@ -107,12 +109,57 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
         template = _cache.get(key)
         if template is not None:
             return _materialize(template, leaves)
-    with fake_mode(), torch.no_grad():
-        result = fn(*args, **kwargs)
-    if key is not None:
+    template = _on_meta(fn, args, kwargs)
+    leaves = []
+    _tensors((args, kwargs), leaves)  # the input tensors, in the order _on_meta and _key see them
+    if template is None:  # the meta kernels could not run it: the FakeTensorMode decides (and raises if it must)
+        with fake_mode(), torch.no_grad():
+            result = fn(*args, **kwargs)
         template = _template(result, leaves)
+    else:
+        result = _materialize(template, leaves)
+    if key is not None:
         with _lock:
             if len(_cache) >= _MAX_CACHE:
                 _cache.clear()
             _cache[key] = template
     return result
+
+
+def _tensors(value: Any, out: list[torch.Tensor]) -> None:
+    if isinstance(value, torch.Tensor):
+        out.append(value)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _tensors(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _tensors(v, out)
+
+
+def _to_meta(value: Any, metas: list[torch.Tensor]) -> Any:
+    """``value`` with each tensor replaced by a meta tensor of its shape, stride and dtype (each appended to
+    ``metas``, depth first)."""
+    if isinstance(value, torch.Tensor):
+        meta = torch.empty_strided(tuple(value.shape), tuple(value.stride()), dtype=value.dtype, device="meta")
+        metas.append(meta)
+        return meta
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_meta(v, metas) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_meta(v, metas) for k, v in value.items()}
+    return value
+
+
+def _on_meta(fn: Callable, args: tuple, kwargs: dict) -> Any:
+    """The template of ``fn``'s result computed on meta tensors (a few times cheaper than a FakeTensorMode
+    dispatch), or None when the meta kernels cannot run it. Tensors are visited in :func:`_key`'s order, so an
+    output aliasing an input is found by its position."""
+    metas: list[torch.Tensor] = []
+    try:
+        meta_args, meta_kwargs = _to_meta((args, kwargs), metas)
+        with torch.no_grad():
+            result = fn(*meta_args, **meta_kwargs)
+        return _template(result, metas)
+    except Exception:  # noqa: BLE001 - no meta kernel, or the op rejects its arguments: the fake mode decides
+        return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence, Union
 
-from hypothesis import assume
 from hypothesis import strategies as st
 
 from harness.case import Case, Expected, Info
@@ -13,6 +12,7 @@ from harness.strategies.annotations import annotations
 from harness.strategies.graphs import graphs
 from harness.strategies.shapes import infer_meta
 from harness.strategies.reuse import BOOLS
+from harness.strategies.fast import assume
 
 __all__ = ["cases", "adversarial_cases", "as_strategy"]
 

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Iterable, Mapping, Optional, Union
 
 import torch
-from hypothesis import assume
 from hypothesis import strategies as st
 
 from harness.case import Case, Expected, Graph, Info, Node, Ref, TensorMeta
@@ -27,6 +26,7 @@ from harness.strategies.cases import as_strategy
 from harness.strategies.graphs import graphs
 from harness.strategies.op_gens import BASIC_OPS
 from harness.strategies.shapes import Meta, ShapeRuleError, arg_at, has_tensor_kwarg, refs
+from harness.strategies.fast import assume
 
 __all__ = ["graph_to_module", "export_graph", "exported_cases", "EXPORTABLE_OPS"]
 

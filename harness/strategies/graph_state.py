@@ -113,9 +113,14 @@ class GraphState:
     def writable(self, v: Val) -> bool:
         """Whether an in-place op may write ``v``: a computed value (a graph input is the caller's tensor, which
         export never writes in place), not a piece of ``split`` & co. nor a view of one, nor (a view of) a value
-        such an op has split, whose pieces may be read later (autograd forbids both)."""
-        return (v.name not in self.multiview and v.name in self.targets
-                and self.roots.get(v.name, v.name) not in self.split_roots)
+        such an op has split, whose pieces may be read later (autograd forbids all three)."""
+        return self.maybe_writable(v) and self.roots.get(v.name, v.name) not in self.split_roots
+
+    def maybe_writable(self, v: Val) -> bool:
+        """:meth:`writable` without the last rule: whether an in-place generator applies at all. Kept apart so that
+        which generators apply, hence the op a case's choices pick, does not change with what ``split`` took
+        apart (that would make hypothesis's shrinking of other ops take detours)."""
+        return v.name not in self.multiview and v.name in self.targets
 
     def floats(self, pred: Callable[[Val], bool] = lambda v: True) -> list[Val]:
         return [v for v in self.vals if v.meta.dtype == FLOAT and pred(v)]

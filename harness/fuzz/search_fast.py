@@ -1,0 +1,66 @@
+"""The fast search (``--generation fast``, the default): cases drawn straight from a seeded ``Random``, a failure
+shrunk by the greedy case reducer.
+
+The rule: cases come from :func:`harness.strategies.fast.fast_example` of the target's strategy (the same
+strategies as hypothesis's, without its engine's cost per draw), from ``random.Random(spec.seed)``: the same
+seed gives the same cases. A case that fails in a way the worker has not seen is sent at once as a *pending*
+finding, unless it is sent as found (:meth:`harness.fuzz.worker.Worker.unshrunk`: a known upstream bug, or found
+late); then :func:`harness.fuzz.greedy.shrink_case` shrinks it, keeping only edits that fail with the same
+signature, until a fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is sent as
+the *shrunk* finding. Every check while shrinking runs under the case guard, as the search's do, so a hang or a
+crash of the candidate on a smaller case is reported with that case.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+from harness.fuzz.events import STAGE_PENDING, STAGE_SHRUNK
+from harness.fuzz.greedy import shrink_case
+from harness.fuzz.worker import Worker
+from harness.strategies.fast import fast_example
+
+__all__ = ["search_fast"]
+
+
+def search_fast(worker: Worker) -> None:
+    """Search until the worker's deadline (:class:`harness.strategies.fast.FastUnsupported` when the target's
+    strategy cannot be drawn this way: nothing was checked then)."""
+    config, spec = worker.config, worker.spec
+    logging.getLogger("torch._subclasses.fake_tensor").setLevel(logging.CRITICAL)  # edits that do not build: quiet
+    rng = random.Random(spec.seed)
+    strategy = worker.target.strategy
+    while time.time() < worker.search_until:
+        report = worker.check(fast_example(strategy, rng))
+        if report is None:
+            continue
+        worker.tick()
+        if not report.failed or report.signature in worker.seen or worker.unshrunk(report):
+            continue
+        detected = worker.elapsed()
+        worker.emit(worker.finding(report, STAGE_PENDING, detected))
+        best = _shrunk(worker, report, deadline=min(spec.end, time.time() + config.shrink_seconds))
+        worker.seen.add(report.signature)
+        worker.emit(worker.finding(best, STAGE_SHRUNK, detected))
+        if config.stop_on_new and best.triage != "known":
+            break
+
+
+def _shrunk(worker: Worker, report, deadline: float):
+    """The report of the smallest case failing with ``report``'s signature that the reducer reaches by
+    ``deadline``."""
+
+    def check(case):  # guarded and counted; what it raises (an edit that does not build...) rejects the edit
+        worker.guard.enter(case)
+        try:
+            return worker.target.check(case)
+        finally:
+            worker.guard.exit()
+            worker.cases += 1
+            worker.tick()
+
+    _, last, _ = shrink_case(report.case, check, report.signature, annotations=worker.target.reads_annotations,
+                             case_timeout=0.0, deadline=deadline)
+    return last.report if last is not None and last.report is not None else report
