@@ -542,3 +542,42 @@ def test_extract_rejects_unnamed_derive_functions():
     qa.input_qspec_map[bias] = dataclasses.replace(qa.input_qspec_map[bias], derive_qparams_fn=lambda obs: obs)
     with pytest.raises(UnsupportedGraph, match=r"annotation of 'conv2d': input 'conv_bias': unknown derive function"):
         extract_case(gm)
+
+
+def test_values_from_meta_kernels_equal_the_fake_mode_s_on_generated_graphs():
+    """fakeval runs an op on meta tensors and falls back to the FakeTensorMode: for every op of many generated
+    graphs, the shape, stride and dtype it gives (and an in-place result being its input) are the fake mode's."""
+    import random
+
+    from harness.strategies import graphs
+    from harness.strategies.fast import fast_example
+
+    def under_fake_mode(fn, args, kwargs):
+        with fakeval.fake_mode(), torch.no_grad():
+            return fn(*args, **kwargs)
+
+    def same(meta_val, fake_val, inputs, where):
+        if isinstance(fake_val, torch.Tensor):
+            assert (tuple(meta_val.shape), tuple(meta_val.stride()), meta_val.dtype) == (
+                tuple(fake_val.shape), tuple(fake_val.stride()), fake_val.dtype), where
+            assert any(meta_val is i for i in inputs) == any(fake_val is i for i in inputs), where
+        elif isinstance(fake_val, (list, tuple)):
+            assert type(meta_val) is type(fake_val) and len(meta_val) == len(fake_val), where
+            for i, (m, f) in enumerate(zip(meta_val, fake_val)):
+                same(m, f, inputs, f"{where}[{i}]")
+        else:
+            assert meta_val == fake_val, where
+
+    rng, targets = random.Random(2), set()
+    for _ in range(40):
+        fakeval.clear_cache()
+        gm = build_module(fast_example(graphs(max_nodes=12), rng))
+        for n in gm.graph.nodes:
+            if n.op != "call_function":
+                continue
+            args = torch.fx.node.map_arg(n.args, lambda a: a.meta["val"])
+            kwargs = torch.fx.node.map_arg(n.kwargs, lambda a: a.meta["val"])
+            inputs = [a.meta["val"] for a in n.all_input_nodes]
+            same(n.meta["val"], under_fake_mode(n.target, args, kwargs), inputs, f"{n.name} ({n.target})")
+            targets.add(str(n.target))
+    assert len(targets) > 25  # most of the generated ops were compared
