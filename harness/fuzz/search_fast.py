@@ -7,7 +7,8 @@ seed gives the same cases. A case that fails in a way the worker has not seen is
 finding, unless it is sent as found (:meth:`harness.fuzz.worker.Worker.unshrunk`: a known upstream bug, or found
 late); then :func:`harness.fuzz.greedy.shrink_case` shrinks it, keeping only edits that fail with the same
 signature, until a fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is sent as
-the *shrunk* finding. Every check while shrinking runs under the case guard, as the search's do, so a hang or a
+the *shrunk* finding. An exception from the strategies themselves is an error of the harness (sent, counted, the
+search goes on), as under hypothesis. Every check while shrinking runs under the case guard, as the search's do, so a hang or a
 crash of the candidate on a smaller case is reported with that case.
 """
 
@@ -16,11 +17,12 @@ from __future__ import annotations
 import logging
 import random
 import time
+import traceback
 
-from harness.fuzz.events import STAGE_PENDING, STAGE_SHRUNK
+from harness.fuzz.events import STAGE_PENDING, STAGE_SHRUNK, HarnessError
 from harness.fuzz.greedy import shrink_case
-from harness.fuzz.worker import Worker
-from harness.strategies.fast import fast_example
+from harness.fuzz.worker import Worker, error_key
+from harness.strategies.fast import FastUnsupported, fast_example
 
 __all__ = ["search_fast"]
 
@@ -33,7 +35,14 @@ def search_fast(worker: Worker) -> None:
     rng = random.Random(spec.seed)
     strategy = worker.target.strategy
     while time.time() < worker.search_until:
-        report = worker.check(fast_example(strategy, rng))
+        try:
+            case = fast_example(strategy, rng)
+        except FastUnsupported:
+            raise
+        except Exception as e:  # noqa: BLE001 - a strategy's bug: the harness's error (counted), the search goes on
+            worker.emit(HarnessError(worker.me, error_key(e), traceback.format_exc()))
+            continue
+        report = worker.check(case)
         if report is None:
             continue
         worker.tick()

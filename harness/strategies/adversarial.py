@@ -18,6 +18,7 @@ from harness.strategies.qspecs import DERIVE_PER_TENSOR, INT32_MAX, INT32_MIN, a
 from harness.strategies.shapes import Meta, has_tensor_kwarg, infer_meta, is_float, refs
 from harness.strategies.valid import valid_set
 from harness.strategies.reuse import BOOLS, ints, sampled
+from harness.strategies.fast import assume
 
 __all__ = ["ADVERSARIAL_KINDS", "ERROR_FOR_KIND", "applicable_kinds", "adversarial_annotations"]
 
@@ -75,6 +76,7 @@ def applicable_kinds(graph: Graph, kinds: Sequence[str] = ADVERSARIAL_KINDS, met
 def _inject(draw, kind: str, anns: AnnSet, graph: Graph, meta: Meta, items: list[Item], is_qat: bool,
             allow_implicit_sharing) -> None:
     def pick(pool: Sequence, n: int = 1) -> list:
+        assume(len(pool) >= n)  # e.g. no stranger left: a node using every other node (rare; seen by the fast source)
         idx = draw(st.lists(st.integers(0, len(pool) - 1), min_size=n, max_size=n, unique=True))
         return [pool[i] for i in idx]
 

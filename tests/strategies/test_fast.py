@@ -13,7 +13,7 @@ import prepare_impl
 from harness.case.decode import case_from_json
 from harness.check.run import check_case
 from harness.fuzz.config import CampaignConfig, WorkerSpec
-from harness.fuzz.events import FindingEvent, HarnessWarning, Progress, Ready
+from harness.fuzz.events import FindingEvent, HarnessError, HarnessWarning, Progress, Ready
 from harness.fuzz.target import Target, case_strategy, finding_case, prepare_target
 from harness.fuzz.worker import run_worker
 from harness.fx.build import build
@@ -150,3 +150,30 @@ def test_a_fast_worker_sends_the_finding_pending_then_shrunk_by_the_greedy_reduc
     # a crash on every case: the reducer ends at (nearly) nothing left to remove
     assert len([n for n in shrunk.graph.nodes if n.op == "call_function"]) <= 1 < len(pending.graph.nodes)
     assert not list(tmp_path.iterdir())  # the worker writes nothing: the driver does
+
+
+def _flaky_target(config) -> Target:
+    """A prepare target whose strategy raises on one case in four (a bug of a strategy)."""
+    base = prepare_target(config)
+
+    @st.composite
+    def flaky(draw):
+        if draw(st.integers(0, 3)) == 3:
+            raise ValueError("a strategy's own bug")
+        return draw(base.strategy)
+
+    return Target("flaky strategy", flaky(), base.check, finding_case)
+
+
+@pytest.mark.slow  # a worker for 8 s
+def test_a_strategy_that_raises_is_a_harness_error_and_the_search_goes_on(tmp_path):
+    config = CampaignConfig(candidate="prepare_impl:prepare", out=str(tmp_path), mode="valid",
+                            target=f"{__name__}:_flaky_target")
+    now = time.time()
+    events = []
+    run_worker(WorkerSpec(config, 0, 3, now, now + 8), events.append)
+    errors = [e for e in events if isinstance(e, HarnessError)]
+    assert errors and all("ValueError" in e.key for e in errors)
+    checked = sum(e.cases for e in events if isinstance(e, Progress))
+    assert checked > len(errors) > 0  # it kept drawing and checking after the first error
+    assert time.time() - now > 6  # it ran to its deadline
