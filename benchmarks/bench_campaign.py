@@ -1,11 +1,12 @@
 """Cost of one fuzz case relative to torchao's prepare alone on the same case, measured in the same run.
 
-    python benchmarks/bench_campaign.py [--cases 150] [--seed 0] [--mode mixed]
+    python benchmarks/bench_campaign.py [--cases 150] [--seed 0] [--mode mixed] [--generation fast|hypothesis]
 
 For a fixed sample of generated cases it times, per case: torchao's ``prepare`` alone on an already built
 module (the floor: what any differential test must at least spend), the build of the case, and the whole
 ``harness.check.run.check_case`` (three builds, reference and torchao prepare, canonical forms, diff,
-invariants); and the generation of the cases by hypothesis. It prints the cost of each stage, the ratio
+invariants); and the generation of the cases, as the campaign's workers draw them (``--generation``: fast, the
+default, or hypothesis's engine). It prints the cost of each stage, the ratio
 check / upstream-prepare-alone, and the end-to-end ratio (generation + check) / upstream-prepare-alone that a
 fuzz campaign pays per case (issue #10's goal: at most 5x), all measured in the same run on the same cases.
 The scaling of the campaign with workers is measured by ``benchmarks/bench_scaling.py``.
