@@ -183,7 +183,8 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
     emit(Ready(spec.worker))
     worker = Worker(spec, target, emit, guard or CaseGuard())
     worker.replay()
-    if config.generation == "fast":
+    generation = config.generation
+    if generation == "fast":
         from harness.fuzz.search_fast import search_fast
         from harness.strategies.fast import FastUnsupported
 
@@ -192,8 +193,8 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
         except FastUnsupported as e:
             emit(HarnessWarning(spec.worker, f"--generation fast cannot draw this target's cases ({e}); this worker "
                                 "goes on with --generation hypothesis"))
-            config = None
-    if spec.config.generation != "fast" or config is None:
+            generation = "hypothesis"
+    if generation == "hypothesis":
         from harness.fuzz.search_hypothesis import search_hypothesis
 
         search_hypothesis(worker)
