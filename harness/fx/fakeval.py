@@ -5,8 +5,11 @@
 Running each op under a ``FakeTensorMode`` costs 0.2-5 ms per op, too slow for a fuzzer building thousands
 of graphs, so :func:`propagate` keeps a process-wide cache from (op, argument shapes/dtypes/scalars) to the
 output's metadata. On a miss it runs the op on meta tensors of the same shapes, strides and dtypes (the kernels
-a FakeTensorMode dispatches to, without its dispatch), and under the ``FakeTensorMode`` only when that fails
-(no meta kernel, or the op rejects its arguments: the fake mode's error is the one raised). A hit builds the FakeTensors
+a FakeTensorMode mostly dispatches to, without its dispatch). The ``FakeTensorMode`` stays the authority: the
+first time a kind of call (the op and its non-tensor arguments) is seen, both run and the meta result is trusted
+for that kind only if it is the fake mode's (``_native_batch_norm_legit_no_training``'s meta kernel, for one,
+gives its saved statistics a shape the fake mode does not); it also runs when the meta kernels fail (no meta
+kernel, or the op rejects its arguments: the fake mode's error is the one raised). A hit builds the FakeTensors
 directly from the cached shape, stride and dtype. Outputs that are one of the inputs (in-place ops, ``to``
 without a change) are returned as that very input object, as under fake-tensor propagation.
 """
@@ -26,6 +29,7 @@ _MAX_CACHE = 20_000
 _lock = threading.Lock()
 _mode: FakeTensorMode | None = None
 _cache: dict[Any, Any] = {}
+_meta_agrees: dict[Any, bool] = {}  # kind of call -> whether the meta kernels gave what the FakeTensorMode gives
 
 
 def fake_mode() -> FakeTensorMode:
@@ -52,9 +56,10 @@ def fake_like(tensor: torch.Tensor) -> FakeTensor:
 
 
 def clear_cache() -> None:
-    """Forget all cached op results (for tests)."""
+    """Forget all cached op results and what was learnt of the meta kernels (for tests)."""
     with _lock:
         _cache.clear()
+        _meta_agrees.clear()
 
 
 def _key(value: Any, leaves: list[torch.Tensor]) -> Any:
@@ -109,13 +114,21 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
         template = _cache.get(key)
         if template is not None:
             return _materialize(template, leaves)
-    template = _on_meta(fn, args, kwargs)
     leaves = []
     _tensors((args, kwargs), leaves)  # the input tensors, in the order _on_meta and _key see them
-    if template is None:  # the meta kernels could not run it: the FakeTensorMode decides (and raises if it must)
+    kind = _kind(name, args, kwargs)
+    trusted = _meta_agrees.get(kind)
+    template = _on_meta(fn, args, kwargs) if trusted is not False else None
+    if template is None or trusted is None:
+        # the FakeTensorMode decides (and raises if it must): when the meta kernels cannot run the op, when they
+        # once disagreed with it on this kind of call, and the first time a kind of call is seen
         with fake_mode(), torch.no_grad():
             result = fn(*args, **kwargs)
-        template = _template(result, leaves)
+        faked = _template(result, leaves)
+        if template is not None:
+            with _lock:
+                _meta_agrees[kind] = faked == template
+        template = faked
     else:
         result = _materialize(template, leaves)
     if key is not None:
@@ -124,6 +137,27 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
                 _cache.clear()
             _cache[key] = template
     return result
+
+
+def _scalars(value: Any) -> Any:
+    """The argument tree without its tensors (what, besides shapes, selects an op's behaviour)."""
+    if isinstance(value, torch.Tensor):
+        return "T"
+    if isinstance(value, (list, tuple)):
+        return tuple(_scalars(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _scalars(v)) for k, v in value.items())
+    return value
+
+
+def _kind(name: str, args: tuple, kwargs: dict) -> Any:
+    """A kind of call: the op and its non-tensor arguments (the op alone when they are not hashable)."""
+    kind = (name, _scalars(args), _scalars(kwargs))
+    try:
+        hash(kind)
+    except TypeError:
+        return name
+    return kind
 
 
 def _tensors(value: Any, out: list[torch.Tensor]) -> None:
