@@ -26,8 +26,9 @@ def always_crashes(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
 
 @pytest.mark.slow
 def test_a_worker_sends_the_finding_as_data_first_pending_then_shrunk(tmp_path):
+    """With hypothesis drawing and shrinking (the fast source's worker: tests/strategies/test_fast.py)."""
     config = CampaignConfig(candidate=f"{__name__}:always_crashes", out=str(tmp_path), mode="valid", round_size=10,
-                            shrink_seconds=20)
+                            shrink_seconds=20, generation="hypothesis")
     now = time.time()
     events = []
     run_worker(WorkerSpec(config, 0, 7, now, now + 25, generate_share=0.15), events.append)
@@ -215,6 +216,7 @@ def test_the_help_documents_the_exit_statuses():
     assert proc.returncode == 0
     for status in ("0 nothing new", "1 a new", "2 usage", "3 the harness failed", "130 interrupted"):
         assert status in " ".join(proc.stdout.split()), status
+    assert "--generation {fast,hypothesis}" in proc.stdout
 
 
 @pytest.mark.slow
