@@ -12,12 +12,15 @@ The rule: each node of the strategy tree is interpreted by its class (``integers
 ``sampled_from``/``just`` with their maps and filters, ``lists``/``sets`` (unique or not), ``permutations``,
 ``tuples``, ``builds``, ``one_of``, ``map``, ``filter``, ``flatmap``, ``@st.composite``). A rejected draw (:func:`assume`, which our strategies call
 instead of hypothesis's, or a filter that keeps failing) starts the value over, up to :data:`MAX_REJECTIONS` times (then :class:`FastUnsupported`). A
-strategy of any other class raises :class:`FastUnsupported` naming it, and the caller goes back to hypothesis.
+strategy of any other class raises :class:`FastUnsupported` naming it, and the caller goes back to hypothesis;
+so does an installed hypothesis whose strategy classes the handlers cannot read (checked once, by drawing a probe
+that uses every handler).
 Draws are a function of the ``Random``'s state: the same seed gives the same cases.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 from typing import Any, Callable
@@ -56,8 +59,34 @@ def assume(condition: object) -> None:
     hypothesis.assume(condition)
 
 
+@functools.lru_cache(maxsize=1)
+def _interpreter_problem() -> str:
+    """What goes wrong when every handler draws once ("" when nothing does): the handlers read attributes of
+    hypothesis's own strategy classes, which a hypothesis release may rename; then the caller falls back."""
+    @hypothesis.strategies.composite
+    def probe(draw):
+        st = hypothesis.strategies
+        return (draw(st.integers(0, 3)), draw(st.booleans()), draw(st.sampled_from("ab").map(str.upper)),
+                draw(st.lists(st.integers(0, 9), max_size=2)), draw(st.lists(st.integers(0, 9), unique=True,
+                                                                               max_size=2)),
+                draw(st.sets(st.tuples(st.just(1)), max_size=1)), draw(st.permutations([1, 2])),
+                draw(st.one_of(st.just(0), st.just(1))), draw(st.integers(0, 9).filter(lambda x: str(x) != "3")),
+                draw(st.integers(1, 2).flatmap(lambda n: st.lists(st.booleans(), min_size=n, max_size=n))),
+                draw(st.builds(list)))
+
+    try:
+        _Drawer(random.Random(0)).draw(probe())
+    except Exception as e:  # noqa: BLE001 - any failure of the interpreter itself
+        return f"{type(e).__name__}: {e}"
+    return ""
+
+
 def fast_example(strategy: Any, rng: random.Random) -> Any:
     """A value of ``strategy`` drawn from ``rng`` (see the module docstring)."""
+    problem = _interpreter_problem()
+    if problem:
+        raise FastUnsupported(f"this hypothesis ({hypothesis.__version__}) is not the one the fast source reads: "
+                              f"{problem}")
     outer = getattr(_fast, "active", False)
     _fast.active = True
     try:

@@ -177,3 +177,22 @@ def test_a_strategy_that_raises_is_a_harness_error_and_the_search_goes_on(tmp_pa
     checked = sum(e.cases for e in events if isinstance(e, Progress))
     assert checked > len(errors) > 0  # it kept drawing and checking after the first error
     assert time.time() - now > 6  # it ran to its deadline
+
+
+def test_a_hypothesis_whose_classes_it_cannot_read_is_unsupported_not_an_error(monkeypatch):
+    """The handlers read attributes of hypothesis's strategy classes; a release renaming one must send the
+    campaign back to hypothesis (FastUnsupported), not fill the run with errors."""
+    from hypothesis.strategies._internal.numbers import IntegersStrategy
+
+    import harness.strategies.fast as fast
+
+    assert fast._interpreter_problem() == ""
+    monkeypatch.delattr(IntegersStrategy, "__init__")  # its objects then have no start/end attributes
+    fast._interpreter_problem.cache_clear()
+    try:
+        with pytest.raises(FastUnsupported, match="not the one the fast source reads"):
+            fast_example(st.booleans(), random.Random(0))
+    finally:
+        monkeypatch.undo()
+        fast._interpreter_problem.cache_clear()
+    assert fast_example(st.integers(0, 1), random.Random(0)) in (0, 1)
