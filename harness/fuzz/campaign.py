@@ -253,7 +253,8 @@ def run_campaign(config: CampaignConfig, out=None, engine: Optional[object] = No
     driver.out.mkdir(parents=True, exist_ok=True)
     driver.say(f"fuzzing {config.candidate} against the reference for {config.seconds:g} s in all (seed "
                f"{driver.seed}, {config.jobs} job(s), mode {config.mode}, {config.generation} generation, case time "
-               f"limit {config.case_timeout:g} s), findings -> {config.out}")
+               f"limit {config.case_timeout:g} s), findings -> {config.out}"
+               + ("" if engine is not None else f", the workers' own output -> {Path(config.out) / 'logs'}"))
     scratch = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
     try:
         result = driver.run(engine if engine is not None else LocalEngine(config.case_timeout, scratch))

@@ -5,6 +5,8 @@ first writes the case (atomically) to its own file under the scratch directory. 
 case time limit gets its worker killed; a worker process that ends without its :class:`Done` event (abort,
 segfault, ``os._exit``) died. Either way the engine sends :class:`WorkerLost` with the case that was running,
 read back from that file, and the driver may restart the worker. Workers ignore SIGINT: Ctrl-C is the driver's.
+A worker's own output (what the candidate prints, torch's warnings, the trace of a native crash) goes to
+``OUT/logs/worker-N.log``, not into the campaign's progress.
 """
 
 from __future__ import annotations
@@ -40,9 +42,27 @@ class _FileGuard:
         self.clock.value = 0.0
 
 
+def worker_log(out: str, worker: int) -> Path:
+    """Where a local worker's own output goes: what the candidate prints, warnings, a native crash's trace."""
+    return Path(out) / "logs" / f"worker-{worker}.log"
+
+
+def _to_log(path: Path) -> None:
+    """Send this process's stdout and stderr (the file descriptors: C code's output too) to ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        return  # the campaign's output stays noisy, nothing is lost
+    for target in (1, 2):
+        os.dup2(fd, target)
+    os.close(fd)
+
+
 def _process_main(spec: WorkerSpec, events: Any, clock: Any, case_file: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+    _to_log(worker_log(spec.config.out, spec.worker))
     try:
         # imported here, in the worker process: the driver's process never loads torch
         from harness.fuzz.worker import error_key, run_worker
@@ -79,6 +99,7 @@ class LocalEngine:
         self._slots: dict[int, _Slot] = {}
         self._case_timeout = case_timeout
         self._scratch = scratch
+        self._logs: dict[int, str] = {}
         scratch.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: WorkerSpec) -> None:
@@ -96,6 +117,7 @@ class LocalEngine:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         self._slots[spec.worker] = _Slot(process, clock, case_file)
+        self._logs[spec.worker] = str(worker_log(spec.config.out, spec.worker))
 
     def running(self) -> int:
         return sum(not s.finished for s in self._slots.values())
@@ -147,7 +169,8 @@ class LocalEngine:
                                       f"a case ran longer than the case time limit ({self._case_timeout:g} s): "
                                       "the candidate hangs (or is very slow) on it; the worker was killed"))
             elif worker in dead:
-                out.append(self._lose(worker, slot, KIND_CRASH, _death(slot.process.exitcode)))
+                out.append(self._lose(worker, slot, KIND_CRASH, _death(slot.process.exitcode)
+                                      + f" (its output: {self._logs.get(worker, 'the worker log')})"))
         return out
 
     def stop(self) -> list[Event]:

@@ -233,20 +233,29 @@ def test_the_command_line_runs_as_a_module_within_its_budget(tmp_path):
 
 
 def test_mixed_mode_draws_three_valid_cases_for_one_adversarial():
+    """About one adversarial case in four, from the campaign's fast source and from hypothesis (both seeded: a
+    ratio over a few hundred draws is a random quantity, and hypothesis also favours the simplest kind)."""
+    import random
+
     from hypothesis import HealthCheck, Phase, given, settings
 
     from harness.fuzz.target import case_strategy
+    from harness.strategies.fast import fast_example
+
+    rng = random.Random(0)
+    fast = ["adversarial" in fast_example(case_strategy("mixed", 6), rng).info.tags for _ in range(400)]
+    assert 0.15 <= sum(fast) / len(fast) <= 0.32
 
     adversarial = []
 
-    @settings(max_examples=200, database=None, deadline=None, phases=[Phase.generate],
+    @settings(max_examples=200, database=None, deadline=None, phases=[Phase.generate], derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case_strategy("mixed", 6))
     def draw(case):
         adversarial.append("adversarial" in case.info.tags)
 
     draw()
-    assert 0.15 <= sum(adversarial) / len(adversarial) <= 0.35
+    assert 0.1 <= sum(adversarial) / len(adversarial) <= 0.35
 
 
 def test_the_budget_of_a_call_of_main_counts_from_the_call_not_from_the_import(monkeypatch):
