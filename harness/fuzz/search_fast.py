@@ -1,15 +1,15 @@
 """The fast search (``--generation fast``, the default): cases drawn straight from a seeded ``Random``, a failure
 shrunk by the greedy case reducer.
 
-The rule: cases come from :func:`harness.strategies.fast.fast_example` of the target's strategy (the same
-strategies as hypothesis's, without its engine's cost per draw), from ``random.Random(spec.seed)``: the same
-seed gives the same cases. A case that fails in a way the worker has not seen is sent at once as a *pending*
-finding, unless it is sent as found (:meth:`harness.fuzz.worker.Worker.unshrunk`: a known upstream bug, or found
-late); then :func:`harness.fuzz.greedy.shrink_case` shrinks it, keeping only edits that fail with the same
-signature, until a fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is sent as
-the *shrunk* finding. An exception from the strategies themselves is an error of the harness (sent, counted, the
-search goes on), as under hypothesis. Every check while shrinking runs under the case guard, as the search's do, so a hang or a
-crash of the candidate on a smaller case is reported with that case.
+The rule: cases come from :func:`harness.strategies.fast.fast_example` of the target's strategy (the same strategies
+as hypothesis's, without its engine's cost per draw), from ``random.Random(spec.seed)``: the same seed gives the
+same cases. A case that fails in a way the worker has not seen is sent at once as a *pending* finding, unless it is
+sent as found (:meth:`harness.fuzz.worker.Worker.unshrunk`: a known upstream bug, or found late); then
+:func:`harness.fuzz.greedy.shrink_case` shrinks it, keeping only edits that fail with the same signature, until a
+fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is sent as the *shrunk* finding.
+An exception from the strategies themselves is an error of the harness (sent, counted, the search goes on), as under
+hypothesis. Every check while shrinking runs under the case guard, as the search's do, so a hang or a crash of the
+candidate on a smaller case is reported with that case.
 """
 
 from __future__ import annotations

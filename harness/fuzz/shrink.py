@@ -1,9 +1,10 @@
 """``python -m harness shrink CASE``: shrink a saved finding further, keeping its failure, and save it beside it.
 
-The rule: the case is checked by the campaign's target (the prepare ``--candidate``, or ``--quantizer`` with it)
-and its signature noted; then the greedy reducer (:func:`harness.fuzz.greedy.shrink_case`, the one the campaign's workers shrink with)
-runs until no edit applies (a fixpoint) or ``--seconds`` are spent (no limit by default). The smaller case is written with :func:`harness.case.files.save_case` into the folder of the old
-one (content-named; the old file is kept), and the old and new sizes (nodes, annotations) and path printed.
+The rule: the case is checked by the campaign's target (the prepare ``--candidate``, or ``--quantizer`` with it) and
+its signature noted; then the greedy reducer (:func:`harness.fuzz.greedy.shrink_case`, the one the campaign's
+workers shrink with) runs until no edit applies (a fixpoint) or ``--seconds`` are spent (no limit by default). The
+smaller case is written with :func:`harness.case.files.save_case` into the folder of the old one (content-named; the
+old file is kept), and the old and new sizes (nodes, annotations) and path printed.
 
 Exit status: 0 written (or nothing smaller keeps the failure); 1 the case does not fail with this candidate (or
 quantizer); 2 usage error.

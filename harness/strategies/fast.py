@@ -1,21 +1,21 @@
 """Drawing from our strategies without hypothesis's engine: a fast source of random cases for the fuzz campaign.
 
 A hypothesis draw costs tens of microseconds of bookkeeping (choice sequences, spans, the data tree) that only
-shrinking and replay need, and a case takes about a hundred draws: generation cost more than the whole check of
-a case. The campaign does not need hypothesis's shrinker (it shrinks failures with its own case-level reducer,
+shrinking and replay need, and a case takes about a hundred draws: generation cost more than the whole check of a
+case. The campaign does not need hypothesis's shrinker (it shrinks failures with its own case-level reducer,
 :mod:`harness.fuzz.reduce`), so :func:`fast_example` draws a value of a strategy tree directly from a
-``random.Random``: the same strategies, the same ``@st.composite`` code, every primitive drawn uniformly, except that
-an integer is its simplest value (nearest 0) one time in eight, as hypothesis also favours it: our strategies
+``random.Random``: the same strategies, the same ``@st.composite`` code, every primitive drawn uniformly, except
+that an integer is its simplest value (nearest 0) one time in eight, as hypothesis also favours it: our strategies
 encode "stop adding ops", "the most recent value" and "the first option" as 0.
 
 The rule: each node of the strategy tree is interpreted by its class (``integers``, ``booleans``,
 ``sampled_from``/``just`` with their maps and filters, ``lists``/``sets`` (unique or not), ``permutations``,
-``tuples``, ``builds``, ``one_of``, ``map``, ``filter``, ``flatmap``, ``@st.composite``). A rejected draw (:func:`assume`, which our strategies call
-instead of hypothesis's, or a filter that keeps failing) starts the value over, up to :data:`MAX_REJECTIONS` times (then :class:`FastUnsupported`). A
-strategy of any other class raises :class:`FastUnsupported` naming it, and the caller goes back to hypothesis;
-so does an installed hypothesis whose strategy classes the handlers cannot read (checked once, by drawing a probe
-that uses every handler).
-Draws are a function of the ``Random``'s state: the same seed gives the same cases.
+``tuples``, ``builds``, ``one_of``, ``map``, ``filter``, ``flatmap``, ``@st.composite``). A rejected draw
+(:func:`assume`, which our strategies call instead of hypothesis's, or a filter that keeps failing) starts the value
+over, up to :data:`MAX_REJECTIONS` times (then :class:`FastUnsupported`). A strategy of any other class raises
+:class:`FastUnsupported` naming it, and the caller goes back to hypothesis; so does an installed hypothesis whose
+strategy classes the handlers cannot read (checked once, by drawing a probe that uses every handler). Draws are a
+function of the ``Random``'s state: the same seed gives the same cases.
 """
 
 from __future__ import annotations
