@@ -184,7 +184,7 @@ def test_a_ray_campaign_on_a_broken_quantizer(tmp_path):
     why = _namespace_ok()
     if why:
         pytest.skip(why)
-    proc, out, took = _fuzz(tmp_path, "broken_quantizers:Cycle", 60, "--engine", "ray", "--jobs", "1",
+    proc, out, took = _fuzz(tmp_path, "broken_quantizers:Cycle", 120, "--engine", "ray", "--jobs", "1",
                             "--stop-on-new", prefix=UNSHARE)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "cases per node: 127.0.0.1" in proc.stdout
