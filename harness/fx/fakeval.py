@@ -127,6 +127,8 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
         faked = _template(result, leaves)
         if template is not None:
             with _lock:
+                if len(_meta_agrees) >= _MAX_CACHE:
+                    _meta_agrees.clear()
                 _meta_agrees[kind] = faked == template
         template = faked
     else:
