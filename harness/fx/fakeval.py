@@ -105,8 +105,8 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
     Exceptions raised by the op (bad shapes, bad arguments) propagate unchanged; failures are not cached.
     """
     leaves: list[torch.Tensor] = []
+    key = (name, _key(args, leaves), _key(kwargs, leaves))  # ``leaves``: every input tensor, as _on_meta sees them
     try:
-        key = (name, _key(args, leaves), _key(kwargs, leaves))
         hash(key)
     except TypeError:
         key = None
@@ -114,8 +114,6 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
         template = _cache.get(key)
         if template is not None:
             return _materialize(template, leaves)
-    leaves = []
-    _tensors((args, kwargs), leaves)  # the input tensors, in the order _on_meta and _key see them
     kind = _kind(name, args, kwargs)
     trusted = _meta_agrees.get(kind)
     template = _on_meta(fn, args, kwargs) if trusted is not False else None
@@ -160,17 +158,6 @@ def _kind(name: str, args: tuple, kwargs: dict) -> Any:
     except TypeError:
         return name
     return kind
-
-
-def _tensors(value: Any, out: list[torch.Tensor]) -> None:
-    if isinstance(value, torch.Tensor):
-        out.append(value)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _tensors(v, out)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _tensors(v, out)
 
 
 def _to_meta(value: Any, metas: list[torch.Tensor]) -> Any:
