@@ -109,23 +109,30 @@ class Worker:
         self.emit(FindingEvent(self.me, STAGE_SHRUNK, KIND_CRASH, signature, "new", None, None, None, text,
                                len(case.graph.nodes), self.elapsed(), case_to_json(case)))
 
+    def _guarded(self, case) -> Any:
+        """The target's report on ``case`` under the guard, or the :class:`CandidateEscaped` it raised; None when
+        the harness failed (sent as a :class:`HarnessError`)."""
+        self.guard.enter(case)
+        try:
+            return self.target.check(case)
+        except CandidateEscaped as escaped:
+            return escaped
+        except Exception as e:  # noqa: BLE001 - a checker failed: the harness's error, not a finding
+            self.emit(HarnessError(self.me, error_key(e), traceback.format_exc()))
+            return None
+        finally:
+            self.guard.exit()
+
     def check(self, case) -> Any:
         """The target's report on ``case`` under the guard; None when it crashed (sent) or the harness failed
         (sent). Counts the case."""
-        self.guard.enter(case)
-        try:
-            report = self.target.check(case)
-        except CandidateEscaped as escaped:
-            self.guard.exit()
+        report = self._guarded(case)
+        if isinstance(report, CandidateEscaped):
             self.cases += 1
-            self.crash(case, escaped)
+            self.crash(case, report)
             return None
-        except Exception as e:  # noqa: BLE001 - a checker failed: the harness's error, not a finding
-            self.guard.exit()
-            self.emit(HarnessError(self.me, error_key(e), traceback.format_exc()))
-            return None
-        self.guard.exit()
-        self.cases += 1
+        if report is not None:
+            self.cases += 1
         return report
 
     def unshrunk(self, report) -> bool:
@@ -147,20 +154,14 @@ class Worker:
             if time.time() >= self.spec.end:
                 break
             case = case_from_json(data)
-            self.guard.enter(case)
-            try:
-                report = self.target.check(case)
-            except CandidateEscaped as escaped:
-                self.guard.exit()
-                self.crash(case, escaped)
-                self.emit(ReplayResult(self.me, label, True, f"crash: {type(escaped.error).__name__}", "new", None,
-                                       str(escaped), len(case.graph.nodes)))
+            report = self._guarded(case)
+            if isinstance(report, CandidateEscaped):
+                self.crash(case, report)
+                self.emit(ReplayResult(self.me, label, True, f"crash: {type(report.error).__name__}", "new", None,
+                                       str(report), len(case.graph.nodes)))
                 continue
-            except Exception as e:  # noqa: BLE001 - a checker failed on a saved case: the harness's error
-                self.guard.exit()
-                self.emit(HarnessError(self.me, error_key(e), traceback.format_exc()))
+            if report is None:  # a checker failed on a saved case: sent as the harness's error
                 continue
-            self.guard.exit()
             self.cases += 1
             if report.failed:
                 self.seen.add(report.signature)  # on disk already: not searched for and shrunk again
