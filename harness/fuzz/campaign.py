@@ -61,6 +61,7 @@ class _Driver:
         self.replay_cases = saved_cases(self.out, config.replay, self.say)
         self.replayed: dict[str, str] = {}
         self.stop_now = False
+        self.new_found = False  # with stop_on_new: the run stops once the saved cases are all replayed too
         self.usage_error: Optional[str] = None
         self._stream = out
         self._last_progress = self.started
@@ -130,7 +131,12 @@ class _Driver:
         self.say(f"\n[{f.seconds:6.1f}s] finding ({label}, {f.kind}): {f.signature}\n  first seen at "
                  f"{f.detected:.1f}s, {size}, written to {f.path}\n  " + f.summary.replace("\n", "\n  "))
         if self.config.stop_on_new and f.is_new:
-            self.stop_now = True
+            self.new_found = True
+
+    def done(self) -> bool:
+        """Whether to stop before the budget ends: a usage error, or (``stop_on_new``) a new finding once every
+        saved case has been replayed (a fast search finds one before a slower worker has replayed its share)."""
+        return self.stop_now or (self.new_found and len(self.replayed) >= len(self.replay_cases))
 
     def _replayed(self, event: ReplayResult) -> None:
         """A saved case replayed: still failing (a finding of this run, its file kept) or fixed (moved from OUT to
@@ -176,7 +182,7 @@ class _Driver:
                 found = FindingEvent(event.worker, "shrunk", event.reason, signature, "new", None, None, None, text,
                                      len(case.graph.nodes), round(time.time() - self.started, 1), event.case)
                 self._record(found, save_case(case, self.out), shrunk=False)
-        if time.time() < self.end - RESTART_MARGIN and not self.stop_now:
+        if time.time() < self.end - RESTART_MARGIN and not self.done():
             self.restarts += 1
             self.say(f"[{time.time() - self.started:6.1f}s] restarting worker {event.worker}")
             engine.start(self.spec(event.worker))
@@ -204,7 +210,7 @@ class _Driver:
         try:
             for worker in range(self.config.jobs):
                 engine.start(self.spec(worker, first=True))
-            while engine.running() and time.time() < self.kill_at and not self.stop_now:
+            while engine.running() and time.time() < self.kill_at and not self.done():
                 for event in engine.events(timeout=0.5):
                     self.handle(event, engine)
                 self.progress()

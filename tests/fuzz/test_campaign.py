@@ -16,7 +16,7 @@ from harness.case.files import iter_cases, load_case
 from harness.fuzz import campaign
 from harness.fuzz.campaign import CampaignConfig, exit_status, run_campaign
 from harness.fuzz.config import WorkerSpec
-from harness.fuzz.events import (FindingEvent, HarnessError, Progress, Ready, WorkerLost)
+from harness.fuzz.events import (FindingEvent, HarnessError, Progress, Ready, ReplayResult, WorkerLost)
 from harness.fuzz.worker import run_worker
 
 
@@ -90,6 +90,25 @@ def test_the_driver_writes_pending_then_shrunk_and_keeps_one_file_per_signature(
     assert [f.signature for f in result.findings] == ["partition[x]"] and result.cases == 5
     assert len(iter_cases(tmp_path)) == 1 and not list((tmp_path / "pending").glob("*.json"))
     assert exit_status(result, config) == 1
+
+
+def test_stop_on_new_waits_for_every_saved_case_to_be_replayed(tmp_path):
+    """A fast worker can find a new failure before a slower one has replayed its share of the saved cases: the
+    run stops only once they are all replayed (seen as a flaky Ray test)."""
+    from harness.case.files import save_case
+
+    corpus = sorted(Path(__file__).resolve().parents[2].joinpath("corpus").rglob("*.json"))
+    saved = [str(save_case(load_case(p), tmp_path)) for p in corpus[:2]]
+
+    def replayed(worker, label):
+        return ReplayResult(worker, label, True, "partition[y]", "new", None, "still fails", 3)
+
+    script = [[Ready(0), Ready(1), replayed(0, saved[0])], [_finding("shrunk")], [replayed(1, saved[1])],
+              [Progress(0, 7)]]
+    config = CampaignConfig(seconds=30, out=str(tmp_path), jobs=2, quiet=True, stop_on_new=True)
+    result = run_campaign(config, engine=ScriptedEngine(script))
+    assert sorted(result.replayed) == sorted(saved)  # both replayed before the stop
+    assert result.cases == 0  # and the run stopped right after the last one
 
 
 def test_a_finding_still_shrinking_at_the_end_stays_on_disk_and_counts(tmp_path):
