@@ -71,7 +71,8 @@ def fuzz_parser() -> argparse.ArgumentParser:
                    help="also calibrate, convert_pt2e and compare outputs when the canonical forms agree")
     p.add_argument("--float-semantics", action="store_true",
                    help="also check that the prepared model computes the original's float outputs (slower)")
-    p.add_argument("--stop-on-new", action="store_true", help="stop at the first new finding (once the saved cases are all replayed)")
+    p.add_argument("--stop-on-new", action="store_true",
+                   help="stop at the first new finding (once the saved cases are all replayed)")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     return p
 
