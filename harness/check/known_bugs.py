@@ -87,6 +87,58 @@ def _long_sharing_chain(obs: Observed, links: int = 500) -> bool:
                for g in obs.analysis.groups)
 
 
+def _writes_first_arg(node) -> bool:
+    """``node`` is an ATen call whose schema marks its first argument as written (an in-place op or ``copy_``)."""
+    schema = getattr(node.target, "_schema", None) if node.op == "call_function" else None
+    alias = schema.arguments[0].alias_info if schema is not None and schema.arguments else None
+    return alias is not None and alias.is_write
+
+
+def _reaches_input(start, inputs_of, buffers: set) -> Optional[bool]:
+    """Walk ``start``'s producers with ``inputs_of``: None when a graph input (placeholder) is reached, else
+    whether a module buffer was read (python ``getattr`` calls end the walk, as in torchao)."""
+    def is_buffer(m) -> bool:
+        return m.op == "get_attr" and str(m.target) in buffers
+
+    seen, stack, attr = {start}, [start], is_buffer(start)
+    while stack:
+        for p in inputs_of(stack.pop()):
+            if p.op == "placeholder":
+                return None
+            attr = attr or is_buffer(p)
+            if p not in seen and not (p.op == "call_function" and p.target is getattr):
+                seen.add(p)
+                stack.append(p)
+    return attr
+
+
+def _top_level_args(node) -> list:
+    """The producers torchao's ``collect_producer_nodes`` sees: positional and keyword arguments that are nodes
+    themselves, not the nodes inside a list or tuple argument (``cat([x, x])``)."""
+    return [a for a in (*node.args, *node.kwargs.values()) if hasattr(a, "op")]
+
+
+def _buffer_walk_misses_a_list_input(obs: Observed) -> bool:
+    """An annotated in-place edge ``(a, n)`` (``n`` writes ``a``) where ``a`` depends on a graph input only
+    through a list argument (``cat([x, ...])``) and reads a ``get_attr``: the walk that skips lists calls ``a``
+    a buffer-only value, the full walk does not."""
+    if obs.analysis is None:
+        return False
+    buffers = {name for name, _ in obs.original.named_buffers(remove_duplicate=False)}
+    for key in obs.analysis.annotated.keys:
+        if isinstance(key, tuple):
+            a, n = key
+            if (_writes_first_arg(n) and n.args and n.args[0] is a
+                    and _reaches_input(a, lambda m: m.all_input_nodes, buffers) is None
+                    and _reaches_input(a, _top_level_args, buffers)):
+                return True
+    return False
+
+
+# Errors that name no annotation: a prepare raising one of these has crashed, it has not reported a problem.
+BARE_ERRORS = (AssertionError, KeyError, RecursionError, IndexError, AttributeError, TypeError)
+
+
 def _raised(obs: Observed, *types: type) -> bool:
     return obs.candidate_error is not None and isinstance(obs.candidate_error, types)
 
@@ -149,12 +201,19 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         matches=lambda o: _reference_raised(o, prepare_impl.DerivedCycleError) and _raised(o, KeyError, AssertionError),
     ),
     KnownBug(
+        id="ao-buffer-walk-skips-lists",
+        title="in-place op on a value computed from a graph input through a list argument (cat, stack) and a "
+        "buffer: taken for a buffer update, its annotated input edge is left unobserved",
+        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/graph_utils.py#L194-L209",
+        matches=lambda o: _buffer_walk_misses_a_list_input(o) and o.candidate_error is None
+        and bool(o.divergence_kinds) and o.divergence_kinds <= {"unobserved", "structure", "partition", "numerics"},
+    ),
+    KnownBug(
         id="ao-4483-bare-error",
         title="invalid annotations (the reference names the problem): torchao fails with a bare, unrelated error",
         link="https://github.com/pytorch/ao/pull/4483",
-        matches=lambda o: isinstance(o.reference_error, prepare_impl.AnnotationError)
-        and _raised(o, AssertionError, KeyError, RecursionError, IndexError)
-        and not _reference_raised(o, prepare_impl.TensorKwargError),
+        matches=lambda o: isinstance(o.reference_error, prepare_impl.AnnotationError) and _raised(o, *BARE_ERRORS)
+        and not (_reference_raised(o, prepare_impl.TensorKwargError) and _raised(o, AssertionError)),
     ),
     KnownBug(
         id="ao-tensor-kwarg",

@@ -15,8 +15,15 @@ The known-bug predicates (:mod:`harness.check.known_bugs`) then only name the bu
 
 * ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug);
 * ``known``: torchao fails the same way and a known bug names it;
+* ``upstream``: torchao fails the same way, no known bug names it, and the reference reported an annotation
+  error (a typed :class:`prepare_impl.AnnotationError`) where torchao crashed: an upstream bug class, not yet
+  named (a ``RecursionError``, a bare ``KeyError`` or ``IndexError`` is never a correct outcome);
 * ``reference``: torchao fails the same way and no known bug names it: the reference disagrees with torchao,
   a suspected bug of the reference, not of the candidate.
+
+Only ``new`` is a failure of the candidate. ``upstream`` and ``reference`` are questions for the harness's
+maintainers (a disagreement of the reference with torchao that nobody has judged yet); what the campaign's exit
+status makes of them is its policy (:mod:`harness.fuzz.config`).
 
 The :class:`Report` says all of it in plain words.
 """
@@ -62,7 +69,8 @@ class Outcome:
     note: str = ""  # what the prepare did, in words, when it is telling (returned its input untouched)
 
 
-TRIAGE_NEW, TRIAGE_KNOWN, TRIAGE_REFERENCE = "new", "known", "reference"  # the triage of a failing case
+# the triage of a failing case (see the module docstring)
+TRIAGE_NEW, TRIAGE_KNOWN, TRIAGE_UPSTREAM, TRIAGE_REFERENCE = "new", "known", "upstream", "reference"
 
 
 @dataclass
@@ -85,7 +93,7 @@ class Report:
 
     @property
     def is_new(self) -> bool:
-        """Failed, and no known upstream bug explains it (``new`` or ``reference``)."""
+        """Failed, and no known upstream bug explains it (``new``, ``upstream`` or ``reference``)."""
         return self.failed and self.known is None
 
     @property
@@ -98,7 +106,7 @@ class Report:
         """Short and name-free: equal for two cases that fail the same way (used to deduplicate findings)."""
         if self.known is not None:
             return f"known:{self.known.id}"
-        parts = ["reference-disagrees"] if self.triage == TRIAGE_REFERENCE else []
+        parts = {TRIAGE_REFERENCE: ["reference-disagrees"], TRIAGE_UPSTREAM: ["upstream-crash"]}.get(self.triage, [])
         if self.divergences:
             parts.append(divergence_signature(self.divergences))
         parts.extend(sorted({f"invariant:{v.check}" for v in self.violations}))
@@ -110,6 +118,9 @@ class Report:
         if self.known is not None:
             lines.append(f"known upstream bug {self.known.id}: {self.known.title} ({self.known.link}); "
                          "torchao fails the same way on this case")
+        elif self.triage == TRIAGE_UPSTREAM:
+            lines.append("torchao crashes where the reference reports an annotation error, and the candidate does "
+                         "what torchao does: an upstream bug no known bug names yet (not a failure of the candidate)")
         elif self.triage == TRIAGE_REFERENCE:
             lines.append("the reference disagrees with torchao: the candidate does what torchao does on this case "
                          "(a suspected bug of the reference prepare, not of the candidate)")
@@ -246,6 +257,9 @@ def _triage(report: Report, setting: _Setting, candidate: PrepareFn, upstream: P
         report.triage, report.resembles = TRIAGE_NEW, bug
     elif bug is not None:
         report.triage, report.known = TRIAGE_KNOWN, bug
+    elif isinstance(setting.reference.error, prepare_impl.AnnotationError) and report.candidate.error is not None \
+            and not isinstance(report.candidate.error, prepare_impl.AnnotationError):
+        report.triage = TRIAGE_UPSTREAM
     else:
         report.triage = TRIAGE_REFERENCE
 

@@ -16,10 +16,18 @@ from harness.fuzz.config import EXIT_USAGE, CampaignConfig, exit_status
 # the quantizer suite's random-graph checks as the campaign's target (a higher layer: named, resolved by the workers)
 QUANTIZER_TARGET = "harness.suite.fuzz_target:quantizer_target"
 
-EPILOG = """exit status: 0 nothing new (only known upstream bugs, known by reproduction on torchao); 1 a new finding
-(a divergence only the candidate has, a crash, a timeout, or the reference disagreeing with torchao), also a
-replayed case that still fails that way; 2 usage error; 3 the harness failed (its own errors, or no case
-checked); 130 interrupted (Ctrl-C).
+EPILOG = """exit status:
+  0    nothing new: only known upstream bugs (torchao, run on the same case, fails the same way) and unjudged
+       disagreements with torchao (listed loudly in the summary; they are not the candidate's failures)
+  1    a NEW finding: a failure only the candidate has (a divergence torchao does not share, a crash, a
+       timeout), also a replayed case that still fails that way; with --strict, any finding at all
+  2    usage error
+  3    the harness itself failed (its own errors, or no case checked): the results are incomplete
+  130  interrupted (Ctrl-C); the summary so far is printed and every finding is on disk
+
+An unjudged disagreement is a case where the candidate does what torchao does and the reference does not
+(REFERENCE?: a suspected bug of the reference) or where torchao crashes on annotations the reference rejects with
+a typed error (UPSTREAM?: an upstream bug no known bug names yet). Please report them with the case file.
 
 Before the search, the cases already in --out (and under each --replay folder) are replayed: each is reported
 "still failing" or "fixed"; a fixed finding in --out is moved to --out/fixed/, never deleted.
@@ -59,7 +67,8 @@ def fuzz_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", action="append", default=[], metavar="DIR",
                    help="also replay the saved cases under DIR before the search (repeatable), e.g. corpus/")
     p.add_argument("--out", default=d.out, help=f"directory the findings are written to (default {d.out})")
-    p.add_argument("--strict", action="store_true", help="known upstream bugs also make the exit status 1")
+    p.add_argument("--strict", action="store_true", help="any finding makes the exit status 1: known upstream bugs and unjudged "
+                        "disagreements with torchao too (the harness's own long campaigns use it)")
     p.add_argument("--mode", choices=("valid", "adversarial", "mixed"), default=d.mode,
                    help="valid annotations, adversarial ones, or both (default mixed)")
     p.add_argument("--generation", choices=("fast", "hypothesis"), default=d.generation,

@@ -1,10 +1,19 @@
 """What a campaign (:class:`CampaignConfig`) and each worker (:class:`WorkerSpec`) are asked, and what a
 campaign answers (:class:`CampaignResult`): pure data.
 
-Also the rule for the exit status of ``python -m harness fuzz``: 130 when interrupted, else 2 when the candidate
-cannot be loaded, else 3 when the harness
-itself failed (any :class:`HarnessError`), else 1 when a finding is new (a divergence only the candidate has, a
-crash, a timeout, or a disagreement of the reference with torchao; with ``strict``: any finding), else 0.
+The rule for the exit status of ``python -m harness fuzz`` (:func:`exit_status`), the policy of the campaign:
+
+* 130 when interrupted (Ctrl-C), else
+* 2 when the candidate cannot be loaded (a usage error), else
+* 3 when the harness itself failed (any :class:`HarnessError`, or no case checked), else
+* 1 when a finding is NEW: a failure only the candidate has (a divergence torchao does not share, a crash, a
+  timeout), including a replayed case that still fails that way; with ``strict``: any finding at all, else
+* 0. Known upstream bugs (torchao, run on the same case, fails the same way and a known bug names it) and
+  *unjudged* disagreements do not fail the run by default: a case where the candidate does what torchao does and
+  the reference does not (``reference``: a suspected bug of the reference) or where torchao crashes on
+  annotations the reference rejects with a typed error (``upstream``: an upstream bug not yet named). They are
+  not the candidate's failures, so they must not fail a quantizer author's or a prepare author's CI; the summary
+  lists them loudly, and ``--strict`` (the harness's own long campaigns) makes them fail.
 """
 
 from __future__ import annotations
@@ -13,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# the triages (harness.check.run.TRIAGE_*) of a disagreement with torchao that nobody has judged: the status shown
+UNJUDGED = {"reference": "REFERENCE? (unjudged)", "upstream": "UPSTREAM? (unjudged)"}
 
 
 @dataclass(frozen=True)
@@ -71,15 +83,28 @@ class Finding:
 
     @property
     def is_new(self) -> bool:
-        return self.known_id is None
+        """A failure of the candidate: neither a known upstream bug nor an unjudged disagreement with torchao."""
+        return self.known_id is None and self.triage not in UNJUDGED
+
+    @property
+    def unjudged(self) -> bool:
+        """The candidate does what torchao does, and nobody has judged the reference's disagreement yet."""
+        return self.known_id is None and self.triage in UNJUDGED
 
     @property
     def status(self) -> str:
         if self.known_id:
             return f"known ({self.known_id})"
-        if self.triage == "reference":
-            return "REFERENCE? (ours)"
-        return "NEW"
+        return UNJUDGED.get(self.triage, "NEW")
+
+    @property
+    def label(self) -> str:
+        """The status in words, for the progress lines."""
+        if self.known_id:
+            return f"known upstream bug {self.known_id}"
+        return {"reference": "UNJUDGED: the reference disagrees with torchao",
+                "upstream": "UNJUDGED: torchao crashes where the reference reports an annotation error"}.get(
+                    self.triage, "NEW")
 
 
 @dataclass
@@ -98,7 +123,10 @@ class CampaignResult:
         return [f for f in self.findings if f.is_new]
 
     def known(self) -> list[Finding]:
-        return [f for f in self.findings if not f.is_new]
+        return [f for f in self.findings if f.known_id is not None]
+
+    def unjudged(self) -> list[Finding]:
+        return [f for f in self.findings if f.unjudged]
 
 
 def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
@@ -110,7 +138,8 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
     head = "interrupted: " if result.interrupted else ""
     lines = [f"\n{head}{result.cases} cases in {result.seconds:.1f} s "
              f"({result.cases / max(result.seconds, 1e-9):.1f}/s); "
-             f"{len(result.new())} new finding(s), {len(result.known())} known"]
+             f"{len(result.new())} new finding(s), {len(result.known())} known"
+             + (f", {len(result.unjudged())} UNJUDGED" if result.unjudged() else "")]
     if result.findings:
         for i, r in enumerate(rows):
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -125,10 +154,12 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
     if result.workers_lost:
         lines.append(f"{result.workers_lost} worker(s) lost to their node or actor and restarted; findings already "
                      "sent are safe")
-    reference = [f for f in result.findings if f.triage == "reference"]
-    if reference:
-        lines.append(f"{len(reference)} finding(s) where the candidate agrees with torchao and the reference does "
-                     "not: suspected bugs of the reference prepare, not of the candidate")
+    unjudged = result.unjudged()
+    if unjudged:
+        lines.append(f"!! {len(unjudged)} UNJUDGED disagreement(s) with torchao: the candidate does what torchao does "
+                     "and the reference does not. Not failures of the candidate, so the exit status ignores them "
+                     "(--strict fails on them); they are questions for the harness's maintainers: please report "
+                     "them with the case file(s) above.")
     if result.harness_errors:
         total = sum(result.harness_errors.values())
         lines.append(f"THE HARNESS FAILED: {total} error(s) of the harness itself, {len(result.harness_errors)} "
@@ -145,6 +176,6 @@ def exit_status(result: CampaignResult, config: CampaignConfig) -> int:
         return EXIT_USAGE
     if result.harness_errors:
         return EXIT_HARNESS
-    if result.new() or (config.strict and result.findings):
+    if result.new() or (config.strict and result.findings):  # unjudged and known: only with strict
         return EXIT_FOUND
     return EXIT_OK

@@ -15,7 +15,7 @@ from harness import strategies
 from harness.case import Ref
 from harness.case.files import iter_cases
 from harness.check import known_bugs
-from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_REFERENCE, check_case
+from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_REFERENCE, TRIAGE_UPSTREAM, check_case
 
 
 @given(strategies.cases(mode="valid", max_nodes=10))
@@ -166,6 +166,8 @@ def _triage_cases():
         "ao-tensor-kwarg": (_adversarial_case("tensor_kwarg", "ao-tensor-kwarg"), accepts_silently, False),
         "ao-lenient-not-an-input": (_adversarial_case("not_an_input", "ao-lenient-not-an-input", observed=True),
                                     torchao_perturbed, True),
+        # torchao leaves the in-place edge unobserved: the candidate observes it, with another configuration
+        "ao-buffer-walk-skips-lists": (_corpus_case("ao-buffer-walk-skips-lists"), reference_perturbed, False),
     }
 
 
@@ -238,3 +240,48 @@ def test_a_rejected_annotation_set_is_the_references_outcome_without_another_bui
     assert report.reference.canonical == run.canonical_error(raised.value)
     assert report.analysis is None
     assert len(builds) == 2
+
+
+def _tensor_kwarg_and_self_cycle():
+    """add(x, other=y) whose edge from x shares with itself: two faults. The reference reports the first it meets
+    (the tensor keyword argument); torchao recurses on the cycle until RecursionError."""
+    from harness import case as C
+    from harness.corpus.scenarios.builders import ann, call, out, ph, shared_edge
+
+    graph = (ph("x", (2, 4)), ph("y", (2, 4)), call("add", "aten.add.Tensor", Ref("x"), other=Ref("y")), out("add"))
+    return C.Case(C.Graph(graph), (ann("add", (("x", shared_edge("x", "add")),)),), False, None, C.Info())
+
+
+def test_torchao_crashing_where_the_reference_names_the_fault_is_upstreams_bug_not_ours():
+    """Issue 15: TensorKwargError against RecursionError was triaged "the reference disagrees". A RecursionError is
+    never a correct outcome: a known bug names it when one does, else the triage still blames upstream."""
+    case = _tensor_kwarg_and_self_cycle()
+    report = check_case(case, upstream_prepare)
+    assert isinstance(report.reference.error, prepare_impl.TensorKwargError)
+    assert isinstance(report.candidate.error, RecursionError)
+    assert report.triage == TRIAGE_KNOWN and report.known.id == "ao-4483-bare-error", report.summary()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(known_bugs, "KNOWN_BUGS", ())
+        unnamed = check_case(case, upstream_prepare)
+    assert unnamed.triage == TRIAGE_UPSTREAM and unnamed.known is None, unnamed.summary()
+    assert unnamed.signature.startswith("upstream-crash") and "torchao crashes" in unnamed.summary()
+
+
+def test_a_candidate_accepting_what_the_reference_rejects_like_torchao_is_still_a_reference_question():
+    """The upstream rule needs torchao to *crash*: a candidate and torchao both accepting a case the reference
+    rejects (no known bug naming it) leave the reference suspect."""
+    case = _corpus_case("ao-buffer-walk-skips-lists")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(known_bugs, "KNOWN_BUGS", ())
+        report = check_case(case, upstream_prepare)
+    assert report.triage == TRIAGE_REFERENCE, report.summary()
+
+
+def test_the_in_place_edge_behind_a_list_argument_is_a_known_upstream_bug():
+    """Issue 15: minimum(cat([x, x]), buffer) then relu_: torchao leaves the edge unobserved, the reference
+    observes it (torchao's producer walk skips the list)."""
+    case = _corpus_case("ao-buffer-walk-skips-lists")
+    report = check_case(case, upstream_prepare)
+    assert report.triage == TRIAGE_KNOWN and report.known.id == "ao-buffer-walk-skips-lists", report.summary()
+    assert "edge:minimum->relu_" in report.summary()
+    assert not check_case(case, prepare_impl.prepare).failed

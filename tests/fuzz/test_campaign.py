@@ -168,12 +168,36 @@ def test_summary_table_lists_each_finding_with_its_status():
                          triage="reference"),
     ])
     table = campaign.summary_table(result, CampaignConfig())
-    assert "2 new finding(s), 1 known" in table
+    assert "1 new finding(s), 1 known, 1 UNJUDGED" in table
     lines = table.splitlines()
     assert any("NEW" in line and "out/a.json" in line for line in lines)
     assert any("known (ao-4421)" in line and "out/b.json" in line for line in lines)
-    assert any("REFERENCE? (ours)" in line and "out/c.json" in line for line in lines)
-    assert "suspected bugs of the reference prepare" in table
+    assert any("REFERENCE? (unjudged)" in line and "out/c.json" in line for line in lines)
+    assert "1 UNJUDGED disagreement(s) with torchao" in table and "--strict" in table
+
+
+def _finding(signature, triage, known_id=None):
+    return campaign.Finding(signature, known_id, None, None, f"out/{signature}.json", "...", 2, 0.5, 1.0,
+                            triage=triage)
+
+
+@pytest.mark.parametrize("triage", ["reference", "upstream"])
+def test_an_unjudged_disagreement_with_torchao_passes_unless_strict(triage):
+    """The exit policy: the candidate does what torchao does, so the run passes; --strict fails on it."""
+    result = campaign.CampaignResult(cases=10, seconds=1.0, findings=[_finding("x", triage)])
+    (f,) = result.findings
+    assert f.unjudged and not f.is_new and result.new() == [] and result.unjudged() == [f]
+    assert exit_status(result, CampaignConfig()) == 0
+    assert exit_status(result, CampaignConfig(strict=True)) == 1
+    assert "UNJUDGED" in f.label and "UNJUDGED" in campaign.summary_table(result, CampaignConfig())
+
+
+def test_a_new_finding_fails_the_run_beside_unjudged_and_known_ones():
+    result = campaign.CampaignResult(cases=10, seconds=1.0, findings=[
+        _finding("a", "reference"), _finding("b", "known", "ao-4421"), _finding("c", "new")])
+    assert [f.signature for f in result.new()] == ["c"]
+    assert exit_status(result, CampaignConfig()) == 1
+    assert exit_status(campaign.CampaignResult(10, 1.0, result.findings[:2]), CampaignConfig()) == 0
 
 
 # ---- real campaigns ---------------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Rules:
 
 * an annotated output whose ``meta["val"]`` is not a ``FakeTensor`` is never observed;
 * an annotated edge whose argument is the destination written in place by a mutating op (first argument
-  of e.g. ``copy_``, produced from module buffers only, without graph inputs) is not observed -- unless
+  of e.g. ``copy_``, produced from module buffers only, without graph inputs, counting the nodes inside list
+  arguments such as ``cat([x, ...])``: torchao 0.18's walk skips those, its known bug
+  ``ao-buffer-walk-skips-lists``) is not observed -- unless
   that destination has an annotated output, whose observer the op then reads (torchao only recognises
   the destination when the op reads it directly);
 * an edge in the same group as its producer's output is observed by that output's observer, so an edge
@@ -30,20 +32,20 @@ def _is_fake_tensor(value: Any) -> bool:
 
 
 def _buffer_only_producers(arg: Node) -> Optional[list[Node]]:
-    """Nodes ``arg`` is computed from, or ``None`` when a graph input (placeholder) feeds it."""
-    seen = [arg]
+    """Nodes ``arg`` is computed from (through every input node, list elements included), or ``None`` when a
+    graph input (placeholder) feeds it."""
+    seen = {arg: None}  # insertion-ordered; each node walked once
     frontier = [arg]
     while frontier:
         cur = frontier.pop()
-        for a in list(cur.args) + list(cur.kwargs.values()):
-            if not isinstance(a, Node):
-                continue
+        for a in cur.all_input_nodes:
             if a.op == "placeholder":
                 return None
-            seen.append(a)
-            if not (a.op == "call_function" and a.target is getattr):
-                frontier.append(a)
-    return seen
+            if a not in seen:
+                seen[a] = None
+                if not (a.op == "call_function" and a.target is getattr):
+                    frontier.append(a)
+    return list(seen)
 
 
 def _is_inplace_buffer_destination(node: Node, arg: Node, buffer_names: set) -> bool:

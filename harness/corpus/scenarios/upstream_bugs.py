@@ -11,6 +11,7 @@ from typing import Optional
 from harness import case as C
 from harness.corpus.scenarios.builders import (
     ACT,
+    attr,
     ACT_QAT,
     AO,
     AO_PREPARE,
@@ -214,6 +215,26 @@ def upstream_bug_scenarios() -> list[Scenario]:
              for i in range(DEEP_CHAIN_LENGTH)],
             check=_check_deep_chain,
             tags=("ao-deep-chain",),
+        ),
+        upstream_bug_scenario(
+            "in-place op on cat of an input and a buffer is taken for a buffer update",
+            "https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/graph_utils.py#L194-L209",
+            "Found by the fuzz campaign (no public report yet). m = minimum(cat([x, x]), state) with the buffer "
+            "'state', then relu_(m) with its input edge annotated. torchao 0.18 decides whether an in-place op "
+            "writes a buffer-only value with _is_mutable_buffer_arg, which walks m's producers with "
+            "collect_producer_nodes; that walk looks only at arguments that are nodes themselves and skips the list "
+            "[x, x], so it never meets the placeholder x, meets the buffer, and takes m for a buffer update: the "
+            "annotated edge (m -> relu_), an activation computed from the model's input, gets no observer and stays "
+            "in float. The same happens with torchao's XNNPACK quantizer on an exported module (repros/). The "
+            "reference walks every input node, list elements included: the edge is observed.",
+            "wrong",
+            (attr("state", "state", (8, 8), "buffer"), ph("x", (4, 8)),
+             call("cat", "aten.cat.default", (R("x"), R("x"))),
+             call("minimum", "aten.minimum.default", R("cat"), R("state")),
+             call("relu_", "aten.relu_.default", R("minimum")), out("minimum")),
+            [ann("relu_", (("minimum", ACT),))],
+            tags=("ao-buffer-walk-skips-lists",),
+            groups=partition(["edge:minimum->relu_"]),
         ),
         upstream_bug_scenario(
             "derived spec whose sources come later in graph order",

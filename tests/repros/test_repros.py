@@ -1,0 +1,49 @@
+"""The standalone repro scripts of ``repros/``: each reproduces its upstream bug on its own, and the reference
+prepare is right on the same program.
+
+Each script exits 1 while its bug is there and 0 once upstream fixes it, so running it is a strict xfail: the day
+torchao fixes the bug, the suite says so.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import prepare_impl
+
+REPROS = Path(__file__).resolve().parents[2] / "repros"
+SCRIPTS = sorted(REPROS.glob("*.py"))
+
+
+def test_there_are_repro_scripts():
+    assert SCRIPTS, f"no script in {REPROS}"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the upstream bug each script reproduces is still in torchao 0.18")
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_script_passes_once_upstream_is_fixed(script, tmp_path):
+    env = {**os.environ, "PYTHONPATH": ""}  # standalone: torch and torchao only, not this project
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # anything else is the script's own failure, not the bug
+    assert done.returncode == 0, done.stdout[-1500:]
+
+
+def test_reference_observes_the_in_place_edge_torchao_misses():
+    """ao-buffer-walk-skips-lists: the reference's prepare_pt2e, given the repro's module and quantizer, observes
+    the edge into add_ (the value depends on the input x through cat)."""
+    script = runpy.run_path(str(REPROS / "ao_buffer_walk_skips_lists.py"), run_name="repro")
+    exported = torch.export.export(script["Model"]().eval(), (torch.randn(1, 3, 8, 8),)).module()
+    quantizer = script["XNNPACKQuantizer"]().set_global(script["get_symmetric_quantization_config"]())
+    prepared = prepare_impl.prepare_pt2e(exported, quantizer)
+    add_ = next(n for n in prepared.graph.nodes if n.target == torch.ops.aten.add_.Tensor)
+    first = add_.args[0]
+    assert first.op == "call_module" and first.target.startswith("activation_post_process_"), prepared.graph
