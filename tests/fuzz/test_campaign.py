@@ -78,8 +78,10 @@ def _case_json():
 
 
 def _finding(stage, signature="partition[x]", worker=0, triage="new", known=None):
-    return FindingEvent(worker, stage, "divergence", signature, triage, known, "title" if known else None,
-                        "https://example.org" if known else None, "what went wrong", 3, 1.0, _case_json())
+    return FindingEvent(worker=worker, stage=stage, kind="divergence", signature=signature, triage=triage,
+                        known_id=known, known_title="title" if known else None,
+                        link="https://example.org" if known else None, summary="what went wrong", nodes=3,
+                        detected=1.0, case=_case_json())
 
 
 def test_the_driver_writes_pending_then_shrunk_and_keeps_one_file_per_signature(tmp_path):
@@ -176,7 +178,7 @@ def test_summary_table_lists_each_finding_with_its_status():
     assert "1 UNJUDGED disagreement(s) with torchao" in table and "--strict" in table
 
 
-def _finding(signature, triage, known_id=None):
+def _judged(signature, triage, known_id=None):
     return campaign.Finding(signature, known_id, None, None, f"out/{signature}.json", "...", 2, 0.5, 1.0,
                             triage=triage)
 
@@ -184,7 +186,7 @@ def _finding(signature, triage, known_id=None):
 @pytest.mark.parametrize("triage", ["reference", "upstream"])
 def test_an_unjudged_disagreement_with_torchao_passes_unless_strict(triage):
     """The exit policy: the candidate does what torchao does, so the run passes; --strict fails on it."""
-    result = campaign.CampaignResult(cases=10, seconds=1.0, findings=[_finding("x", triage)])
+    result = campaign.CampaignResult(cases=10, seconds=1.0, findings=[_judged("x", triage)])
     (f,) = result.findings
     assert f.unjudged and not f.is_new and result.new() == [] and result.unjudged() == [f]
     assert exit_status(result, CampaignConfig()) == 0
@@ -194,7 +196,7 @@ def test_an_unjudged_disagreement_with_torchao_passes_unless_strict(triage):
 
 def test_a_new_finding_fails_the_run_beside_unjudged_and_known_ones():
     result = campaign.CampaignResult(cases=10, seconds=1.0, findings=[
-        _finding("a", "reference"), _finding("b", "known", "ao-4421"), _finding("c", "new")])
+        _judged("a", "reference"), _judged("b", "known", "ao-4421"), _judged("c", "new")])
     assert [f.signature for f in result.new()] == ["c"]
     assert exit_status(result, CampaignConfig()) == 1
     assert exit_status(campaign.CampaignResult(10, 1.0, result.findings[:2]), CampaignConfig()) == 0
@@ -257,7 +259,8 @@ def test_the_help_documents_the_exit_statuses():
     proc = subprocess.run([sys.executable, "-m", "harness", "fuzz", "--help"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0
-    for status in ("0 nothing new", "1 a new", "2 usage", "3 the harness failed", "130 interrupted"):
+    for status in ("0 nothing new", "1 a NEW finding", "2 usage", "3 the harness itself failed",
+                   "130 interrupted", "unjudged disagreements", "with --strict, any finding"):
         assert status in " ".join(proc.stdout.split()), status
     assert "--generation {fast,hypothesis}" in proc.stdout
 
