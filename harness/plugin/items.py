@@ -115,7 +115,8 @@ def run_as_test(node: pytest.Item, source: Any, check: Any, options: Any) -> Non
     finally:
         trace_log.disabled = disabled
     outcome = result.outcome
-    if outcome == "failed" and check.check != "corpus":  # a saved graph is in the corpus already
+    unjudged = any(p.level == "warning" and p.check == "prepare" for p in result.problems)
+    if (outcome == "failed" or unjudged) and check.check != "corpus":  # a saved graph is in the corpus already
         save_finding(result, options.corpus)
     node.user_properties.append(("pt2e", {**result.summary_record(), "test": check.name}))
     for p in result.problems:

@@ -1,6 +1,11 @@
 """Check 3: the reference prepare and the prepare under test agree on a graph the quantizer annotated, and the
-prepared model is sound (:func:`harness.check.run.check_case` on the extracted case; known upstream bugs are
-``known``, not errors)."""
+prepared model is sound (:func:`harness.check.run.check_case` on the extracted case).
+
+The levels (the policy of the campaign's exit status, :mod:`harness.fuzz.config`): a failure only the prepare under
+test has is an ``error``; a known upstream bug (torchao fails the same way) is ``known``; an *unjudged*
+disagreement (the prepare under test does what torchao does and the reference does not) is a ``warning``: not the
+quantizer's failure, so it does not fail the author's CI, but the case is saved and the warning asks for a report
+(``-W error::harness.plugin.QuantizerWarning`` makes it fail)."""
 
 from __future__ import annotations
 
@@ -9,12 +14,12 @@ from typing import Any, Callable
 from torch.fx import GraphModule
 
 import prepare_impl
-from harness.check.run import check_case, load_function
+from harness.check.run import TRIAGE_REFERENCE, TRIAGE_UPSTREAM, check_case, load_function
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.derive_registry import unnamed_derive_functions
 from harness.fx.extract import UnsupportedGraph, extract_case
 from harness.suite.describe import exc_line
-from harness.suite.results import Level, Problem
+from harness.suite.results import Problem
 
 __all__ = ["load_prepare", "check_prepare"]
 
@@ -62,5 +67,12 @@ def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float,
                         f"{exc_line(report.reference.error)}", "skip")], case
     if not report.failed:
         return [], case
-    level: Level = "known" if report.known is not None else "error"
-    return [Problem("prepare", report.summary(), level)], case
+    if report.known is not None:
+        return [Problem("prepare", report.summary(), "known")], case
+    if report.triage in (TRIAGE_REFERENCE, TRIAGE_UPSTREAM):
+        return [Problem("prepare", f"{UNJUDGED}\n{report.summary()}", "warning")], case
+    return [Problem("prepare", report.summary(), "error")], case
+
+
+UNJUDGED = ("UNJUDGED disagreement with torchao: the prepare under test does what torchao does and the reference "
+            "does not. Not a failure of this quantizer; please report it to the harness with the saved case.")
