@@ -27,8 +27,7 @@ NEW_LINE = re.compile(r"finding \((NEW|REFERENCE\?)")
 
 
 def main() -> None:
-    from harness.fuzz.mutants import MUTANTS
-    from harness.fuzz.upstream_mutants import UPSTREAM_MUTANTS
+    from harness.mutants import MUTANTS, UPSTREAM_MUTANTS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)

@@ -38,7 +38,7 @@ def main_fuzz(argv: list[str], started: float | None = None) -> int:
 
 
 def main_shrink(argv: list[str]) -> int:
-    from harness.fuzz.shrink import main_shrink as run  # loads torch: only when asked for
+    from harness.fuzz.cli_shrink import main_shrink as run  # loads torch: only when asked for
 
     return run(argv)
 

@@ -1,5 +1,5 @@
 """Forwarding modules: a module kept at an old public name whose attributes are those of the module where the code
-now lives (``harness.quantizers``, ``harness.mutants``, ``harness.derive``), resolved on first use."""
+now lives (``harness.quantizers``), resolved on first use."""
 
 from __future__ import annotations
 

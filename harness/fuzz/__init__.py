@@ -1,1 +1,3 @@
-"""The fuzz campaign (driver and workers) and the deliberately broken prepares it must catch (mutants)."""
+"""The fuzz campaign: the driver, its workers and their two searches, the engines, the case reducer (``reduce``),
+and the ``fuzz`` and ``shrink`` commands (``cli``, ``cli_shrink``). The mutants it must catch live apart, in
+:mod:`harness.mutants`, and are named only by string (``--candidate harness.mutants:NAME``)."""

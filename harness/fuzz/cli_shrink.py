@@ -1,7 +1,7 @@
 """``python -m harness shrink CASE``: shrink a saved finding further, keeping its failure, and save it beside it.
 
 The rule: the case is checked by the campaign's target (the prepare ``--candidate``, or ``--quantizer`` with it) and
-its signature noted; then the greedy reducer (:func:`harness.fuzz.greedy.shrink_case`, the one the campaign's
+its signature noted; then the greedy reducer (:func:`harness.fuzz.reduce.shrink_case`, the one the campaign's
 workers shrink with) runs until no edit applies (a fixpoint) or ``--seconds`` are spent (no limit by default). The
 smaller case is written with :func:`harness.case.files.save_case` into the folder of the old one (content-named; the
 old file is kept), and the old and new sizes (nodes, annotations) and path printed.
@@ -18,16 +18,16 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+
 from harness.case import Case
 from harness.case.files import load_case, save_case
 from harness.case.jsonform import CaseFormatError
 from harness.fuzz.cli import QUANTIZER_TARGET
 from harness.fuzz.config import EXIT_FOUND, EXIT_OK, EXIT_USAGE, CampaignConfig
-from harness.fuzz.greedy import Attempt, attempt, shrink_case
-from harness.fuzz.reduce import size
+from harness.fuzz.reduce import Attempt, attempt, shrink_case, size
 from harness.fuzz.target import Target, load_target
 
-__all__ = ["Attempt", "attempt", "shrink_case", "main_shrink"]
+__all__ = ["main_shrink", "shrink_parser"]
 
 
 def _saved_form(target: Target, case: Case, result: Attempt, original: Case) -> Case:

@@ -38,7 +38,7 @@ class CampaignConfig:
     mode: str = "mixed"  # valid | adversarial | mixed
     max_nodes: int = 10
     round_size: int = 30  # cases per hypothesis round (generation "hypothesis")
-    generation: str = "fast"  # fast (harness.strategies.fast, shrunk by harness.fuzz.greedy) | hypothesis
+    generation: str = "fast"  # fast (harness.strategies.fast, shrunk by harness.fuzz.reduce) | hypothesis
     numerics: bool = False
     float_semantics: bool = False  # run the float-semantics invariant (runs both models: slower)
     shrink_seconds: float = 30.0  # longest shrinking of one finding (always within the budget)

@@ -5,7 +5,7 @@ The rule: cases come from :func:`harness.strategies.fast.fast_example` of the ta
 as hypothesis's, without its engine's cost per draw), from ``random.Random(spec.seed)``: the same seed gives the
 same cases. A case that fails in a way the worker has not seen is sent at once as a *pending* finding, unless it is
 sent as found (:meth:`harness.fuzz.worker.Worker.unshrunk`: a known upstream bug, or found late); then
-:func:`harness.fuzz.greedy.shrink_case` shrinks it, keeping only edits that fail with the same signature, until a
+:func:`harness.fuzz.reduce.shrink_case` shrinks it, keeping only edits that fail with the same signature, until a
 fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is sent as the *shrunk* finding.
 An exception from the strategies themselves is an error of the harness (sent, counted, the search goes on), as under
 hypothesis. Every check while shrinking runs under the case guard, as the search's do, so a hang or a crash of the
@@ -20,7 +20,7 @@ import time
 import traceback
 
 from harness.fuzz.events import STAGE_PENDING, STAGE_SHRUNK, HarnessError
-from harness.fuzz.greedy import shrink_case
+from harness.fuzz.reduce import shrink_case
 from harness.fuzz.worker import Worker, error_key
 from harness.strategies.fast import FastUnsupported, fast_example
 

@@ -1,11 +1,12 @@
-"""Copies of the reference prepare broken on purpose, one rule each: the harness must notice every one.
+"""Mutants of the reference prepare (:mod:`prepare_impl`), one broken rule each: the harness must notice every one.
 
-Each mutant has torchao's ``prepare`` signature, so the campaign can fuzz it::
+The rule: a mutant runs the reference with one of its pieces swapped for a broken one (``unittest.mock.patch`` of
+a module attribute, for the duration of the call), and has torchao's ``prepare`` signature, so the campaign can
+fuzz it under its public name (:mod:`harness.mutants`)::
 
     python -m harness fuzz --candidate harness.mutants:no_output_sharing --seconds 60
 
-A mutant runs the reference with one of its pieces swapped for a broken one (``unittest.mock.patch`` of a
-module attribute, for the duration of the call). ``MUTANTS`` maps each name to the rule it breaks.
+``MUTANTS`` maps each name to the rule it breaks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from contextlib import ExitStack
 from typing import Callable
 from unittest import mock
 
-from harness.fuzz.upstream_mutants import *  # noqa: F401,F403 - mutants of torchao's prepare, UPSTREAM_MUTANTS
 import prepare_impl
 from prepare_impl import grouping, insertion, observers
 from prepare_impl import prepare as prepare_module

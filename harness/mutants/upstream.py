@@ -1,17 +1,18 @@
 """Mutants of torchao's own ``prepare``, one broken rule each: mutation testing against upstream, not the reference.
 
-Each mutant is a small source edit (an exact fragment of ``torchao/quantization/pt2e/prepare.py`` and its
+The rule: each mutant is a small source edit (an exact fragment of ``torchao/quantization/pt2e/prepare.py`` and its
 replacement) applied at run time to the text of the *installed* module, which is then compiled and loaded under
 another name (``harness_upstream_mutant_<name>``); the project stores only the edit, never a copy of the module.
 A fragment that is not found exactly once raises :class:`UpstreamEditError` naming the mutant and the module, so a
 torchao upgrade that moves the code is noticed instead of silently testing nothing.
 
-Each mutant has torchao's ``prepare`` signature, so the campaign can fuzz it::
+Each mutant has torchao's ``prepare`` signature, so the campaign can fuzz it under its public name
+(:mod:`harness.mutants`)::
 
     python -m harness fuzz --candidate harness.mutants:upstream_no_output_sharing --seconds 30 --stop-on-new
 
-``UPSTREAM_MUTANTS`` maps each name to the rule it breaks. An edit is applied on the first call of its mutant
-(importing this module stays cheap and an outdated fragment breaks only its own mutant).
+``UPSTREAM_MUTANTS`` maps each name to the rule it breaks. An edit is applied on the first call of its mutant, not
+on import, so an outdated fragment breaks only its own mutant.
 """
 
 from __future__ import annotations

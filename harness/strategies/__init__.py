@@ -34,10 +34,8 @@ from harness.strategies.shapes import (
     SHAPE_RULES,
     Meta,
     ShapeRuleError,
-    has_tensor_kwarg,
     infer_meta,
     is_float,
-    refs,
 )
 
 __all__ = [
@@ -64,11 +62,9 @@ __all__ = [
     "exported_cases",
     "graph_to_module",
     "graphs",
-    "has_tensor_kwarg",
     "infer_meta",
     "is_float",
     "later_anchored_shares",
-    "refs",
 ]
 
 

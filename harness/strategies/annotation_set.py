@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from harness.case import EdgeRef, Graph, Node, NodeAnnotation, NodeRef, Ref, Spec, Target, TensorMeta
-from harness.strategies.shapes import Meta, has_tensor_kwarg, infer_meta, is_float, refs
+from harness.case.walks import has_tensor_kwarg, refs
+from harness.strategies.shapes import Meta, infer_meta, is_float
 
 __all__ = ["WEIGHTED_OPS", "Item", "items_by_node", "annotation_items", "Ann", "AnnSet"]
 

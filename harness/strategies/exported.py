@@ -18,6 +18,7 @@ import torch
 from hypothesis import strategies as st
 
 from harness.case import Case, Expected, Graph, Info, Node, Ref, TensorMeta
+from harness.case.walks import has_tensor_kwarg, users_of
 from harness.fx.build import build_module, example_inputs, extract_case
 from harness.fx.export import export_module
 from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
@@ -25,7 +26,7 @@ from harness.strategies.annotations import annotations
 from harness.strategies.cases import as_strategy
 from harness.strategies.graphs import graphs
 from harness.strategies.op_gens import BASIC_OPS
-from harness.strategies.shapes import Meta, ShapeRuleError, arg_at, has_tensor_kwarg, refs
+from harness.strategies.shapes import Meta, ShapeRuleError, arg_at
 from harness.strategies.fast import assume
 
 __all__ = ["graph_to_module", "export_graph", "exported_cases", "EXPORTABLE_OPS"]
@@ -51,14 +52,6 @@ def graph_to_module(graph: Graph, seed: int = 0) -> torch.nn.Module:
     values = build_module(graph, seed)
     return GraphProgram(graph, {n.name: values.get_parameter(n.target) if n.attr_kind == "parameter"
                                 else values.get_buffer(n.target) for n in graph.nodes if n.op == "get_attr"})
-
-
-def _users(graph: Graph) -> dict[str, list[str]]:
-    users: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    for n in graph.nodes:
-        for r in refs((n.args, n.kwargs)):
-            users[r].append(n.name)
-    return users
 
 
 def _module_for(node: Node, attrs: Mapping[str, torch.Tensor], users: Mapping[str, list[str]]) -> Optional[torch.nn.Module]:
@@ -103,7 +96,7 @@ class GraphProgram(torch.nn.Module):
         super().__init__()
         self._graph = graph
         self._owned_by_module: set[str] = set()
-        users = _users(graph)
+        users = users_of(graph)
         owned: set[str] = set()
         for n in graph.nodes:
             if n.op == "call_function" and n.target in _MODULE_OPS:

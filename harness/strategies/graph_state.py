@@ -18,8 +18,9 @@ from typing import Callable, Optional, Sequence
 
 from hypothesis import strategies as st
 
-from harness.case import Node, Ref, TensorMeta
-from harness.strategies.shapes import FLOAT, SHAPE_RULES, Meta, refs
+from harness.case import Node, TensorMeta
+from harness.case.walks import refs
+from harness.strategies.shapes import FLOAT, SHAPE_RULES, Meta
 from harness.strategies.reuse import BOOLS
 
 __all__ = [

@@ -9,13 +9,12 @@ the tests compare its answer with the FakeTensors of the built module.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Mapping, Sequence, Union
+from typing import Callable, Mapping, Sequence, Union
 
-from harness.case import Graph, Node, Ref, TensorMeta
+from harness.case import Graph, Ref, TensorMeta
 
 __all__ = [
-    "ShapeRuleError", "Meta", "FLOAT", "MAX_NUMEL", "SHAPE_RULES", "infer_meta", "refs", "is_float", "has_tensor_kwarg",
-    "arg_at",
+    "ShapeRuleError", "Meta", "FLOAT", "MAX_NUMEL", "SHAPE_RULES", "infer_meta", "is_float", "arg_at",
 ]
 
 
@@ -35,20 +34,6 @@ Meta = dict[str, Union[TensorMeta, tuple[TensorMeta, ...], None]]
 
 FLOAT = "float32"
 MAX_NUMEL = 4096  # no generated value is bigger (tensors stay tiny, graphs build and run fast)
-
-
-def refs(x) -> Iterator[str]:
-    """Names of the nodes referenced in an argument structure (depth first, in order)."""
-    if isinstance(x, Ref):
-        yield x.name
-    elif isinstance(x, tuple):
-        for y in x:
-            yield from refs(y)
-
-
-def has_tensor_kwarg(node: Node) -> bool:
-    """Whether ``node`` passes a tensor (a node reference) as a keyword argument."""
-    return any(True for _, v in node.kwargs for _ in refs((v,)))
 
 
 def is_float(value) -> bool:

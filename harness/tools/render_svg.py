@@ -14,9 +14,10 @@ from typing import Callable, Optional
 from xml.sax.saxutils import escape
 
 from harness import case as C
+from harness.case.walks import inputs_of
 from harness.tools.grouping import Grouping, sharing
 from harness.tools.render_text import case_specs, group_spec, key_text, node_text, unobserved_keys
-from harness.tools.svg_layout import BOX_H, MARGIN, Box, inputs_of, layout
+from harness.tools.svg_layout import BOX_H, MARGIN, Box, layout
 
 __all__ = ["group_colours", "show_svg"]
 

@@ -8,35 +8,17 @@ of their neighbours, in three sweeps (down, up, down), which keeps edges short a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from harness import case as C
+from harness.case.walks import inputs_of
 
-__all__ = ["BOX_H", "MARGIN", "Box", "inputs_of", "layout"]
+__all__ = ["BOX_H", "MARGIN", "Box", "layout"]
 
 BOX_H = 42  # height of a node box
 _LAYER_GAP = 64  # vertical space between layers (where the edges run)
 _COL_GAP = 28  # least horizontal space between two boxes of a layer
 MARGIN = 24
 _CHAR_W = 7.0  # estimated width of a character of a label
-
-
-def inputs_of(node: C.Node) -> list[str]:
-    """Names of the nodes ``node`` reads, in argument order (positional, then kwargs), with repeats."""
-    out: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, C.Ref):
-            out.append(value.name)
-        elif isinstance(value, tuple):
-            for v in value:
-                walk(v)
-
-    for a in node.args:
-        walk(a)
-    for _, v in node.kwargs:
-        walk(v)
-    return out
 
 
 @dataclass

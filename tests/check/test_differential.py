@@ -44,7 +44,7 @@ def test_adversarial_annotations_get_the_typed_error(case_and_kind):
 
 
 def test_a_known_bug_is_recognised_and_a_mutant_is_not():
-    from harness.fuzz import mutants
+    from harness import mutants
 
     root = Path(__file__).resolve().parents[2] / "corpus" / "upstream_bugs"
     ((_, case),) = [(p, c) for p, c in iter_cases(root) if "ao-implicit-root-loop" in c.info.tags]

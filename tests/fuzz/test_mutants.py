@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hseed
 
-from harness.fuzz import mutants
-from harness import strategies
+from harness import mutants, strategies
 from harness.check.run import check_case, load_function
+from harness.common.loading import resolve_object
 
 
 class _Caught(Exception):
@@ -48,3 +48,14 @@ def test_every_mutant_is_reached_through_its_public_string_and_says_its_rule():
         fn = load_function(f"harness.mutants:{name}")
         assert fn is getattr(mutants, name), name
         assert rule in (fn.__doc__ or ""), (name, fn.__doc__)
+
+
+def test_every_mutant_of_the_reference_and_of_torchao_resolves_at_its_public_name():
+    """``harness.mutants:NAME`` resolves, for every mutant of both kinds, to the mutant registered under NAME."""
+    assert not set(mutants.MUTANTS) & set(mutants.UPSTREAM_MUTANTS)
+    homes = dict.fromkeys(mutants.MUTANTS, mutants.reference)
+    homes.update(dict.fromkeys(mutants.UPSTREAM_MUTANTS, mutants.upstream))
+    for name, home in homes.items():
+        fn = resolve_object(f"harness.mutants:{name}")
+        assert fn is getattr(home, name) and fn.__name__ == name, name
+    assert set(mutants.__all__) == {"MUTANTS", "UPSTREAM_MUTANTS", *homes}

@@ -13,8 +13,8 @@ import pytest
 from harness.case import Ctor, EdgeRef, Graph, Node, NodeAnnotation, NodeRef, QSpec, Ref, SharedSpec, TensorMeta
 from harness.case.files import load_case, save_case
 from harness.check.run import check_case, load_function
-from harness.fuzz.reduce import size, smaller_cases
-from harness.fuzz.shrink import main_shrink, shrink_case
+from harness.fuzz.cli_shrink import main_shrink
+from harness.fuzz.reduce import shrink_case, size, smaller_cases
 from harness.fuzz.target import finding_case
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"

@@ -1,4 +1,4 @@
-"""Mutants of torchao's own prepare (``harness.fuzz.upstream_mutants``): the edits still apply to the installed
+"""Mutants of torchao's own prepare (``harness.mutants.upstream``): the edits still apply to the installed
 torchao, they load as separate modules, and the differential check notices every one on generated cases.
 
 An unedited reload through the same machinery is not caught, so a catch comes from the edit, not from the loader.
@@ -18,8 +18,8 @@ import harness.mutants
 from harness import strategies
 from harness.case import Case, EdgeRef, Graph, Node, NodeAnnotation, QSpec, Ref, SharedSpec, TensorMeta
 from harness.check.run import check_case, load_function
-from harness.fuzz import upstream_mutants as um
-from harness.fuzz.mutants import MUTANTS, UPSTREAM_MUTANTS
+from harness.mutants import MUTANTS, UPSTREAM_MUTANTS
+from harness.mutants import upstream as um
 
 EXAMPLES = 400  # generated cases per mutant
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,12 +13,13 @@ from torchao.quantization.pt2e import DerivedObserverOrFakeQuantize
 from torchao.quantization.pt2e.prepare import prepare
 
 from harness import case as C
-from harness.case.files import case_to_json, load_case, loads, save_case
+from harness.case.files import case_to_json, iter_cases, load_case, loads, save_case
 from harness.case.jsonform import CaseFormatError
 from harness.fx import derive_registry as R
 from harness.fx import ops
 from harness.fx.build import UnsupportedGraph, build, example_inputs, extract_case
 
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 OBS = "torchao.quantization.pt2e.observer."
 ACT = C.QSpec("int8", C.Ctor(OBS + "MinMaxObserver"), -128, 127, "per_tensor_affine")
 WEIGHT = C.QSpec("int8", C.Ctor(OBS + "MinMaxObserver"), -127, 127, "per_tensor_symmetric")
@@ -133,6 +136,18 @@ def test_built_in_names_are_unchanged():
         assert ops.resolve_derive_fn(name) is fn and ops.derive_fn_name(fn) == name
     with R.allowed(NAME):
         assert ops.derive_fn_name(R.BUILTIN["harness.derive.bias_qparams_per_tensor"]).startswith("harness.derive.")
+
+
+def test_every_derive_name_stored_in_the_corpus_resolves_with_no_module_of_that_name():
+    """The stored names ``harness.derive.NAME`` are names, not a module: the registry resolves them to the functions
+    of :mod:`harness.fx.derive`, so no forwarding module ``harness.derive`` is needed (and none exists)."""
+    stored = {spec.derive_fn for _, case in iter_cases(CORPUS) for a in case.annotations
+              for spec in (a.output, *(s for _, s in a.inputs)) if isinstance(spec, C.DerivedSpec)}
+    assert stored and all(name.startswith("harness.derive.") for name in stored), stored
+    for name in stored:
+        fn = ops.resolve_derive_fn(name)
+        assert fn.__module__ == "harness.fx.derive" and ops.derive_fn_name(fn) == name, name
+    assert importlib.util.find_spec("harness.derive") is None
 
 
 def test_a_local_function_is_rebuilt_from_its_code_and_recognised_by_it(tmp_path):

@@ -12,7 +12,7 @@ from hypothesis.errors import NoSuchExample
 
 import prepare_impl
 from harness import strategies as S
-from harness.case import Case, Ctor, Graph, Node, NodeAnnotation, NodeRef, QSpec, Ref, TensorMeta
+from harness.case import Case, Ctor, Graph, Node, NodeAnnotation, NodeRef, QSpec, Ref, TensorMeta, walks
 from harness.fx.build import FROM_NODE_KEY, build, build_module, example_inputs
 
 REACH = settings(max_examples=3000, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
@@ -44,14 +44,14 @@ def test_multi_output_ops_have_getitem_users(target):
 
 
 def _inplace_on_activation(g: Graph) -> bool:
-    used = {r for n in g.nodes for r in S.refs((n.args, n.kwargs))}
+    used = {r for n in g.nodes for r in walks.refs((n.args, n.kwargs))}
     return any(n.target in ("aten.relu_.default", "aten.mul_.Tensor") and g.node(n.args[0].name).op != "get_attr"
                and n.name in used for n in g.nodes)
 
 
 GRAPH_FEATURES = {
     "in-place op on an activation, its value consumed": _inplace_on_activation,
-    "list argument by keyword": lambda g: any(isinstance(v, tuple) and not list(S.refs(v))
+    "list argument by keyword": lambda g: any(isinstance(v, tuple) and not list(walks.refs(v))
                                               for n in g.nodes for _, v in n.kwargs),
     "int argument by keyword": lambda g: any(k == "dim" and isinstance(v, int) for n in g.nodes for k, v in n.kwargs),
 }
@@ -66,7 +66,7 @@ def test_tensors_nested_in_a_list_kwarg():
     graph = find(S.graphs(ops={"aten.cat.default", "aten.stack.default"}, tensor_kwargs=True),
                  lambda g: any(k == "tensors" for n in g.nodes for k, _ in n.kwargs), settings=REACH)
     node = next(n for n in graph.nodes if any(k == "tensors" for k, _ in n.kwargs))
-    assert not node.args and S.has_tensor_kwarg(node)
+    assert not node.args and walks.has_tensor_kwarg(node)
     _built_and_run(graph)
 
 
@@ -118,7 +118,7 @@ def test_annotation_features_are_generated_and_prepared(feature):
 
 def test_not_an_input_key_may_carry_none():
     case = find(S.cases(mode="adversarial"), lambda c: c.info.tags[-1] == "not_an_input" and any(
-        s is None and arg not in {r for r in S.refs(c.graph.node(a.node).args)}
+        s is None and arg not in {r for r in walks.refs(c.graph.node(a.node).args)}
         for a in c.annotations for arg, s in a.inputs), settings=REACH)
     with pytest.raises(prepare_impl.NotAnInputError):
         prepare_impl.prepare(build(case), {}, case.is_qat)

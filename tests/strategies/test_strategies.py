@@ -17,6 +17,7 @@ import prepare_impl
 from harness.check import known_bugs
 from harness.fx import ops
 from harness import strategies as S
+from harness.case import walks
 from harness.fx.build import build, build_module, example_inputs
 from harness.case import (
     Case,
@@ -48,7 +49,7 @@ DTYPE_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-(2**15), 2**15
 
 
 def refs(x):
-    return list(S.refs(x))
+    return list(walks.refs(x))
 
 
 def op_nodes(graph: Graph):

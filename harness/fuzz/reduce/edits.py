@@ -1,4 +1,4 @@
-"""The edits that make a case smaller, for ``python -m harness shrink``: pure functions on case data.
+"""The edits that make a case smaller, for the greedy reducer: pure functions on case data.
 
 The rule: :func:`smaller_cases` yields, in a fixed order, every case one edit away from the given one, each smaller
 by a well-founded measure (fewer nodes, outputs, annotations, specs, arguments, or a simpler op or flag), so a
@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Optional
 
 from harness.case import (Case, DerivedSpec, EdgeRef, Graph, Node, NodeAnnotation, NodeRef, Ref, SharedSpec, Spec,
                           Target)
-from harness.strategies.shapes import refs
+from harness.case.walks import inputs_of, map_refs, users_of
 
 __all__ = ["smaller_cases", "size"]
 
@@ -32,18 +32,6 @@ SIMPLEST_OP = "aten.relu.default"
 def size(case: Case) -> tuple[int, int]:
     """(nodes, annotations): what the shrink command reports."""
     return len(case.graph.nodes), len(case.annotations)
-
-
-def _map_refs(value, fn: Callable[[str], str]):
-    if isinstance(value, Ref):
-        return Ref(fn(value.name))
-    if isinstance(value, tuple):
-        return tuple(_map_refs(v, fn) for v in value)
-    return value
-
-
-def _uses(node: Node) -> list[str]:
-    return list(refs((node.args, tuple(v for _, v in node.kwargs))))
 
 
 def _map_spec(spec: Optional[Spec], fn: Callable[[Target], Optional[Target]]) -> Optional[Spec]:
@@ -69,8 +57,7 @@ def _remove_node(case: Case, name: str, into: Optional[str]) -> Case:
             return None
         return EdgeRef(rename(t.arg), t.node)
 
-    nodes = tuple(replace(n, args=_map_refs(n.args, rename), kwargs=tuple((k, _map_refs(v, rename))
-                                                                          for k, v in n.kwargs))
+    nodes = tuple(replace(n, args=map_refs(n.args, rename), kwargs=map_refs(n.kwargs, rename))
                   for n in case.graph.nodes if n.name != name)
     annotations = []
     for a in case.annotations:
@@ -89,19 +76,14 @@ def _remove_node(case: Case, name: str, into: Optional[str]) -> Case:
 
 
 def _node_deletions(case: Case) -> Iterator[Case]:
-    nodes = case.graph.nodes
-    users: dict[str, int] = {n.name: 0 for n in nodes}
-    for n in nodes:
-        for r in _uses(n):
-            if r in users:
-                users[r] += 1
-    for n in reversed(nodes):  # the last nodes first: deleting them frees their inputs
+    users = users_of(case.graph)
+    for n in reversed(case.graph.nodes):  # the last nodes first: deleting them frees their inputs
         if n.op == "output":
             continue
-        if users[n.name] == 0:
+        if not users[n.name]:
             yield _remove_node(case, n.name, None)
         elif n.op == "call_function":
-            for into in dict.fromkeys(_uses(n)):
+            for into in dict.fromkeys(inputs_of(n)):
                 yield _remove_node(case, n.name, into)
 
 
@@ -151,7 +133,7 @@ def _node_simplifications(case: Case) -> Iterator[Case]:
         def with_(m: Node) -> Case:
             return replace(case, graph=Graph(nodes[:i] + (m,) + nodes[i + 1:]))
 
-        first = next(iter(_uses(n)), None)
+        first = next(iter(inputs_of(n)), None)
         if n.target not in (SIMPLEST_OP, "getitem") and first is not None:
             yield with_(replace(n, target=SIMPLEST_OP, args=(Ref(first),), kwargs=()))
         for j in range(len(n.kwargs)):

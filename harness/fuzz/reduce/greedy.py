@@ -1,6 +1,6 @@
 """The greedy reducer: the smallest case, one edit at a time, that still fails the same way.
 
-The rule: :func:`shrink_case` tries the edits of :mod:`harness.fuzz.reduce` in order, keeps the first whose case
+The rule: :func:`shrink_case` tries the edits of :mod:`harness.fuzz.reduce.edits` in order, keeps the first whose case
 still fails with *the same signature*, and starts over, until no edit applies (a fixpoint) or the deadline passes.
 Every check runs under the case time limit (:func:`harness.common.timelimit.call_with_time_limit`): a check over it
 has the signature ``timeout`` (so a hang shrinks as a hang, and any other case that hangs is not the same
@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from harness.case import Case
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
-from harness.fuzz.reduce import smaller_cases
+from harness.fuzz.reduce.edits import smaller_cases
 from harness.fuzz.target import CandidateEscaped
 
 __all__ = ["Attempt", "attempt", "shrink_case"]
