@@ -22,15 +22,17 @@ documents have no ``encoding``, so every ``pt2e-case/1`` file ever written reads
   literal key ``"{runs}"`` as a pair inside ``"{runs}"``.
 
 Templates (run items) are literal JSON except that every string in them, object keys included, is a pattern:
-``{i}``, ``{i+N}`` and ``{i-N}`` (N: 1 to 9 digits) stand for the decimal number ``i``, ``i + N`` and ``i - N``
-(never negative), ``{{`` and ``}}`` for ``{`` and ``}``, and any other brace is an error. A template holds no runs
-(runs do not nest), so what a run costs is known before it is expanded: ``count`` times the size of its template.
+``{i}``, ``{i+N}`` and ``{i-N}`` (N: 1 to ``MAX_OFFSET_DIGITS`` digits) stand for the decimal number ``i``,
+``i + N`` and ``i - N`` (never negative), ``{{`` and ``}}`` for ``{`` and ``}``, and any other brace is an error. A
+template holds no runs (runs do not nest), so what a run costs is known before it is expanded: ``count`` times the
+size of its template.
 Node names are identifiers and cannot contain braces, so ``relu_{i}`` is never a name.
 
 Limits, checked before expanding: the items of ``graph.nodes`` and ``annotations`` (runs counted by ``count``)
 stay within ``MAX_NODES`` and ``MAX_ANNOTATIONS``, and all runs of a document together expand to at most
-:data:`MAX_EXPANDED_BYTES` of compact JSON. Errors are :class:`CaseFormatError` naming the run, e.g.
-``graph.nodes[1].run.count``; errors found later by the decoder name the expanded position (``graph.nodes[1500]``).
+``MAX_EXPANDED_BYTES`` of compact JSON (all three defined in :mod:`harness.case.limits`). Errors are
+:class:`CaseFormatError` naming the run, e.g. ``graph.nodes[1].run.count``; errors found later by the decoder name
+the expanded position (``graph.nodes[1500]``).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ import json
 import re
 from typing import Any, Union
 
-from harness.case.decode_fields import MAX_ANNOTATIONS, MAX_NODES, FieldReader, describe
+from harness.case.decode_fields import FieldReader, describe
 from harness.case.jsonform import CaseFormatError
+from harness.case.limits import MAX_ANNOTATIONS, MAX_EXPANDED_BYTES, MAX_NODES, MAX_OFFSET_DIGITS
 
 __all__ = [
     "ENCODING",
@@ -60,10 +63,9 @@ ENCODING_KEY = "encoding"
 ENCODING = "runs/1"
 RUN = "run"
 RUNS_KEY = "{runs}"
-MAX_EXPANDED_BYTES = 8 * 1024 * 1024  # twice the largest plain file, as compact JSON
 _PER_ITEM_BYTES = 8  # what an expanded item costs besides its text (so a run of empty strings is not free)
 _LIMITS = {"graph.nodes": MAX_NODES, "annotations": MAX_ANNOTATIONS}
-_TOKEN = re.compile(r"\{\{|\}\}|\{i(?:([+-])(\d{1,9}))?\}|[{}]")
+_TOKEN = re.compile(r"\{\{|\}\}|\{i(?:([+-])(\d{1,%d}))?\}|[{}]" % MAX_OFFSET_DIGITS)
 
 Pattern = tuple[Union[str, int], ...]  # literal text and offsets from i
 

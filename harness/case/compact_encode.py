@@ -32,12 +32,12 @@ from harness.case.compact import (
     is_run_marker,
     template_patterns,
 )
+from harness.case.limits import MAX_OFFSET_DIGITS
 
 __all__ = ["MIN_RUN", "compress"]
 
 MIN_RUN = 3
 _DIGITS = re.compile(r"(\d+)")
-_MAX_COUNTER_DIGITS = 9  # what a placeholder offset may have
 
 
 class _NoTemplate(Exception):
@@ -244,7 +244,7 @@ def _pair(a: Any, b: Any) -> Any:
 
 def _counts(x: str, y: str) -> bool:
     """Whether digit runs ``x`` then ``y`` count up by one, each written as ``str`` of its number."""
-    return (len(y) <= _MAX_COUNTER_DIGITS and x == str(int(x)) and y == str(int(y))
+    return (len(y) <= MAX_OFFSET_DIGITS and x == str(int(x)) and y == str(int(y))
             and int(y) == int(x) + 1)
 
 

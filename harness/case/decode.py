@@ -18,18 +18,13 @@ from typing import Any, Optional
 from harness import case as C
 from harness.case import derive_names, names
 from harness.case.compact import expand
-from harness.case.decode_fields import (
-    MAX_ANNOTATIONS,
-    MAX_DEPTH,
-    MAX_DIMS,
-    MAX_NAME_LENGTH,
-    MAX_NODES,
-    MAX_TENSOR_ELEMENTS,
-    NONFINITE,
-    FieldReader,
-    describe,
-)
+from harness.case.decode_fields import NONFINITE, FieldReader, describe
 from harness.case.jsonform import FORMAT, CaseFormatError
+from harness.case.limits import (MAX_ANNOTATIONS, MAX_ARG_TEXT_LENGTH, MAX_ARGS, MAX_CONST_LENGTH, MAX_CTOR_KWARGS,
+                                 MAX_DEPTH, MAX_DERIVED_FROM, MAX_DIMS, MAX_ERROR_LENGTH, MAX_INPUTS, MAX_LINK_LENGTH,
+                                 MAX_NAME_LENGTH, MAX_NODES, MAX_QSCHEME_LENGTH, MAX_QUALNAME_LENGTH, MAX_TAG_LENGTH,
+                                 MAX_TAGS, MAX_TARGET_LENGTH, MAX_TENSOR_ELEMENTS, MAX_TEXT_LENGTH, MAX_TITLE_LENGTH,
+                                 MAX_UPSTREAM_LENGTH, MAX_WORD_LENGTH)
 from harness.case.names import UnknownName
 
 __all__ = ["case_from_json"]
@@ -60,8 +55,8 @@ class _Decoder(FieldReader):
                 return C.Ref(self.ref(data["ref"], f"{path}.ref", before))
             if "const" in data:
                 self.obj(data, path, ("const", "value"), ())
-                kind = self.string(data["const"], f"{path}.const", 40)
-                value = self.string(data["value"], f"{path}.value", 80)
+                kind = self.string(data["const"], f"{path}.const", MAX_WORD_LENGTH)
+                value = self.string(data["value"], f"{path}.value", MAX_CONST_LENGTH)
                 if kind not in names.CONST_NAMES:
                     self.fail(f"{path}.const", str(UnknownName("constant kind", kind)))
                 self.allowed(kind, value, names.CONST_NAMES[kind], f"{path}.value")
@@ -75,7 +70,7 @@ class _Decoder(FieldReader):
         if data is None or isinstance(data, (bool, int, float)):
             return data
         if isinstance(data, str):
-            return self.string(data, path, 1000)
+            return self.string(data, path, MAX_ARG_TEXT_LENGTH)
         return self.fail(path, f"unsupported argument {describe(data)}")
 
     def tensor(self, data: Any, path: str) -> C.TensorMeta:
@@ -91,17 +86,17 @@ class _Decoder(FieldReader):
             numel *= d
         if numel > MAX_TENSOR_ELEMENTS:
             self.fail(f"{path}.shape", f"tensor too large ({numel} elements > {MAX_TENSOR_ELEMENTS})")
-        dtype = self.string(data.get("dtype", "float32"), f"{path}.dtype", 40)
+        dtype = self.string(data.get("dtype", "float32"), f"{path}.dtype", MAX_WORD_LENGTH)
         self.allowed("tensor dtype", dtype, _TENSOR_DTYPES, f"{path}.dtype")
         return C.TensorMeta(tuple(shape), dtype)
 
     def node(self, data: Any, path: str, index: int) -> C.Node:
         self.obj(data, path, ("name", "op"), ("target", "args", "kwargs", "tensor", "attr_kind"))
         name = self.name(data["name"], f"{path}.name")
-        op = self.string(data["op"], f"{path}.op", 40)
+        op = self.string(data["op"], f"{path}.op", MAX_WORD_LENGTH)
         if op not in _OP_KINDS:
             self.fail(f"{path}.op", f"unknown node op {op!r} (expected one of {', '.join(_OP_KINDS)})")
-        target = self.string(data.get("target", ""), f"{path}.target", 1000)
+        target = self.string(data.get("target", ""), f"{path}.target", MAX_TARGET_LENGTH)
         if op == "call_function":
             self.allowed("op", target, _OPS, f"{path}.target")
         elif op == "get_attr":
@@ -110,10 +105,10 @@ class _Decoder(FieldReader):
         elif target:
             self.fail(f"{path}.target", f"a {op} node has no target")
         args = tuple(self.arg(a, f"{path}.args[{i}]", index)
-                     for i, a in enumerate(self.array(data.get("args", []), f"{path}.args", 1000)))
+                     for i, a in enumerate(self.array(data.get("args", []), f"{path}.args", MAX_ARGS)))
         kwargs = []
         seen = set()
-        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", 1000)):
+        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", MAX_ARGS)):
             p = f"{path}.kwargs[{i}]"
             if not isinstance(pair, list) or len(pair) != 2:
                 self.fail(p, "expected a [name, value] pair")
@@ -178,11 +173,11 @@ class _Decoder(FieldReader):
         if depth > MAX_DEPTH:
             self.fail(path, "observer constructors nested too deeply")
         self.obj(data, path, ("class",), ("kwargs",))
-        qualname = self.string(data["class"], f"{path}.class", 300)
+        qualname = self.string(data["class"], f"{path}.class", MAX_QUALNAME_LENGTH)
         self.allowed("observer class", qualname, _CTORS, f"{path}.class")
         kwargs = []
         seen = set()
-        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", 100)):
+        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", MAX_CTOR_KWARGS)):
             p = f"{path}.kwargs[{i}]"
             if not isinstance(pair, list) or len(pair) != 2:
                 self.fail(p, "expected a [name, value] pair")
@@ -204,12 +199,12 @@ class _Decoder(FieldReader):
         value = data.get("qscheme")
         if value is None:
             return None
-        value = self.string(value, f"{path}.qscheme", 60)
+        value = self.string(value, f"{path}.qscheme", MAX_QSCHEME_LENGTH)
         self.allowed("qscheme", value, _QSCHEMES, f"{path}.qscheme")
         return value
 
     def dtype(self, data: dict, path: str) -> str:
-        value = self.string(data["dtype"], f"{path}.dtype", 40)
+        value = self.string(data["dtype"], f"{path}.dtype", MAX_WORD_LENGTH)
         self.allowed("dtype", value, _DTYPES, f"{path}.dtype")
         return value
 
@@ -231,9 +226,9 @@ class _Decoder(FieldReader):
             return C.SharedSpec(self.target(data["target"], f"{path}.target"))
         if kind == "derived":
             self.obj(data, path, ("kind", "derived_from", "derive_fn", "dtype"), common + ("ch_axis",))
-            targets = tuple(self.target(t, f"{path}.derived_from[{i}]")
-                            for i, t in enumerate(self.array(data["derived_from"], f"{path}.derived_from", 100)))
-            fn = self.string(data["derive_fn"], f"{path}.derive_fn", 300)
+            sources = self.array(data["derived_from"], f"{path}.derived_from", MAX_DERIVED_FROM)
+            targets = tuple(self.target(t, f"{path}.derived_from[{i}]") for i, t in enumerate(sources))
+            fn = self.string(data["derive_fn"], f"{path}.derive_fn", MAX_QUALNAME_LENGTH)
             if not derive_names.is_allowed(fn):  # built in or opted in (harness.fx.derive_registry)
                 self.fail(f"{path}.derive_fn", derive_names.unknown_message(fn))
             return C.DerivedSpec(targets, fn, self.dtype(data, path),
@@ -254,7 +249,7 @@ class _Decoder(FieldReader):
         node = self.ref(data["node"], f"{path}.node")
         inputs = []
         seen = set()
-        for i, item in enumerate(self.array(data.get("inputs", []), f"{path}.inputs", 1000)):
+        for i, item in enumerate(self.array(data.get("inputs", []), f"{path}.inputs", MAX_INPUTS)):
             p = f"{path}.inputs[{i}]"
             self.obj(item, p, ("arg",), ("spec",))
             arg = self.ref(item["arg"], f"{p}.arg")
@@ -273,14 +268,14 @@ class _Decoder(FieldReader):
         kind = data.get("kind", "finding")
         if kind not in _INFO_KINDS:
             self.fail(f"{path}.kind", f"unknown kind {describe(kind)} (expected one of {', '.join(_INFO_KINDS)})")
-        tags = tuple(self.string(t, f"{path}.tags[{i}]", 200)
-                     for i, t in enumerate(self.array(data.get("tags", []), f"{path}.tags", 100)))
+        tags = tuple(self.string(t, f"{path}.tags[{i}]", MAX_TAG_LENGTH)
+                     for i, t in enumerate(self.array(data.get("tags", []), f"{path}.tags", MAX_TAGS)))
         return C.Info(
-            title=self.string(data.get("title", ""), f"{path}.title", 1000),
+            title=self.string(data.get("title", ""), f"{path}.title", MAX_TITLE_LENGTH),
             kind=kind,
-            link=self.string(data.get("link", ""), f"{path}.link", 2000),
-            notes=self.string(data.get("notes", ""), f"{path}.notes"),
-            upstream=self.string(data.get("upstream", ""), f"{path}.upstream", 100),
+            link=self.string(data.get("link", ""), f"{path}.link", MAX_LINK_LENGTH),
+            notes=self.string(data.get("notes", ""), f"{path}.notes", MAX_TEXT_LENGTH),
+            upstream=self.string(data.get("upstream", ""), f"{path}.upstream", MAX_UPSTREAM_LENGTH),
             tags=tags,
         )
 
@@ -290,7 +285,7 @@ class _Decoder(FieldReader):
         self.obj(data, path, (), ("error", "canonical"))
         error = data.get("error")
         if error is not None:
-            error = self.string(error, f"{path}.error", 200)
+            error = self.string(error, f"{path}.error", MAX_ERROR_LENGTH)
         canonical = data.get("canonical")
         if canonical is not None:
             if not isinstance(canonical, dict):

@@ -1,6 +1,7 @@
-"""The decoder's building blocks: its validation limits and the checked reading of single JSON fields.
+"""The decoder's building blocks: the checked reading of single JSON fields.
 
-The rule: a field is accepted only if it has exactly the expected JSON type and stays within the limits below;
+The rule: a field is accepted only if it has exactly the expected JSON type and stays within the limits of
+:mod:`harness.case.limits` (defined there once, shared with the encoder);
 otherwise :meth:`FieldReader.fail` raises :class:`harness.case.jsonform.CaseFormatError` naming the source and
 the field path. Node names are Python identifiers that are neither keywords nor builtins, and a reference names a
 node of the graph (defined before its user, where that matters). Nothing is executed and torch is never imported.
@@ -14,28 +15,10 @@ import math
 from typing import Any, Optional
 
 from harness.case.jsonform import CaseFormatError
+from harness.case.limits import MAX_DEPTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from harness.case.names import UnknownName
 
-__all__ = [
-    "MAX_NODES",
-    "MAX_ANNOTATIONS",
-    "MAX_TENSOR_ELEMENTS",
-    "MAX_DIMS",
-    "MAX_DEPTH",
-    "MAX_NAME_LENGTH",
-    "MAX_TEXT_LENGTH",
-    "NONFINITE",
-    "FieldReader",
-    "describe",
-]
-
-MAX_NODES = 5_000
-MAX_ANNOTATIONS = 5_000
-MAX_TENSOR_ELEMENTS = 2**24
-MAX_DIMS = 16
-MAX_DEPTH = 16  # nesting of argument tuples, observer kwargs and expected.canonical
-MAX_NAME_LENGTH = 200
-MAX_TEXT_LENGTH = 100_000
+__all__ = ["NONFINITE", "FieldReader", "describe"]
 
 # the spelling of non-finite floats: {"float": "inf"}
 NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}

@@ -11,8 +11,12 @@ ordered survives.
   "kwargs": [[key, value], ...]}`` where a value may itself be an observer object.
 
 Fields at their default (``is_dynamic`` false, ``allow_implicit_sharing`` true, ``None``) are left out. Nothing is
-validated here: values a case may not hold are written as they are and rejected when decoded. This is the plain
-form; large cases are written to files in its compact encoding (``harness.case.compact``).
+validated here: values a case may not hold are written as they are and rejected when decoded. Descriptive text
+is the exception: the info's title, link, notes, upstream and tags (at most ``MAX_TAGS`` of them) and the
+expected error's name are clipped to the limits the decoder reads them with (:mod:`harness.case.limits`, ending
+in ``...``), so a case described at length (a finding titled and tagged with a long signature) is still written
+and read back. This is the plain form; large cases are written to files in its compact encoding
+(``harness.case.compact``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 
 from harness import case as C
 from harness.case.jsonform import FORMAT, CaseFormatError
+from harness.case.limits import (MAX_ERROR_LENGTH, MAX_LINK_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, MAX_TEXT_LENGTH,
+                                 MAX_TITLE_LENGTH, MAX_UPSTREAM_LENGTH, clip)
 
 __all__ = ["case_to_json"]
 
@@ -124,16 +130,21 @@ def case_to_json(case: C.Case) -> dict[str, Any]:
         raise CaseFormatError("<case to save>", "", f"not a well-formed Case ({e})") from None
 
 
+def _enc_info(info: C.Info) -> dict[str, Any]:
+    """The info, its text clipped to the decoder's limits (see the module docstring)."""
+    return {"title": clip(info.title, MAX_TITLE_LENGTH), "kind": info.kind, "link": clip(info.link, MAX_LINK_LENGTH),
+            "notes": clip(info.notes, MAX_TEXT_LENGTH), "upstream": clip(info.upstream, MAX_UPSTREAM_LENGTH),
+            "tags": [clip(t, MAX_TAG_LENGTH) for t in list(info.tags)[:MAX_TAGS]]}
+
+
 def _enc_case(case: C.Case) -> dict[str, Any]:
-    info = case.info
     out: dict[str, Any] = {
         "format": FORMAT,
-        "info": {"title": info.title, "kind": info.kind, "link": info.link, "notes": info.notes,
-                 "upstream": info.upstream, "tags": list(info.tags)},
+        "info": _enc_info(case.info),
         "is_qat": case.is_qat,
         "graph": {"nodes": [_enc_node(n) for n in case.graph.nodes]},
         "annotations": [_enc_annotation(a) for a in case.annotations],
     }
     if case.expected is not None:
-        out["expected"] = {"error": case.expected.error, "canonical": case.expected.canonical}
+        out["expected"] = {"error": clip(case.expected.error, MAX_ERROR_LENGTH), "canonical": case.expected.canonical}
     return out

@@ -28,6 +28,7 @@ from harness.case.compact_encode import compress
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.case.jsonform import CaseFormatError
+from harness.case.limits import MAX_FILE_BYTES
 from harness.common.atomic import write_atomic
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "save_case",
 ]
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 COMPACT_ABOVE = 64 * 1024  # bytes of plain text above which a case is written compact
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -69,10 +69,18 @@ def dumps(case: C.Case, compact: Optional[bool] = None) -> str:
     """The file text of a case: stable, ASCII JSON (sorted keys, trailing newline).
 
     ``compact`` None chooses by size (see the module docstring); True or False forces the compact or plain form.
-    Validates the case first (a case that could not be loaded back is never written).
+    Validates the case first, and the size of the text (``MAX_FILE_BYTES``, :mod:`harness.case.limits`): a case
+    that could not be loaded back is never written.
     """
     data = case_to_json(case)
     case_from_json(data, "<case to save>")
+    text = _form(data, compact)
+    if len(text) > MAX_FILE_BYTES:
+        raise CaseFormatError("<case to save>", "", f"too large to save ({len(text)} bytes > {MAX_FILE_BYTES})")
+    return text
+
+
+def _form(data: dict, compact: Optional[bool]) -> str:
     plain = _text(data, indent=1)
     if compact is False or (compact is None and len(plain) <= COMPACT_ABOVE):
         return plain

@@ -11,6 +11,12 @@ pending copy. A worker lost to a hung case (``--case-timeout``) or a dead proces
 finding with the case it was running, and is restarted while there is time. Errors of the harness itself are
 counted and shown once each. Ctrl-C stops the workers and prints the summary so far. Exit statuses: see
 :mod:`harness.fuzz.config`.
+
+The driver never dies on worker data. Each event is handled by the driver's ``on_<kind>`` method
+(:func:`harness.fuzz.events.event_kind`); an event of no known kind, case data that does not decode or is too
+large, a file that cannot be written (``OSError``), or any other failure to handle an event is a harness error
+(exit status 3) and the run goes on to its summary. A finding is kept whatever happens: as a case, else as sent
+in ``OUT/raw/`` (:mod:`harness.fuzz.finding_files`), else at least its summary is printed.
 """
 
 from __future__ import annotations
@@ -20,19 +26,20 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from harness.case import Info
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
-from harness.case.files import load_case, save_case
+from harness.case.files import load_case
 from harness.case.jsonform import CaseFormatError
 from harness.fuzz.config import (EXIT_FOUND, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CampaignConfig,
                                  CampaignResult, Finding, WorkerSpec, exit_status, summary_table)
-from harness.fuzz.events import (KIND_CRASH, KIND_LOST, STAGE_PENDING, BadCandidate, Event, FindingEvent,
-                                 HarnessError, HarnessWarning, Progress, ReplayResult, WorkerLost)
+from harness.fuzz.events import (KIND_CRASH, KIND_LOST, STAGE_PENDING, STAGE_SHRUNK, BadCandidate, Done, Event,
+                                 FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult, WorkerLost,
+                                 event_kind)
+from harness.fuzz.finding_files import Kept, keep
 from harness.fuzz.local import LocalEngine
 
 __all__ = ["EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_HARNESS", "EXIT_INTERRUPTED", "CampaignConfig",
@@ -52,7 +59,7 @@ class _Driver:
         self.out = Path(config.out)
         self.cases = 0
         self.findings: dict[str, Finding] = {}
-        self.pending: dict[tuple[int, str], tuple[FindingEvent, Path]] = {}
+        self.pending: dict[tuple[int, str], tuple[FindingEvent, Kept]] = {}  # the copies as found
         self.errors: dict[str, int] = {}
         self.warnings: set[str] = set()
         self.restarts = 0
@@ -63,6 +70,7 @@ class _Driver:
         self.stop_now = False
         self.new_found = False  # with stop_on_new: the run stops once the saved cases are all replayed too
         self.usage_error: Optional[str] = None
+        self.engine: Any = None  # set by run()
         self._stream = out
         self._last_progress = self.started
 
@@ -76,60 +84,90 @@ class _Driver:
         return WorkerSpec(self.config, worker, self.seed + worker + 1000 * self.restarts, self.started, self.end,
                           GENERATE_SHARE, replay)
 
-    # ---- events -----------------------------------------------------------------------------------------------
+    # ---- events: one method a kind (harness.fuzz.events.event_kind), on_<kind> ------------------------------
 
-    def handle(self, event: Event, engine) -> None:
-        if isinstance(event, Progress):
-            self.cases += event.cases
-            place = engine.placement(event.worker) if hasattr(engine, "placement") else "this machine"
-            self.by_place[place] = self.by_place.get(place, 0) + event.cases
-        elif isinstance(event, ReplayResult):
-            self._replayed(event)
-        elif isinstance(event, BadCandidate):
-            if self.usage_error is None:
-                self.say(event.message if event.message.startswith("--") else f"--candidate: {event.message}",
-                         always=True)
-            self.usage_error, self.stop_now = event.message, True
-        elif isinstance(event, FindingEvent):
-            self._finding(event)
-        elif isinstance(event, HarnessError):
-            self._error(event.key, event.text)
-        elif isinstance(event, HarnessWarning) and event.text not in self.warnings:
+    def handle(self, event: Event) -> None:
+        """Handle one event with its ``on_<kind>`` method. Whatever a worker sends, the run goes on: an event of no
+        known kind, or one whose handling fails, is a harness error (shown once, no traceback)."""
+        method = getattr(self, f"on_{event_kind(event)}", None)
+        if method is None:
+            self._error(f"unknown event {type(event).__name__}",
+                        f"a worker sent {_describe(event)}, which is not an event the driver knows: ignored")
+            return
+        try:
+            method(event)
+        except Exception as e:  # noqa: BLE001 - a malformed event, or the disk: the harness's error, not a crash
+            self._error(f"the driver failed on a {type(event).__name__} event ({type(e).__name__})",
+                        f"the driver could not handle {_describe(event)}: {type(e).__name__}: {e}")
+
+    def on_ready(self, event: Ready) -> None:
+        pass
+
+    def on_done(self, event: Done) -> None:
+        pass
+
+    def on_progress(self, event: Progress) -> None:
+        self.cases += event.cases
+        place = self.engine.placement(event.worker) if hasattr(self.engine, "placement") else "this machine"
+        self.by_place[place] = self.by_place.get(place, 0) + event.cases
+
+    def on_bad_candidate(self, event: BadCandidate) -> None:
+        if self.usage_error is None:
+            self.say(event.message if event.message.startswith("--") else f"--candidate: {event.message}",
+                     always=True)
+        self.usage_error, self.stop_now = event.message, True
+
+    def on_harness_error(self, event: HarnessError) -> None:
+        self._error(event.key, event.text)
+
+    def on_harness_warning(self, event: HarnessWarning) -> None:
+        if event.text not in self.warnings:
             self.warnings.add(event.text)
             self.say(f"warning (worker {event.worker}): {event.text}")
-        elif isinstance(event, WorkerLost):
-            self._lost(event, engine)
 
     def _error(self, key: str, text: str) -> None:
         self.errors[key] = self.errors.get(key, 0) + 1
         if self.errors[key] == 1:
             self.say(f"\nHARNESS ERROR ({key}):\n{text.rstrip()}", always=True)
 
-    def _finding(self, event: FindingEvent) -> None:
+    def _keep(self, event: FindingEvent, directory: Path, info: Optional[Info] = None) -> Kept:
+        """The finding written (as a case, else raw: :func:`harness.fuzz.finding_files.keep`); each failure on the
+        way is a harness error."""
+        kept = keep(event, directory, self.out, info)
+        for failure in kept.failures:
+            self._error(failure.key, failure.text)
+        return kept
+
+    def on_finding(self, event: FindingEvent) -> None:
         key = (event.worker, event.signature)
         if event.stage == STAGE_PENDING:
             if event.signature not in self.findings:
-                self.pending[key] = (event, save_case(case_from_json(event.case), self.out / "pending"))
+                kept = self._keep(event, self.out / "pending")
+                self.pending[key] = (event, kept)
                 label = f"known {event.known_id}" if event.known_id else event.triage
                 self.say(f"[{time.time() - self.started:6.1f}s] failing case ({label}): {event.signature[:80]}; "
-                         f"shrinking it (copy as found: {self.pending[key][1]})")
+                         f"shrinking it (copy as found: {_where(kept)})")
             return
-        pending = self.pending.pop(key, None)
+        found, copy = self.pending.pop(key, (event, Kept(None)))  # the copy as found, if any
         if event.signature not in self.findings:
-            path = save_case(case_from_json(event.case), self.out)
-            self._record(event, path, shrunk=event.shrunk and event.kind != KIND_CRASH)
-        if pending is not None:
-            pending[1].unlink(missing_ok=True)
+            kept = self._keep(event, self.out)
+            if kept.path is None and copy.path is not None:  # not written: the copy as found is the finding
+                self._record(found, copy, shrunk=False)
+                return
+            self._record(event, kept, shrunk=event.shrunk and event.kind != KIND_CRASH)
+        if copy.path is not None:
+            copy.path.unlink(missing_ok=True)
 
-    def _record(self, event: FindingEvent, path: Path, shrunk: bool) -> None:
-        f = Finding(event.signature, event.known_id, event.known_title, event.link, str(path), event.summary,
-                    event.nodes, event.detected, round(time.time() - self.started, 1), event.triage, event.kind, shrunk)
+    def _record(self, event: FindingEvent, kept: Kept, shrunk: bool) -> None:
+        f = Finding(signature=event.signature, known_id=event.known_id, known_title=event.known_title,
+                    link=event.link, path=str(kept.path) if kept.path else "(not written)", summary=event.summary,
+                    nodes=event.nodes, detected=event.detected, seconds=round(time.time() - self.started, 1),
+                    triage=event.triage, kind=event.kind, shrunk=shrunk)
         self.findings[f.signature] = f
-        label = f"known upstream bug {f.known_id}" if f.known_id else (
-            "REFERENCE? the reference disagrees with torchao" if f.triage == "reference" else "NEW")
         size = f"shrunk to {f.nodes} nodes" if shrunk else f"{f.nodes} nodes, not shrunk"
-        self.say(f"\n[{f.seconds:6.1f}s] finding ({label}, {f.kind}): {f.signature}\n  first seen at "
-                 f"{f.detected:.1f}s, {size}, written to {f.path}\n  " + f.summary.replace("\n", "\n  "))
+        self.say(f"\n[{f.seconds:6.1f}s] finding ({f.label}, {f.kind}): {f.signature}\n  first seen at "
+                 f"{f.detected:.1f}s, {size}, {_where(kept)}\n  " + f.summary.replace("\n", "\n  "),
+                 always=kept.path is None)  # on disk nowhere: these words are all that is left of it
         if self.config.stop_on_new and f.is_new:
             self.new_found = True
 
@@ -138,7 +176,7 @@ class _Driver:
         saved case has been replayed (a fast search finds one before a slower worker has replayed its share)."""
         return self.stop_now or (self.new_found and len(self.replayed) >= len(self.replay_cases))
 
-    def _replayed(self, event: ReplayResult) -> None:
+    def on_replay_result(self, event: ReplayResult) -> None:
         """A saved case replayed: still failing (a finding of this run, its file kept) or fixed (moved from OUT to
         OUT/fixed/, never deleted)."""
         path = Path(event.label)
@@ -146,8 +184,9 @@ class _Driver:
             self.replayed[event.label] = "still failing"
             if event.signature not in self.findings:
                 self.findings[event.signature] = Finding(
-                    event.signature, event.known_id, None, None, event.label, event.summary, event.nodes, 0.0,
-                    round(time.time() - self.started, 1), event.triage, "divergence", True)
+                    signature=event.signature, known_id=event.known_id, known_title=None, link=None, path=event.label,
+                    summary=event.summary, nodes=event.nodes, detected=0.0,
+                    seconds=round(time.time() - self.started, 1), triage=event.triage, kind="divergence", shrunk=True)
             self.say(f"[{time.time() - self.started:6.1f}s] replay: still failing: {event.label} ({event.signature[:70]})")
             return
         target = ""
@@ -160,7 +199,7 @@ class _Driver:
         self.say(f"[{time.time() - self.started:6.1f}s] replay: fixed: {event.label}"
                  + (f" (moved to {target})" if target else ""))
 
-    def _lost(self, event: WorkerLost, engine) -> None:
+    def on_worker_lost(self, event: WorkerLost) -> None:
         if event.reason == KIND_LOST:  # the node or actor went away, not the candidate's doing: restart
             self.workers_lost += 1
             self.say(f"[{time.time() - self.started:6.1f}s] worker {event.worker} lost: {event.detail}", always=True)
@@ -175,17 +214,18 @@ class _Driver:
             self.cases += 1
             signature = event.reason if event.reason != KIND_CRASH else f"crash: {event.detail.split(' (')[0]}"
             if signature not in self.findings:
-                case = case_from_json(event.case)
                 text = f"{event.detail}. The case being checked is saved as is (not shrunk)."
-                case = replace(case, info=Info(title=signature, kind="finding", notes=text, upstream="crashes",
-                                               tags=("finding", event.reason)))
-                found = FindingEvent(event.worker, "shrunk", event.reason, signature, "new", None, None, None, text,
-                                     len(case.graph.nodes), round(time.time() - self.started, 1), event.case)
-                self._record(found, save_case(case, self.out), shrunk=False)
+                found = FindingEvent(worker=event.worker, stage=STAGE_SHRUNK, kind=event.reason, signature=signature,
+                                     triage="new", known_id=None, known_title=None, link=None, summary=text,
+                                     nodes=_nodes(event.case), detected=round(time.time() - self.started, 1),
+                                     case=event.case, shrunk=False)
+                info = Info(title=signature, kind="finding", notes=text, upstream="crashes",
+                            tags=("finding", event.reason))
+                self._record(found, self._keep(found, self.out, info), shrunk=False)
         if time.time() < self.end - RESTART_MARGIN and not self.done():
             self.restarts += 1
             self.say(f"[{time.time() - self.started:6.1f}s] restarting worker {event.worker}")
-            engine.start(self.spec(event.worker))
+            self.engine.start(self.spec(event.worker))
 
     # ---- the run ----------------------------------------------------------------------------------------------
 
@@ -201,18 +241,19 @@ class _Driver:
 
     def unfinished(self) -> None:
         """Findings still being shrunk when the run ended: reported as found (their pending file stays)."""
-        for (worker, signature), (event, path) in sorted(self.pending.items()):
+        for (worker, signature), (event, kept) in self.pending.items():
             if signature not in self.findings:
-                self._record(event, path, shrunk=False)
+                self._record(event, kept, shrunk=False)
 
     def run(self, engine) -> CampaignResult:
+        self.engine = engine
         interrupted = False
         try:
             for worker in range(self.config.jobs):
                 engine.start(self.spec(worker, first=True))
             while engine.running() and time.time() < self.kill_at and not self.done():
                 for event in engine.events(timeout=0.5):
-                    self.handle(event, engine)
+                    self.handle(event)
                 self.progress()
         except KeyboardInterrupt:
             interrupted = True
@@ -220,7 +261,7 @@ class _Driver:
         try:
             for event in engine.stop():
                 if not isinstance(event, WorkerLost):
-                    self.handle(event, engine)
+                    self.handle(event)
         except KeyboardInterrupt:
             interrupted = True
         self.unfinished()
@@ -231,6 +272,30 @@ class _Driver:
         return CampaignResult(self.cases, time.time() - self.started, list(self.findings.values()),
                               dict(self.errors), interrupted, self.usage_error, dict(self.by_place),
                               dict(self.replayed), self.workers_lost)
+
+
+def _describe(event: Any) -> str:
+    """A short description of what a worker sent, for a harness error."""
+    try:
+        text = repr(event)
+    except Exception:  # noqa: BLE001 - a repr that fails still names the type
+        text = f"<{type(event).__name__}>"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _where(kept: Kept) -> str:
+    """Where a finding is on disk, in words."""
+    if kept.path is None:
+        return "NOT WRITTEN (see the harness error above)"
+    return f"written raw (as sent, not a loadable case) to {kept.path}" if kept.raw else f"written to {kept.path}"
+
+
+def _nodes(data: Any) -> int:
+    """The number of nodes of the case in ``data``, 0 when it does not decode."""
+    try:
+        return len(case_from_json(data).graph.nodes)
+    except CaseFormatError:
+        return 0
 
 
 def saved_cases(out: Path, folders: tuple[str, ...], say) -> list[tuple[str, dict]]:
@@ -256,7 +321,10 @@ def run_campaign(config: CampaignConfig, out=None, engine: Optional[object] = No
     budget started (default: now; the command line passes the start of the process).
     """
     driver = _Driver(config, out if out is not None else sys.stdout, started)
-    driver.out.mkdir(parents=True, exist_ok=True)
+    try:
+        driver.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # the findings cannot be written: the run goes on, each finding kept as it can be
+        driver._error("the findings directory cannot be made", f"{config.out}: {e}")
     driver.say(f"fuzzing {config.candidate} against the reference for {config.seconds:g} s in all (seed "
                f"{driver.seed}, {config.jobs} job(s), mode {config.mode}, {config.generation} generation, case time "
                f"limit {config.case_timeout:g} s), findings -> {config.out}"

@@ -3,13 +3,15 @@
 Every event is a small, picklable dataclass naming its worker. A finding travels as case *data* (the JSON dict of
 :mod:`harness.case.files`), never as a path: the driver alone writes corpus files, so workers need no shared
 filesystem. The engine itself reports the workers it lost (:class:`WorkerLost`: a case over its time limit, or a
-process that died) with the case that was running, when it knows it.
+process that died) with the case that was running, when it knows it. The driver handles an event by its kind
+(:func:`event_kind`: ``FindingEvent`` is ``finding``, ``WorkerLost`` is ``worker_lost``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 # what a finding is
 KIND_DIVERGENCE, KIND_CRASH, KIND_TIMEOUT = "divergence", "crash", "timeout"
@@ -42,9 +44,10 @@ class Progress:
     cases: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FindingEvent:
-    """A failing case, at ``stage`` pending (first seen) or shrunk (final)."""
+    """A failing case, at ``stage`` pending (first seen) or shrunk (final). Built by keyword only (twelve fields,
+    several of the same type)."""
 
     worker: int
     stage: str
@@ -115,3 +118,10 @@ class WorkerLost:
 
 
 Event = Union[Ready, BadCandidate, Progress, FindingEvent, ReplayResult, HarnessError, HarnessWarning, Done, WorkerLost]
+
+
+def event_kind(event: Any) -> str:
+    """The kind of an event: its class name in snake case, without an ``Event`` suffix (``Progress`` is
+    ``progress``, ``FindingEvent`` is ``finding``, ``WorkerLost`` is ``worker_lost``)."""
+    name = re.sub(r"Event$", "", type(event).__name__) or type(event).__name__
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

@@ -91,11 +91,15 @@ class Worker:
             self.cases, self._tick = 0, time.time()
 
     def finding(self, report, stage: str, detected: float) -> FindingEvent:
+        """The event of a failing ``report``: its case is the target's finding case as JSON data, which decodes
+        (the encoder clips the long texts a finding is described with, such as its signature, to the decoder's
+        limits)."""
         known = report.known
-        return FindingEvent(self.me, stage, KIND_DIVERGENCE, report.signature, report.triage,
-                            known.id if known else None, known.title if known else None,
-                            known.link if known else None, report.summary(), len(report.case.graph.nodes), detected,
-                            case_to_json(self.target.finding_case(report)))
+        return FindingEvent(worker=self.me, stage=stage, kind=KIND_DIVERGENCE, signature=report.signature,
+                            triage=report.triage, known_id=known.id if known else None,
+                            known_title=known.title if known else None, link=known.link if known else None,
+                            summary=report.summary(), nodes=len(report.case.graph.nodes), detected=detected,
+                            case=case_to_json(self.target.finding_case(report)))
 
     def crash(self, case, escaped: CandidateEscaped) -> None:
         """Send a crash finding (once per exception type): the case as is."""
@@ -106,8 +110,9 @@ class Worker:
         text = f"{escaped} while preparing this case (it would end the process of a caller)"
         case = replace(case, info=Info(title=signature, kind="finding", notes=text, upstream="crashes",
                                        tags=("finding", "crash")))
-        self.emit(FindingEvent(self.me, STAGE_SHRUNK, KIND_CRASH, signature, "new", None, None, None, text,
-                               len(case.graph.nodes), self.elapsed(), case_to_json(case)))
+        self.emit(FindingEvent(worker=self.me, stage=STAGE_SHRUNK, kind=KIND_CRASH, signature=signature, triage="new",
+                               known_id=None, known_title=None, link=None, summary=text, nodes=len(case.graph.nodes),
+                               detected=self.elapsed(), case=case_to_json(case)))
 
     def _guarded(self, case) -> Any:
         """The target's report on ``case`` under the guard, or the :class:`CandidateEscaped` it raised; None when

@@ -16,7 +16,7 @@ from harness.case import files as io
 from harness.case.compact import ENCODING, MAX_EXPANDED_BYTES, expand
 from harness.case.compact_encode import compress
 from harness.case.decode import case_from_json
-from harness.case.decode_fields import MAX_ANNOTATIONS, MAX_NODES
+from harness.case.limits import MAX_ANNOTATIONS, MAX_NODES
 from harness.case.encode import case_to_json
 from harness.case.jsonform import CaseFormatError
 from harness.strategies import cases
