@@ -236,8 +236,10 @@ class _Driver:
         self._last_progress = now
         elapsed = now - self.started
         new = sum(f.is_new for f in self.findings.values())
+        unjudged = sum(f.unjudged for f in self.findings.values())
+        known = len(self.findings) - new - unjudged
         self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s, "
-                 f"findings: {new} new, {len(self.findings) - new} known")
+                 f"findings: {new} new, {known} known" + (f", {unjudged} UNJUDGED" if unjudged else ""))
 
     def unfinished(self) -> None:
         """Findings still being shrunk when the run ended: reported as found (their pending file stays)."""
@@ -258,12 +260,18 @@ class _Driver:
         except KeyboardInterrupt:
             interrupted = True
             self.say("\ninterrupted (Ctrl-C): stopping the workers", always=True)
+        except Exception as e:  # noqa: BLE001 - the engine failed (a cluster gone): the summary still comes
+            self._error(f"engine: {type(e).__name__}", f"the engine failed while the workers ran: "
+                        f"{type(e).__name__}: {e}")
         try:
             for event in engine.stop():
                 if not isinstance(event, WorkerLost):
                     self.handle(event)
         except KeyboardInterrupt:
             interrupted = True
+        except Exception as e:  # noqa: BLE001 - as above, while stopping
+            self._error(f"engine stop: {type(e).__name__}", f"the engine failed while stopping the workers: "
+                        f"{type(e).__name__}: {e}")
         self.unfinished()
         if not self.cases and not self.findings and not interrupted and not self.errors and not self.usage_error:
             self._error("no case was checked", f"no case was checked within the budget of {self.config.seconds:g} s "

@@ -172,3 +172,31 @@ def test_a_worker_built_finding_with_a_long_signature_is_written_as_a_case(tmp_p
     assert status == 1 and not result.harness_errors
     (f,) = result.findings
     assert load_case(f.path).info.tags[1] == signature[:197] + "..."
+
+
+class FailingEngine(Script):
+    """An engine that fails itself (a cluster gone) while the workers run, and again while stopping."""
+
+    def events(self, timeout):
+        if not self.batches:
+            raise ConnectionError("the cluster went away")
+        return super().events(timeout)
+
+    def running(self):
+        return 1
+
+    def stop(self):
+        raise RuntimeError("cannot reach the actors")
+
+
+def test_an_engine_that_fails_is_a_harness_error_and_the_summary_still_comes(tmp_path):
+    config = CampaignConfig(seconds=30, out=str(tmp_path / "out"), quiet=False)
+    stream = io.StringIO()
+    result = run_campaign(config, out=stream, engine=FailingEngine([Ready(0), Progress(0, 2)],
+                                                                   [_event(_case_data(), "found")]))
+    text = stream.getvalue()
+    assert "Traceback" not in text and f"{result.cases} cases in" in text
+    assert set(result.harness_errors) == {"engine: ConnectionError", "engine stop: RuntimeError"}
+    assert exit_status(result, config) == 3
+    (found,) = result.findings
+    assert load_case(found.path)  # the finding sent before the failure is on disk
