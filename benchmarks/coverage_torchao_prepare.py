@@ -9,7 +9,9 @@ Cases come from the fuzz campaign's case strategy (``case_strategy(mode, max_nod
 ``prepare`` as the candidate, for ``--seconds`` of wall clock (rounds of hypothesis, generation only) or for a
 fixed number of ``--examples``, under coverage.py with branch measurement restricted to that one file. It prints
 the line and branch coverage and the lines and branches missed. The README section "Coverage of torchao's
-prepare" lists the lines no annotation can reach and why. :func:`measure` is what the coverage test calls.
+prepare" lists the lines no annotation can reach and why. :func:`measure` is what the coverage test calls. The
+campaign itself is measured with ``coverage run -m harness fuzz`` (same README section; pyproject.toml's
+``[tool.coverage.run]``, which this script does not read).
 """
 
 from __future__ import annotations
@@ -128,7 +130,9 @@ def measure(seconds: float = 0.0, examples: int = 0, seed: int = 0, mode: str = 
     if not (seconds or examples):
         raise ValueError("give seconds or examples")
     path = prepare_path()
-    cov = coverage.Coverage(branch=True, include=[path], data_file=None)
+    # config_file=False: pyproject.toml's [tool.coverage.run] is for `coverage run -m harness fuzz` (its
+    # multiprocessing patch and SIGTERM handler must not reach the process that calls this)
+    cov = coverage.Coverage(branch=True, include=[path], data_file=None, config_file=False)
     cov.start()
     try:
         # the module-level lines (imports, defs) ran before coverage started: count them by running it again

@@ -2,7 +2,9 @@
 
 The driver owns the budget, the files and the verdict. ``--seconds N`` is the wall-clock budget of the whole run,
 start-up and shrinking included: each worker, once started, generates cases during 80% of the time left and keeps
-the rest for shrinking; all stop at N s, and the driver kills what is left at ``N + min(2, N / 20)`` s. Workers
+the rest for shrinking; all stop at N s; at ``N + min(2, N / 20)`` s the driver stops the workers: a worker that finished is waited for (up
+to 5 s) so that its process exits normally (coverage.py saves its data then), one still running is sent SIGTERM,
+and what is still alive after that is killed. Workers
 (:mod:`harness.fuzz.worker`, run by an engine such as
 :class:`harness.fuzz.local.LocalEngine`) send events (:mod:`harness.fuzz.events`); a finding arrives as case data and
 the driver writes it: at once to ``OUT/pending/`` when first seen (a finding is never lost, even if the run is

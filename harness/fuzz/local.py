@@ -5,6 +5,15 @@ first writes the case (atomically) to its own file under the scratch directory. 
 case time limit gets its worker killed; a worker process that ends without its :class:`Done` event (abort,
 segfault, ``os._exit``) died. Either way the engine sends :class:`WorkerLost` with the case that was running,
 read back from that file, and the driver may restart the worker. Workers ignore SIGINT: Ctrl-C is the driver's.
+
+Ending a worker (the rule): at the end of the budget a worker returns from its main after its :class:`Done` event
+and its process exits normally; :meth:`LocalEngine.stop` waits for it (``STOP_GRACE`` seconds). A worker still
+running then (late, or on Ctrl-C) and a worker whose case overran the time limit are sent SIGTERM first, and
+killed (SIGKILL) only if still alive after a grace period. A process that exits normally, or handles SIGTERM,
+runs its exit code: coverage.py's multiprocessing support saves the worker's data there (``coverage run -m
+harness fuzz``, README "Coverage of torchao's prepare"); a worker killed by SIGKILL (a hung case in C code, a
+candidate that ignores SIGTERM) or dead of its own (abort, ``os._exit``) loses its coverage data.
+
 A worker's own output (what the candidate prints, torch's warnings, the trace of a native crash) goes to
 ``OUT/logs/worker-N.log``, not into the campaign's progress.
 """
@@ -26,6 +35,9 @@ from harness.case.encode import case_to_json
 from harness.common.atomic import write_atomic
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import KIND_CRASH, KIND_TIMEOUT, Done, Event, HarnessError, Ready, WorkerLost
+
+STOP_GRACE = 5.0  # seconds the workers have at the end to exit on their own (or on SIGTERM) before SIGKILL
+TERM_GRACE = 2.0  # seconds a worker whose case overran the time limit has to die of SIGTERM before SIGKILL
 
 
 class _FileGuard:
@@ -92,6 +104,16 @@ def _death(exitcode: Optional[int]) -> str:
     return f"the worker process exited with status {exitcode} without finishing (os._exit or exit in C code?)"
 
 
+def _end(process: Any, grace: float) -> None:
+    """End ``process``: SIGTERM, then SIGKILL if it is still alive after ``grace`` seconds; joined."""
+    if process.is_alive():
+        process.terminate()
+        process.join(timeout=grace)
+    if process.is_alive():
+        process.kill()
+    process.join(timeout=5)
+
+
 class LocalEngine:
     def __init__(self, case_timeout: float, scratch: Path) -> None:
         self._ctx = multiprocessing.get_context("spawn")
@@ -118,6 +140,11 @@ class LocalEngine:
                 signal.signal(signal.SIGINT, previous)
         self._slots[spec.worker] = _Slot(process, clock, case_file)
         self._logs[spec.worker] = str(worker_log(spec.config.out, spec.worker))
+
+    def exitcode(self, worker: int) -> Optional[int]:
+        """The exit status of ``worker``'s (latest) process: None while it runs, negative when a signal ended it."""
+        slot = self._slots.get(worker)
+        return None if slot is None else slot.process.exitcode
 
     def running(self) -> int:
         return sum(not s.finished for s in self._slots.values())
@@ -148,9 +175,7 @@ class LocalEngine:
 
     def _lose(self, worker: int, slot: _Slot, reason: str, detail: str) -> WorkerLost:
         case = self._running_case(slot)
-        if slot.process.is_alive():
-            slot.process.kill()
-        slot.process.join(timeout=5)
+        _end(slot.process, TERM_GRACE)
         slot.finished = True
         return WorkerLost(worker, reason, detail, case, slot.ready)
 
@@ -173,14 +198,30 @@ class LocalEngine:
                                       + f" (its output: {self._logs.get(worker, 'the worker log')})"))
         return out
 
-    def stop(self) -> list[Event]:
+    def stop(self, grace: float = STOP_GRACE) -> list[Event]:
+        """End every worker (see the module docstring) and return the events they sent meanwhile: a worker that
+        sent :class:`Done` exits on its own, one still running is sent SIGTERM; after ``grace`` seconds, what is
+        still alive is killed. The queue is read while waiting (a process exits only once its queued events are
+        out). coverage.py saves a worker's data before the interpreter's teardown, so a worker killed in that
+        teardown keeps it."""
         for slot in self._slots.values():
-            if slot.process.is_alive():
-                slot.process.kill()
-        for slot in self._slots.values():
-            slot.process.join(timeout=5)
-            slot.finished = True
+            if not slot.finished and slot.process.is_alive():
+                slot.process.terminate()
+        out: list[Event] = []
+        deadline = time.time() + grace
         try:
-            return self._drain(0.05)
+            while any(s.process.is_alive() for s in self._slots.values()) and time.time() < deadline:
+                out += self._drain_quietly(0.1)
+        finally:  # a second Ctrl-C while waiting: killed at once
+            for slot in self._slots.values():
+                if slot.process.is_alive():
+                    slot.process.kill()
+                slot.process.join(timeout=5)
+                slot.finished = True
+        return out + self._drain_quietly(0.05)
+
+    def _drain_quietly(self, timeout: float) -> list[Event]:
+        try:
+            return self._drain(timeout)
         except (OSError, ValueError, EOFError):
             return []
