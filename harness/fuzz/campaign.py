@@ -42,6 +42,7 @@ from harness.fuzz.events import (KIND_CRASH, KIND_LOST, STAGE_PENDING, STAGE_SHR
                                  FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult, WorkerLost,
                                  event_kind)
 from harness.fuzz.finding_files import Kept, keep
+from harness.fuzz.engine import Engine
 from harness.fuzz.local import LocalEngine
 
 __all__ = ["EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_HARNESS", "EXIT_INTERRUPTED", "CampaignConfig",
@@ -72,7 +73,7 @@ class _Driver:
         self.stop_now = False
         self.new_found = False  # with stop_on_new: the run stops once the saved cases are all replayed too
         self.usage_error: Optional[str] = None
-        self.engine: Any = None  # set by run()
+        self.engine: Optional[Engine] = None  # set by run()
         self._stream = out
         self._last_progress = self.started
 
@@ -110,7 +111,7 @@ class _Driver:
 
     def on_progress(self, event: Progress) -> None:
         self.cases += event.cases
-        place = self.engine.placement(event.worker) if hasattr(self.engine, "placement") else "this machine"
+        place = self.engine.placement(event.worker)
         self.by_place[place] = self.by_place.get(place, 0) + event.cases
 
     def on_bad_candidate(self, event: BadCandidate) -> None:
@@ -249,7 +250,7 @@ class _Driver:
             if signature not in self.findings:
                 self._record(event, kept, shrunk=False)
 
-    def run(self, engine) -> CampaignResult:
+    def run(self, engine: Engine) -> CampaignResult:
         self.engine = engine
         interrupted = False
         try:
@@ -323,7 +324,7 @@ def saved_cases(out: Path, folders: tuple[str, ...], say) -> list[tuple[str, dic
     return cases
 
 
-def run_campaign(config: CampaignConfig, out=None, engine: Optional[object] = None,
+def run_campaign(config: CampaignConfig, out=None, engine: Optional[Engine] = None,
                  started: Optional[float] = None) -> CampaignResult:
     """Run the campaign; prints progress and findings to ``out`` as they come, and the summary at the end.
 

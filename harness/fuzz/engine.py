@@ -4,6 +4,8 @@ An engine starts workers from a :class:`harness.fuzz.config.WorkerSpec`, hands t
 :class:`harness.fuzz.events.WorkerLost` for a worker that hung past the case time limit or died: it then stops
 that worker for good), restarts a lost worker with a new spec, and stops everything. The driver owns the files;
 an engine writes nothing the driver needs (the local engine keeps its own crash-safety copy of the running case).
+The campaign's driver takes an :class:`Engine` (:class:`harness.fuzz.local.LocalEngine`,
+:class:`harness.fuzz.ray_engine.RayEngine`, or a scripted one in the tests).
 """
 
 from __future__ import annotations
@@ -25,4 +27,7 @@ class Engine(Protocol):
         """How many workers are neither done nor lost."""
 
     def stop(self) -> list[Event]:
-        """Stop every worker at once (killing it if need be); the events still in flight."""
+        """Stop every worker (see the engine's own rule for how); the events still in flight."""
+
+    def placement(self, worker: int) -> str:
+        """Where ``worker`` runs, in words (the summary counts the cases of each place)."""

@@ -77,7 +77,7 @@ def _process_main(spec: WorkerSpec, events: Any, clock: Any, case_file: str) -> 
     _to_log(worker_log(spec.config.out, spec.worker))
     try:
         # imported here, in the worker process: the driver's process never loads torch
-        from harness.fuzz.worker import error_key, run_worker
+        from harness.fuzz.worker import error_key, run_worker  # noqa: F401
 
         run_worker(spec, events.put, _FileGuard(clock, case_file))
     except BaseException as e:  # noqa: BLE001 - tell the driver, never hang it
@@ -145,6 +145,10 @@ class LocalEngine:
         """The exit status of ``worker``'s (latest) process: None while it runs, negative when a signal ended it."""
         slot = self._slots.get(worker)
         return None if slot is None else slot.process.exitcode
+
+    def placement(self, worker: int) -> str:
+        """Every local worker runs on this machine."""
+        return "this machine"
 
     def running(self) -> int:
         return sum(not s.finished for s in self._slots.values())

@@ -4,7 +4,7 @@ shrunk by the greedy case reducer.
 The rule: cases come from :func:`harness.strategies.fast.fast_example` of the target's strategy (the same strategies
 as hypothesis's, without its engine's cost per draw), from ``random.Random(spec.seed)``: the same seed gives the
 same cases. A case that fails in a way the worker has not seen is sent at once as a *pending* finding, unless it is
-sent as found (:meth:`harness.fuzz.worker.Worker.unshrunk`: a known upstream bug, or found late); then
+sent as found (:meth:`harness.fuzz.session.Worker.unshrunk`: a known upstream bug, or found late); then
 :func:`harness.fuzz.reduce.shrink_case` shrinks it, keeping only edits that fail with the same signature, until a
 fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is sent as the *shrunk* finding.
 An exception from the strategies themselves is an error of the harness (sent, counted, the search goes on), as under
@@ -21,7 +21,7 @@ import traceback
 
 from harness.fuzz.events import STAGE_PENDING, STAGE_SHRUNK, HarnessError
 from harness.fuzz.reduce import shrink_case
-from harness.fuzz.worker import Worker, error_key
+from harness.fuzz.session import Worker, error_key
 from harness.strategies.fast import FastUnsupported, fast_example
 
 __all__ = ["search_fast"]
@@ -53,7 +53,7 @@ def search_fast(worker: Worker) -> None:
         best = _shrunk(worker, report, deadline=min(spec.end, time.time() + config.shrink_seconds))
         worker.seen.add(report.signature)
         worker.emit(worker.finding(best, STAGE_SHRUNK, detected))
-        if config.stop_on_new and best.triage != "known":
+        if config.stop_on_new and best.triage == "new":  # not known, not an unjudged disagreement
             break
 
 
@@ -62,11 +62,10 @@ def _shrunk(worker: Worker, report, deadline: float):
     ``deadline``."""
 
     def check(case):  # guarded and counted; what it raises (an edit that does not build...) rejects the edit
-        worker.guard.enter(case)
         try:
-            return worker.target.check(case)
+            with worker.guarded(case):
+                return worker.target.check(case)
         finally:
-            worker.guard.exit()
             worker.cases += 1
             worker.tick()
 

@@ -5,7 +5,7 @@ The rule: the first case of a round that fails in a way the worker has not seen 
 sent at once as a *pending* finding, hypothesis shrinks it (only cases failing with the target's signature count,
 so shrinking never slips to another bug) until ``config.shrink_seconds`` or the end of the budget, and the smallest
 case is sent as the *shrunk* finding. Known upstream bugs and failures found late are sent as found
-(:meth:`harness.fuzz.worker.Worker.unshrunk`). Hypothesis's errors are the harness's (:class:`HarnessError`), its
+(:meth:`harness.fuzz.session.Worker.unshrunk`). Hypothesis's errors are the harness's (:class:`HarnessError`), its
 warnings are sent once each (:class:`HarnessWarning`).
 """
 
@@ -17,7 +17,7 @@ import traceback
 import warnings
 
 from harness.fuzz.events import STAGE_PENDING, STAGE_SHRUNK, HarnessError, HarnessWarning
-from harness.fuzz.worker import Worker, error_key
+from harness.fuzz.session import Worker, error_key
 
 __all__ = ["search_hypothesis"]
 
@@ -91,5 +91,5 @@ def search_hypothesis(worker: Worker) -> None:
                 warned.add(text)
                 worker.emit(HarnessWarning(worker.me, text))
         flush()
-        if state["sent"] is not None and config.stop_on_new and state["sent"].triage != "known":
+        if state["sent"] is not None and config.stop_on_new and state["sent"].triage == "new":
             break

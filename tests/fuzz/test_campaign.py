@@ -66,6 +66,9 @@ class ScriptedEngine:
             raise batch
         return batch
 
+    def placement(self, worker):
+        return "this machine"
+
     def running(self):
         return 1 if self.script else 0
 

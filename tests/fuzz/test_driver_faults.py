@@ -32,6 +32,9 @@ class Script:
     def events(self, timeout):
         return self.batches.pop(0) if self.batches else []
 
+    def placement(self, worker):
+        return "this machine"
+
     def running(self):
         return len(self.batches)
 

@@ -23,7 +23,7 @@ from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_REFERENCE, Outcom
 from harness.fuzz.config import CampaignConfig, WorkerSpec
 from harness.fuzz.events import KIND_CRASH, STAGE_PENDING, STAGE_SHRUNK, FindingEvent
 from harness.fuzz.target import CandidateEscaped, Target, finding_case
-from harness.fuzz.worker import Worker
+from harness.fuzz.session import Worker
 from harness.suite.fuzz_target import _failing
 from harness.suite.results import Problem
 

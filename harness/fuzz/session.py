@@ -1,0 +1,160 @@
+"""A worker's session: what every search needs while it runs (the spec and target, the events out, the signatures
+already seen, the case counter and its ticks), the case guard, and the checks made through it.
+
+The rules: every check of a case runs between ``guard.enter(case)`` and ``guard.exit()`` (:meth:`Worker.guarded`:
+the local engine saves the case and starts its clock, so a hang or a death is reported with that case); an
+exception from the target is the harness's error (sent as :class:`HarnessError`, keyed by :func:`error_key`), a
+:class:`CandidateEscaped` is a *crash* finding (sent once per exception type, the case as is); a known upstream bug,
+or a failure found in the time kept for shrinking, is sent as found (:meth:`Worker.unshrunk`). The searches
+(:mod:`harness.fuzz.searches`) use this, and so does the replay of saved cases.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Callable, Iterator
+
+from harness.case import Info
+from harness.case.decode import case_from_json
+from harness.case.encode import case_to_json
+from harness.fuzz.config import WorkerSpec
+from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_SHRUNK, Event, FindingEvent, HarnessError,
+                                 Progress, ReplayResult)
+from harness.fuzz.target import CandidateEscaped, Target
+
+__all__ = ["SEARCH_MARGIN", "CaseGuard", "Worker", "error_key"]
+
+SEARCH_MARGIN = 1.0  # seconds before the end of the budget when a worker stops checking new cases
+
+
+class CaseGuard:
+    """Told before and after each check (the local engine saves the case and times it); does nothing here."""
+
+    def enter(self, case: Any) -> None:
+        pass
+
+    def exit(self) -> None:
+        pass
+
+
+def error_key(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    return f"{type(exc).__name__} at {where}"
+
+
+class Worker:
+    """What a search needs: the spec and target, the events out, the signatures seen, and the case counter."""
+
+    def __init__(self, spec: WorkerSpec, target: Target, emit: Callable[[Event], None], guard: CaseGuard) -> None:
+        self.spec, self.config, self.target, self.emit, self.guard = spec, spec.config, target, emit, guard
+        self.me = spec.worker
+        self.seen: set[str] = set()
+        self.cases = 0
+        self._tick = time.time()
+        self.generate_until = time.time() + spec.generate_share * max(0.0, spec.end - time.time())
+        self.search_until = spec.end - SEARCH_MARGIN
+
+    def elapsed(self) -> float:
+        return round(time.time() - self.spec.started, 1)
+
+    def tick(self, force: bool = False) -> None:
+        """Send the cases counted since the last tick (at most once a second unless forced)."""
+        if self.cases and (force or time.time() - self._tick >= 1.0):
+            self.emit(Progress(self.me, self.cases))
+            self.cases, self._tick = 0, time.time()
+
+    def finding(self, report, stage: str, detected: float) -> FindingEvent:
+        """The event of a failing ``report``: its case is the target's finding case as JSON data, which decodes
+        (the encoder clips the long texts a finding is described with, such as its signature, to the decoder's
+        limits)."""
+        known = report.known
+        return FindingEvent(worker=self.me, stage=stage, kind=KIND_DIVERGENCE, signature=report.signature,
+                            triage=report.triage, known_id=known.id if known else None,
+                            known_title=known.title if known else None, link=known.link if known else None,
+                            summary=report.summary(), nodes=len(report.case.graph.nodes), detected=detected,
+                            case=case_to_json(self.target.finding_case(report)))
+
+    def crash(self, case, escaped: CandidateEscaped) -> None:
+        """Send a crash finding (once per exception type): the case as is."""
+        signature = f"crash: {type(escaped.error).__name__}"
+        if signature in self.seen:
+            return
+        self.seen.add(signature)
+        text = f"{escaped} while preparing this case (it would end the process of a caller)"
+        case = replace(case, info=Info(title=signature, kind="finding", notes=text, upstream="crashes",
+                                       tags=("finding", "crash")))
+        self.emit(FindingEvent(worker=self.me, stage=STAGE_SHRUNK, kind=KIND_CRASH, signature=signature, triage="new",
+                               known_id=None, known_title=None, link=None, summary=text, nodes=len(case.graph.nodes),
+                               detected=self.elapsed(), case=case_to_json(case)))
+
+    @contextmanager
+    def guarded(self, case) -> Iterator[None]:
+        """The one way a case is checked: between ``guard.enter(case)`` and ``guard.exit()``."""
+        self.guard.enter(case)
+        try:
+            yield
+        finally:
+            self.guard.exit()
+
+    def _guarded(self, case) -> Any:
+        """The target's report on ``case`` under the guard, or the :class:`CandidateEscaped` it raised; None when
+        the harness failed (sent as a :class:`HarnessError`)."""
+        with self.guarded(case):
+            try:
+                return self.target.check(case)
+            except CandidateEscaped as escaped:
+                return escaped
+            except Exception as e:  # noqa: BLE001 - a checker failed: the harness's error, not a finding
+                self.emit(HarnessError(self.me, error_key(e), traceback.format_exc()))
+                return None
+
+    def check(self, case) -> Any:
+        """The target's report on ``case`` under the guard; None when it crashed (sent) or the harness failed
+        (sent). Counts the case."""
+        report = self._guarded(case)
+        if isinstance(report, CandidateEscaped):
+            self.cases += 1
+            self.crash(case, report)
+            return None
+        if report is not None:
+            self.cases += 1
+        return report
+
+    def unshrunk(self, report) -> bool:
+        """Send ``report``'s failure as found, not shrunk, when it is a known upstream bug (unless strict) or was
+        found in the time kept for shrinking; True when sent."""
+        late = time.time() > self.generate_until
+        if late or (report.known is not None and not self.config.strict):
+            # a known upstream bug (torchao reproduced it): its small form is in corpus/upstream_bugs, so the
+            # budget goes to the search for new bugs, not to shrinking it again. So is a failure found in the time
+            # kept for shrinking (`python -m harness shrink` shrinks it later).
+            self.seen.add(report.signature)
+            self.emit(replace(self.finding(report, STAGE_SHRUNK, self.elapsed()), shrunk=False))
+            return True
+        return False
+
+    def replay(self) -> None:
+        """The regression half first: do the saved cases still fail?"""
+        for label, data in self.spec.replay:
+            if time.time() >= self.spec.end:
+                break
+            case = case_from_json(data)
+            report = self._guarded(case)
+            if isinstance(report, CandidateEscaped):
+                self.crash(case, report)
+                self.emit(ReplayResult(self.me, label, True, f"crash: {type(report.error).__name__}", "new", None,
+                                       str(report), len(case.graph.nodes)))
+                continue
+            if report is None:  # a checker failed on a saved case: sent as the harness's error
+                continue
+            self.cases += 1
+            if report.failed:
+                self.seen.add(report.signature)  # on disk already: not searched for and shrunk again
+            self.emit(ReplayResult(self.me, label, report.failed, report.signature if report.failed else "",
+                                   report.triage, report.known.id if report.failed and report.known else None,
+                                   report.summary() if report.failed else "", len(case.graph.nodes)))
+        self.tick(force=True)
