@@ -4,7 +4,8 @@ From the command line, in any directory::
 
     pytest --pt2e-quantizer=mypkg.quant:make_quantizer [--pt2e-examples=20] [-n auto]
 
-adds the quantizer suite (:mod:`harness.suite.checks`) to the run: per model of :mod:`harness.suite.models` the
+adds the quantizer suite (:mod:`harness.suite.dispatch`) to the run: every check of its registry
+(:mod:`harness.suite.check_registry`) on its subjects: per model of :mod:`harness.suite.subjects.models` the
 ``annotate``, ``well_formed``, ``prepare`` and ``numerics`` checks, random graphs (``random_graphs[i]``), the graphs
 saved in the corpus directory (``corpus[...]``) and ``coverage``. Every option is also an ini value
 (``pt2e_quantizer = mypkg.quant:make_quantizer`` in ``[tool.pytest.ini_options]``); all are in the ``pt2e`` group

@@ -130,7 +130,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "hang_markers": os.path.join(corpus, HANG_MARKERS),
     }
     if models:  # the suite will run: check the names now (a usage error, not a collection error)
-        from harness.suite.models import MODELS
+        from harness.suite.subjects.models import MODELS
 
         unknown = [m for m in config.stash[SETTINGS]["models"] if m not in MODELS]
         if unknown:
@@ -141,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[HTML] = os.path.join(str(config.invocation_params.dir), os.path.expanduser(html)) if html else None
     config.stash[SOURCES] = {}
     config.pluginmanager.register(SuiteSummary(config), "pt2e-summary")
-    for name in ("harness.suite.model_runs", "harness.suite.hangs"):
+    for name in ("harness.suite.checks.model_runs", "harness.suite.checks.hangs"):
         module = sys.modules.get(name)
         if module is not None:  # a new session (pytester runs several in one process): forget annotations, hangs
             module.clear_caches()
@@ -153,7 +153,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     which would erase what another worker has just recorded."""
     markers = session.config.stash[SETTINGS]["hang_markers"]
     if not hasattr(session.config, "workerinput") and os.path.isdir(markers):
-        from harness.suite.hangs import clear_hang_markers
+        from harness.suite.checks.hangs import clear_hang_markers
 
         clear_hang_markers(markers)
 
@@ -173,7 +173,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize the functions made by :func:`quantizer_suite_tests` with the checks of the suite."""
     if not getattr(metafunc.function, "_pt2e_suite", False):
         return
-    from harness.suite.checks import suite_checks
+    from harness.suite.dispatch import suite_checks
 
     options = suite_options(metafunc.config)
     mode = getattr(metafunc.function, "_pt2e_qat", None)

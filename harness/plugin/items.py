@@ -57,7 +57,7 @@ class QuantizerSuite(pytest.Collector):
         return items
 
     def _items(self, source: Any, load_name: str) -> list[pytest.Item]:
-        from harness.suite.checks import suite_checks
+        from harness.suite.dispatch import suite_checks
         from harness.suite.source import QuantizerLoadError
 
         if isinstance(source, QuantizerLoadError):
@@ -67,7 +67,9 @@ class QuantizerSuite(pytest.Collector):
             item = SuiteItem.from_parent(self, name=check.name, nodeid=f"{self.nodeid}::{check.name}",
                                          check=check, source=source)
             item.add_marker(MARKER)
-            item.add_marker(pytest.mark.xdist_group(f"pt2e:{self.spec}:{check.subject}:{'qat' if check.qat else ''}"))
+            # one subject's checks on one xdist worker, where the quantizer's run on it is cached
+            group = f"pt2e:{self.spec}:{check.subject.key}:{'qat' if check.qat else ''}"
+            item.add_marker(pytest.mark.xdist_group(group))
             items.append(item)
         return items
 
@@ -105,8 +107,9 @@ class LoadFailure(pytest.Item):
 
 def run_as_test(node: pytest.Item, source: Any, check: Any, options: Any) -> None:
     """Run a check and turn its result into the test outcome (fail / xfail / skip / warn / pass)."""
-    from harness.suite.checks import run_check
-    from harness.suite.report import format_result, save_finding
+    from harness.suite.check_registry import PREPARE
+    from harness.suite.dispatch import run_check
+    from harness.suite.reporting.failure import format_result, save_finding
 
     trace_log = logging.getLogger("torch.__trace")  # torch's structured-trace records: empty lines in reports
     disabled, trace_log.disabled = trace_log.disabled, True
@@ -115,8 +118,8 @@ def run_as_test(node: pytest.Item, source: Any, check: Any, options: Any) -> Non
     finally:
         trace_log.disabled = disabled
     outcome = result.outcome
-    unjudged = any(p.level == "warning" and p.check == "prepare" for p in result.problems)
-    if (outcome == "failed" or unjudged) and check.check != "corpus":  # a saved graph is in the corpus already
+    unjudged = any(p.level == "warning" and p.check == PREPARE.name for p in result.problems)
+    if (outcome == "failed" or unjudged) and check.subject.kind != "saved":  # a saved graph is in the corpus already
         save_finding(result, options.corpus)
     node.user_properties.append(("pt2e", {**result.summary_record(), "test": check.name}))
     for p in result.problems:

@@ -16,9 +16,6 @@ from harness.plugin.settings import HTML, SETTINGS
 
 __all__ = ["SuiteSummary", "summary_lines"]
 
-# the model table's columns (the checks run on each model)
-SUMMARY_COLUMNS = ("annotate", "well_formed", "prepare", "numerics")
-
 
 class SuiteSummary:
     """Collects the records of the suite's tests (also from xdist workers) and prints the run summary."""
@@ -59,40 +56,76 @@ class SuiteSummary:
             terminalreporter.write_line(self.html_line)
 
 
-def _model_table(recs: list, settings: dict) -> list[str]:
-    models: dict[str, dict] = {}
+def _by_check(recs: list, scope: str) -> dict[str, list]:
+    """The records of ``scope``'s checks, by check: every registered one in registry order (its records, maybe
+    none), then any other check that has records."""
+    from harness.suite.check_registry import checks_of  # no torch: the registry names its runners by string
+
+    by_check: dict[str, list] = {spec.name: [] for spec in checks_of(scope)}
     for r in recs:
-        if r["subject"].startswith("model:"):
-            models.setdefault(r["subject"][6:], {})[r["check"]] = r
+        if r.get("scope") == scope:
+            by_check.setdefault(r["check"], []).append(r)
+    return by_check
+
+
+def _model_table(recs: list, settings: dict) -> list[str]:
+    """A row per model: annotated nodes, the outcome of each ``model`` check (a column each), the SQNR."""
+    by_check = _by_check(recs, "model")
+    models: dict[str, dict] = {}
+    for name, rs in by_check.items():
+        for r in rs:
+            models.setdefault(r["subject"], {})[name] = r
     if not models:
         return []
-    lines = [f"  {'model':<22}{'annotated':>10}  " + "".join(f"{c:<13}" for c in SUMMARY_COLUMNS) + "SQNR dB"]
-    order = settings.get("models") or getattr(sys.modules.get("harness.suite.models"), "MODELS", {})
+    lines = [f"  {'model':<22}{'annotated':>10}  " + "".join(f"{c:<13}" for c in by_check) + "SQNR dB"]
+    order = settings.get("models") or getattr(sys.modules.get("harness.suite.subjects.models"), "MODELS", {})
     rank = {name: i for i, name in enumerate(order)}
     for m, per in sorted(models.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
         annotated = next((r["annotated"] for r in per.values() if r.get("annotated") is not None), None)
-        sqnr = per.get("numerics", {}).get("sqnr")
-        cells = "".join(f"{per[c]['outcome'] if c in per else '-':<13}" for c in SUMMARY_COLUMNS)
+        sqnr = next((r["sqnr"] for r in per.values() if r.get("sqnr") is not None), None)
+        cells = "".join(f"{per[c]['outcome'] if c in per else '-':<13}" for c in by_check)
         shown = "-" if sqnr is None else sqnr if isinstance(sqnr, str) else format(sqnr, ".1f")
         lines.append(f"  {m:<22}{'-' if annotated is None else annotated:>10}  {cells}{shown}")
     return lines
 
 
+def _titled(words: str, name: str, by_check: dict) -> str:
+    """``words`` (the scope's), naming the check when the scope has more than one."""
+    return words if len(by_check) == 1 else f"{words} ({name})"
+
+
 def _random_graphs(recs: list) -> list[str]:
-    randoms = [r for r in recs if r["check"] == "random_graphs"]
-    if not randoms:
-        return []
-    n = sum(r.get("examples", 0) for r in randoms)
-    annotated = sum(r.get("annotated_examples", 0) for r in randoms)
-    failed = sum(1 for r in randoms if r["outcome"] == "failed")
-    known = sum(r.get("known", 0) for r in randoms)
-    bugs = sorted({b for r in randoms for b in r.get("known_bugs", [])})
-    seeds = ", ".join(str(r.get("seed")) for r in randoms)
-    unusable = sum(r.get("unusable", 0) for r in randoms)
-    skipped = f", {unusable} not exportable (skipped)" if unusable else ""
-    return [f"  random graphs: {n} examples ({annotated} annotated) in {len(randoms)} chunk(s), "
-            f"{failed} failed, {known} known upstream bug hit(s){skipped} (seeds {seeds})",
-            *(f"    known: {b}" for b in bugs)]
+    """A line per ``random`` check: examples drawn and annotated, chunks, failures, known bugs hit, seeds."""
+    lines: list[str] = []
+    by_check = _by_check(recs, "random")
+    for name, randoms in by_check.items():
+        if not randoms:
+            continue
+        n = sum(r.get("examples", 0) for r in randoms)
+        annotated = sum(r.get("annotated_examples", 0) for r in randoms)
+        failed = sum(1 for r in randoms if r["outcome"] == "failed")
+        known = sum(r.get("known", 0) for r in randoms)
+        bugs = sorted({b for r in randoms for b in r.get("known_bugs", [])})
+        seeds = ", ".join(str(r.get("seed")) for r in randoms)
+        unusable = sum(r.get("unusable", 0) for r in randoms)
+        skipped = f", {unusable} not exportable (skipped)" if unusable else ""
+        lines.append(f"  {_titled('random graphs', name, by_check)}: {n} examples ({annotated} annotated) in "
+                     f"{len(randoms)} chunk(s), {failed} failed, {known} known upstream bug hit(s){skipped} "
+                     f"(seeds {seeds})")
+        lines.extend(f"    known: {b}" for b in bugs)
+    return lines
+
+
+def _saved_graphs(recs: list) -> list[str]:
+    """A line per ``saved`` check: graphs checked, failures."""
+    by_check = _by_check(recs, "saved")
+    return [f"  {_titled('saved graphs', name, by_check)}: {len(saved)} checked, "
+            f"{sum(1 for r in saved if r['outcome'] == 'failed')} failed" for name, saved in by_check.items() if saved]
+
+
+def _quantizer_checks(recs: list) -> list[str]:
+    """A line per ``quantizer`` check (coverage): its outcome."""
+    return [f"  {r['check']}: {r['outcome']}" for rs in _by_check(recs, "quantizer").values() for r in rs]
 
 
 def _notes(recs: list) -> list[str]:
@@ -105,7 +138,8 @@ def _notes(recs: list) -> list[str]:
 
 
 def summary_lines(records: list, settings: dict) -> list[str]:
-    """The run summary: per quantizer, a table of the models (annotated nodes, each check, SQNR) and the rest."""
+    """The run summary: per quantizer, a table of the models (annotated nodes, each check, SQNR) and a line per
+    check of the other scopes, in the order of the suite's registry (:mod:`harness.suite.check_registry`)."""
     lines: list[str] = []
     by_quantizer: dict[str, list] = {}
     for r in records:
@@ -114,13 +148,8 @@ def summary_lines(records: list, settings: dict) -> list[str]:
         lines.append(f"{q}")
         lines.extend(_model_table(recs, settings))
         lines.extend(_random_graphs(recs))
-        saved = [r for r in recs if r["check"] == "corpus"]
-        if saved:
-            failed = sum(1 for r in saved if r["outcome"] == "failed")
-            lines.append(f"  saved graphs: {len(saved)} checked, {failed} failed")
-        for r in recs:
-            if r["check"] == "coverage":
-                lines.append(f"  coverage: {r['outcome']}")
+        lines.extend(_saved_graphs(recs))
+        lines.extend(_quantizer_checks(recs))
         lines.extend(_notes(recs))
         written = sorted({r["saved"] for r in recs if r.get("saved")})
         if written:

@@ -27,11 +27,11 @@ from harness.case import Case, Info
 from harness.check.run import check_case, load_function
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
-from harness.suite.annotate import Annotated, run_quantizer
-from harness.suite.graph_checks import graph_module_for_quantizer as exported_module  # the suite's own export of a case graph
+from harness.suite.checks.quantizer_run import Annotated, run_quantizer
+from harness.suite.checks.well_formed_annotations import check_well_formed
 from harness.suite.results import Problem
 from harness.suite.source import QuantizerSource, load_quantizer_factory
-from harness.suite.well_formed import check_well_formed
+from harness.suite.subjects.case_graphs import graph_module_for_quantizer
 
 __all__ = ["quantizer_target", "check_with_quantizer", "problem_class"]
 
@@ -81,7 +81,7 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
                          float_semantics: bool = False) -> Verdict:
     """The checks of the module docstring on ``case``'s graph (its own annotations are ignored)."""
     try:
-        gm = exported_module(case.graph, source.export_strict)
+        gm = graph_module_for_quantizer(case.graph, source.export_strict)  # the suite's own export of a case graph
     except Exception:  # noqa: BLE001 - a graph that cannot be built is not the quantizer's fault
         return Verdict(case, False)
     try:

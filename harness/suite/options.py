@@ -6,28 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from harness.suite import models
-
 __all__ = [
     "DEFAULT_PREPARE",
     "DEFAULT_SQNR_MIN",
     "DEFAULT_QAT_SQNR_MIN",
     "DEFAULT_CORPUS",
-    "EXAMPLES_PER_CHUNK",
     "Profile",
     "BUDGET_PROFILES",
     "SuiteOptions",
 ]
 
 DEFAULT_PREPARE = "torchao.quantization.pt2e.prepare:prepare"
-# Measured on harness.suite.models with torchao's XNNPACK (per-channel and per-tensor), X86Inductor, ArmInductor,
-# Embedding and Composable quantizers: the lowest is 23.7 dB (XNNPACK on embedding_linear), most are 32-47 dB.
+# Measured on harness.suite.subjects.models with torchao's XNNPACK (per-channel and per-tensor), X86Inductor,
+# ArmInductor, Embedding and Composable quantizers: the lowest is 23.7 dB (XNNPACK on embedding_linear), most are
+# 32-47 dB.
 DEFAULT_SQNR_MIN = 15.0
 # QAT (fake quants with moving-average observers, 8 calibration batches, no training): measured on the same models
 # and quantizers, the lowest is 11.7 dB (torchao's XNNPACK on embedding_linear), most are 15-32 dB.
 DEFAULT_QAT_SQNR_MIN = 10.0
 DEFAULT_CORPUS = "pt2e-findings"
-EXAMPLES_PER_CHUNK = 10  # random graphs are split into items of at most this many examples (parallel under -n)
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ class SuiteOptions:
     profile: str = "dev"
     examples: Optional[int] = None  # None: the profile's
     timeout: Optional[float] = None  # None: the profile's
-    models: Optional[tuple[str, ...]] = None  # None: all of harness.suite.models
+    models: Optional[tuple[str, ...]] = None  # None: all of harness.suite.subjects.models
     seed: Optional[int] = None  # random graphs; None: fixed in deterministic profiles, else random
     hang_markers: Optional[str] = None  # directory telling other processes a quantizer hung; None: this process only
 
@@ -76,6 +73,3 @@ class SuiteOptions:
     def min_sqnr(self, is_qat: bool) -> float:
         """The numerics floor: ``qat_sqnr_min`` for QAT, ``sqnr_min`` for PTQ."""
         return self.qat_sqnr_min if is_qat else self.sqnr_min
-
-    def model_list(self) -> tuple[str, ...]:
-        return tuple(models.model_names()) if self.models is None else self.models

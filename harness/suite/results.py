@@ -1,5 +1,6 @@
-"""What a check of the quantizer suite reports: the checks' names and meanings, a :class:`Problem` in plain words,
-and the :class:`CheckResult` of one check on one subject (with what is needed to show and save a failing case)."""
+"""What a check of the quantizer suite reports: a :class:`Problem` in plain words, and the :class:`CheckResult` of
+one check on one :class:`~harness.suite.subjects.subject.Subject` (with what is needed to show and save a failing
+case). The checks themselves, their names and meanings, are in :mod:`harness.suite.check_registry`."""
 
 from __future__ import annotations
 
@@ -9,21 +10,9 @@ from typing import Literal, Optional
 
 from torch.fx import GraphModule
 
-__all__ = ["CHECK_DESCRIPTIONS", "MODEL_CHECKS", "Level", "Problem", "CheckResult"]
+from harness.suite.subjects.subject import Subject
 
-# check name -> what it checks, in the words failure reports use
-CHECK_DESCRIPTIONS: dict[str, str] = {
-    "annotate": "transform_for_annotation(), annotate() and validate() run and leave the graph unchanged "
-    "apart from annotations",
-    "well_formed": "the annotations are well formed",
-    "prepare": "the reference prepare and the prepare under test agree and the prepared model is sound",
-    "numerics": "the quantized model runs and its output is close to the float model's",
-    "random_graphs": "random graphs: the checks above (annotate, well_formed, prepare) hold",
-    "corpus": "a saved graph: the checks above (annotate, well_formed, prepare) hold",
-    "coverage": "the quantizer annotates something",
-}
-# the checks run on each model, in order
-MODEL_CHECKS = ("annotate", "well_formed", "prepare", "numerics")
+__all__ = ["Level", "Problem", "CheckResult"]
 
 Level = Literal["error", "warning", "known", "skip", "note"]
 
@@ -43,10 +32,10 @@ class Problem:
 
 @dataclass
 class CheckResult:
-    """The outcome of one check on one subject."""
+    """The outcome of one check (its name in :data:`~harness.suite.check_registry.SUITE_CHECKS`) on one subject."""
 
     check: str
-    subject: str
+    subject: Subject
     quantizer: str
     problems: list[Problem] = field(default_factory=list)
     gm: Optional[GraphModule] = None  # the annotated graph shown in the report (None if there is none)
@@ -76,7 +65,8 @@ class CheckResult:
         return {
             "quantizer": self.quantizer,
             "check": self.check,
-            "subject": self.subject,
+            "scope": self.subject.kind,
+            "subject": self.subject.name,
             "outcome": self.outcome,
             "sqnr": None if self.sqnr is None else round(self.sqnr, 3) if math.isfinite(self.sqnr) else str(self.sqnr),
             "annotated": self.annotated,

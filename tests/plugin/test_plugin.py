@@ -21,7 +21,7 @@ import _pytest.pytester
 from harness import case as C
 from harness.case.files import save_case
 from harness.plugin.hooks import HANG_MARKERS, PROFILE_NAMES
-from harness.suite import hangs
+from harness.suite.checks import hangs
 from harness.suite.options import BUDGET_PROFILES
 
 pytest_plugins = ["pytester"]

@@ -16,9 +16,9 @@ import os
 import pytest
 
 from harness import case as C
+from harness import quantizers as q
 from harness.case.files import save_case
-from harness.suite import quantizers as q
-from harness.suite.derive_opt_ins import derive_opt_ins
+from harness.quantizers import derive_opt_ins
 
 pytest_plugins = ["pytester"]
 

@@ -7,11 +7,11 @@ import pytest
 from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
 
 import prepare_impl
-from harness.suite import models
-from harness.suite import quantizers
+from harness import quantizers
 from harness.check.canonical import canonical_form
 from harness.check.compare import compare
 from harness.check.numerics import compare_numerics
+from harness.suite.subjects import models
 
 PTQ_CASES = [
     ("xnnpack", "conv_bn_relu"),

@@ -1,8 +1,8 @@
 """The prepare check of the ExecuTorch Arm (TOSA, Ethos-U, VGF), Cortex-M and Cadence quantizers, whose bias
 derive functions are their own: skipped, naming the ``--pt2e-allow-derive`` value, without the opt-in; the
-differential check with it (:mod:`harness.suite.derive_opt_ins` lists the names; ``--pt2e-allow-derive`` in the
-plugin). Tests of a quantizer skip, saying what is missing, when ExecuTorch or its backend's packages are not
-installed."""
+differential check with it (each factory's ``allow_derive`` in :mod:`harness.quantizers` lists the names;
+``--pt2e-allow-derive`` in the plugin). Tests of a quantizer skip, saying what is missing, when ExecuTorch or its
+backend's packages are not installed."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import pytest
 from harness import case as C
 from harness.case.files import load_case, save_case
 from harness.fx import derive_registry
-from harness.suite import models
-from harness.suite.annotate import run_quantizer
-from harness.suite.checks import run_check, suite_checks
-from harness.suite.derive_opt_ins import CADENCE_BIAS, DERIVE_OPT_INS, derive_opt_ins
+from harness.quantizers import CADENCE_BIAS, DERIVE_OPT_INS, derive_opt_ins
+from harness.suite.checks.prepare_agreement import check_prepare
+from harness.suite.checks.quantizer_run import run_quantizer
+from harness.suite.dispatch import run_check, suite_checks
 from harness.suite.options import SuiteOptions
-from harness.suite.prepare import check_prepare
-from harness.suite.report import format_result
+from harness.suite.reporting.failure import format_result
+from harness.suite.subjects import models
 from quantizer_sources import factory_source
 
 pytest_plugins = ["pytester"]

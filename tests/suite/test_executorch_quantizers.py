@@ -1,4 +1,4 @@
-"""ExecuTorch's quantizers (``harness.suite.quantizers.EXECUTORCH_FACTORIES``) through the quantizer suite.
+"""ExecuTorch's quantizers (``harness.quantizers.EXECUTORCH_FACTORIES``) through the quantizer suite.
 
 Each quantizer runs the suite's checks (annotate, well_formed, prepare, numerics on two models, two random graphs,
 coverage) through the suite's Python API. Every test skips, saying which package is missing, when ExecuTorch (or
@@ -16,20 +16,21 @@ import pytest
 import torch
 
 from harness import case as C
+from harness import quantizers as q
 from harness.fx import derive_registry
 from harness.fx.nodes import ANNOTATION_KEY
-from harness.suite import models
-from harness.suite import quantizers as q
-from harness.suite.annotate import run_quantizer
-from harness.suite.checks import run_check, suite_checks
-from harness.suite.derive_opt_ins import derive_opt_ins
-from harness.suite.graph_checks import check_graph
-from harness.suite.model_checks import check_coverage, check_model_annotate
+from harness.quantizers import derive_opt_ins
+from harness.suite.checks.graph_checks import check_graph
+from harness.suite.checks.model_checks import check_coverage, check_model_annotate
+from harness.suite.checks.quantizer_run import run_quantizer
+from harness.suite.dispatch import run_check, suite_checks
 from harness.suite.options import DEFAULT_SQNR_MIN, SuiteOptions
-from harness.suite.render import render_spec
-from harness.suite.report import format_result
+from harness.suite.reporting.failure import format_result
+from harness.suite.reporting.render import render_spec
 from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource
+from harness.suite.subjects import models
+from harness.suite.subjects.subject import QUANTIZER, Subject
 from quantizer_sources import factory_source
 
 # Every test here runs ExecuTorch's real quantizers (an import of several seconds, then 1-5 s a quantizer): slow.
@@ -45,7 +46,7 @@ OPTIONS = SuiteOptions(models=MODELS, examples=2, profile="ci")
 
 # Checks the suite cannot run on some quantizers' annotations, and why (limits of the harness's case format,
 # harness.case, not problems of the quantizers). None today: the Cadence, Arm and Cortex-M quantizers' own bias
-# derive functions are opted in below (harness.suite.derive_opt_ins), and the ops their graphs use are allowed.
+# derive functions are opted in below (their factories' allow_derive), and the ops their graphs use are allowed.
 DOCUMENTED_SKIPS: tuple[re.Pattern, ...] = ()
 
 
@@ -72,11 +73,11 @@ def _assert_suite_passes(results: list[CheckResult], models_run: tuple[str, ...]
     assert not odd_skips, _describe(odd_skips)
     by_key = {(r.check, r.subject): r for r in results}
     for name in models_run:
-        annotate = by_key[("annotate", f"model:{name}")]
+        annotate = by_key[("annotate", Subject("model", name))]
         assert annotate.annotated and annotate.annotated > 0, _describe([annotate])
-        numerics = by_key[("numerics", f"model:{name}")]
+        numerics = by_key[("numerics", Subject("model", name))]
         assert numerics.sqnr is not None and numerics.sqnr >= DEFAULT_SQNR_MIN, _describe([numerics])
-    assert by_key[("coverage", "models")].outcome == "passed"
+    assert by_key[("coverage", QUANTIZER)].outcome == "passed"
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -128,14 +129,15 @@ def test_cadence_needs_strict_export_and_without_it_the_suite_reports_that_it_an
     assert strict.export_strict
     non_strict = QuantizerSource("executorch_cadence non-strict", lambda: q.executorch_cadence())
     assert not non_strict.export_strict
-    coverage = check_coverage(non_strict, OPTIONS)
+    coverage = check_coverage(QUANTIZER, non_strict, OPTIONS)
     assert coverage.outcome == "failed", format_result(coverage)
     assert "annotated nothing" in coverage.errors[0].message
     assert coverage.stats["annotated_per_model"] == {m: 0 for m in MODELS}
     for m in MODELS:
-        warnings = [p for p in check_model_annotate(m, non_strict, OPTIONS).problems if p.level == "warning"]
+        annotate = check_model_annotate(Subject("model", m), non_strict, OPTIONS)
+        warnings = [p for p in annotate.problems if p.level == "warning"]
         assert warnings and "annotated nothing" in warnings[0].message
-    assert all(n > 0 for n in check_coverage(strict, OPTIONS).stats["annotated_per_model"].values())
+    assert all(n > 0 for n in check_coverage(QUANTIZER, strict, OPTIONS).stats["annotated_per_model"].values())
 
 
 def _annotations(gm: torch.fx.GraphModule) -> list[tuple]:

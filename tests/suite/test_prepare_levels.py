@@ -10,7 +10,7 @@ import pytest
 from harness.case.files import iter_cases
 from harness.check import known_bugs
 from harness.fx.build import build
-from harness.suite.prepare import UNJUDGED, check_prepare
+from harness.suite.checks.prepare_agreement import UNJUDGED, check_prepare
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "upstream_bugs"
 TORCHAO = "torchao.quantization.pt2e.prepare:prepare"

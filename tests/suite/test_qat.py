@@ -17,14 +17,14 @@ from torchao.quantization.pt2e.observer import (
 from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, QuantizationSpec
 from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
+from harness import quantizers as q
 from harness.fx.nodes import ANNOTATION_KEY as KEY
-from harness.suite import models
-from harness.suite import quantizers as q
-from harness.suite.annotate import run_quantizer
-from harness.suite.checks import SuiteCheck, run_check, suite_checks
-from harness.suite.numerics import check_numerics
+from harness.suite.checks.prepare_agreement import check_prepare
+from harness.suite.checks.quantizer_run import run_quantizer
+from harness.suite.checks.sqnr import check_numerics
+from harness.suite.checks.well_formed_annotations import check_well_formed
+from harness.suite.dispatch import SuiteCheck, run_check, suite_checks
 from harness.suite.options import DEFAULT_QAT_SQNR_MIN, SuiteOptions
-from harness.suite.prepare import check_prepare
 from harness.suite.source import (
     QuantizerLoadError,
     accepts_is_qat,
@@ -32,7 +32,8 @@ from harness.suite.source import (
     qat_variant,
     quantizer_source,
 )
-from harness.suite.well_formed import check_well_formed
+from harness.suite.subjects import models
+from harness.suite.subjects.subject import Subject
 from prepare_impl.observers import constructed_class
 
 # ---- which factories take is_qat -----------------------------------------------------------------
@@ -122,11 +123,12 @@ def test_run_check_refuses_a_source_of_the_other_mode() -> None:
     ptq = load_quantizer_factory("harness.quantizers:xnnpack_per_tensor")
     options = SuiteOptions(models=("mlp",), examples=0)
     (qat_annotate,) = [c for c in suite_checks(options, qat=True) if c.check == "annotate"]
-    assert qat_annotate == SuiteCheck("annotate", "model:mlp", True) and qat_annotate.name == "annotate[mlp][qat]"
+    assert qat_annotate == SuiteCheck("annotate", Subject("model", "mlp"), True)
+    assert qat_annotate.name == "annotate[mlp][qat]"
     with pytest.raises(ValueError, match=r"annotate\[mlp\]\[qat\] needs a QAT quantizer source"):
         run_check(qat_annotate, ptq, options)
     with pytest.raises(ValueError, match="needs a PTQ quantizer source"):
-        run_check(SuiteCheck("annotate", "model:mlp"), qat_variant(ptq), options)
+        run_check(SuiteCheck("annotate", Subject("model", "mlp")), qat_variant(ptq), options)
 
 
 @pytest.mark.slow
@@ -147,7 +149,7 @@ def test_a_qat_run_fuses_conv_bn_like_prepare_qat_pt2e_and_both_prepares_agree_o
 @pytest.mark.slow
 def test_qat_numerics_on_a_model_without_batch_norm_meet_the_qat_floor() -> None:
     source = load_quantizer_factory("harness.quantizers:xnnpack", is_qat=True)
-    result = check_numerics("mlp", source, SuiteOptions(models=("mlp",)))
+    result = check_numerics(Subject("model", "mlp"), source, SuiteOptions(models=("mlp",)))
     assert result.outcome == "passed", result.problems
     assert DEFAULT_QAT_SQNR_MIN <= result.sqnr < 60  # quantized: close, not equal
 

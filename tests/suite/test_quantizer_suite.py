@@ -20,17 +20,20 @@ from torchao.quantization.pt2e.quantizer import (
     SharedQuantizationSpec,
 )
 
+from harness import quantizers
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.nodes import ANNOTATION_KEY as KEY
-from harness.suite import hangs, models, quantizers
-from harness.suite.annotate import run_quantizer
-from harness.suite.checks import SuiteCheck, run_check, suite_checks
-from harness.suite.claims import claimed_ops
-from harness.suite.graph_checks import graph_module_for_quantizer, check_graph
-from harness.suite.numerics import check_numerics, sqnr_db
+from harness.suite.checks import hangs
+from harness.suite.checks.claims import claimed_ops
+from harness.suite.checks.graph_checks import check_graph
+from harness.suite.checks.prepare_agreement import check_prepare
+from harness.suite.checks.quantizer_run import run_quantizer
+from harness.suite.checks.sqnr import check_numerics, sqnr_db
+from harness.suite.checks.structure import eliminated_dead_code, graph_structure, structure_changes
+from harness.suite.checks.well_formed_annotations import check_well_formed, dtype_range
+from harness.suite.dispatch import SuiteCheck, run_check, suite_checks
 from harness.suite.options import DEFAULT_PREPARE, DEFAULT_SQNR_MIN, SuiteOptions
-from harness.suite.prepare import check_prepare
-from harness.suite.render import render_graph, render_spec
+from harness.suite.reporting.render import render_graph, render_spec
 from harness.suite.source import (
     QuantizerLoadError,
     QuantizerSource,
@@ -38,8 +41,9 @@ from harness.suite.source import (
     make_quantizer,
     quantizer_source,
 )
-from harness.suite.structure import eliminated_dead_code, graph_structure, structure_changes
-from harness.suite.well_formed import check_well_formed, dtype_range
+from harness.suite.subjects import models
+from harness.suite.subjects.case_graphs import graph_module_for_quantizer
+from harness.suite.subjects.subject import QUANTIZER, Subject
 
 ACT = QuantizationSpec(torch.int8, MinMaxObserver, -128, 127, torch.per_tensor_affine)
 
@@ -127,10 +131,10 @@ def test_loading_a_factory_a_class_and_an_instance() -> None:
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("harness.suite.quantizers", "expected MODULE:NAME"),
+    ("harness.quantizers", "expected MODULE:NAME"),
     ("harness.no_such_module:q", "cannot import 'harness.no_such_module'"),
     ("harness.quantizers:nope", "has no attribute 'nope'"),
-    ("harness.suite.models:model_names", "the factory returned list, not a Quantizer"),
+    ("harness.suite.subjects.models:model_names", "the factory returned list, not a Quantizer"),
 ])
 def test_loading_errors_say_what_is_wrong(spec: str, message: str) -> None:
     with pytest.raises(QuantizerLoadError, match=message) as info:
@@ -316,7 +320,7 @@ def test_after_a_timeout_the_quantizer_is_not_called_again() -> None:
 
 def test_another_process_learns_of_the_hang_through_the_marker_directory(tmp_path) -> None:
     markers = str(tmp_path / "markers")
-    code = ("import sys; from harness.suite import hangs; "
+    code = ("import sys; from harness.suite.checks import hangs; "
             "hangs.record_hang(sys.argv[1], \"annotate() on model 'mlp' did not return within 60 s\", sys.argv[2])")
     subprocess.run([sys.executable, "-c", code, "test:other-process", markers], check=True)
     assert [p.suffix for p in (tmp_path / "markers").iterdir()] == [hangs.MARKER_SUFFIX]  # no temporary file left
@@ -365,11 +369,11 @@ def test_torchaos_quantizers_pass_every_check_on_a_model(name: str, model: str) 
     source = load_quantizer_factory(f"harness.quantizers:{name}")
     options = SuiteOptions(models=(model,))
     for check in ("annotate", "well_formed", "prepare", "numerics"):
-        result = run_check(SuiteCheck(check, f"model:{model}"), source, options)
+        result = run_check(SuiteCheck(check, Subject("model", model)), source, options)
         assert result.outcome == "passed", (check, result.problems)
         assert result.annotated > 0
     assert result.sqnr > DEFAULT_SQNR_MIN + 5  # the lowest measured: 23.7 dB (composable, embedding_linear)
-    assert run_check(SuiteCheck("coverage", "models"), source, options).outcome == "passed"
+    assert run_check(SuiteCheck("coverage", QUANTIZER), source, options).outcome == "passed"
 
 
 def test_x86_inductor_quantizer_crashes_on_an_unused_convolution() -> None:
@@ -452,11 +456,12 @@ def test_sqnr() -> None:
 
 
 def test_numerics_of_a_real_quantizer_are_above_the_default_minimum() -> None:
-    result = check_numerics("residual", load_quantizer_factory("harness.quantizers:xnnpack"), SuiteOptions())
+    residual = Subject("model", "residual")
+    result = check_numerics(residual, load_quantizer_factory("harness.quantizers:xnnpack"), SuiteOptions())
     assert result.outcome == "passed", result.problems
     assert result.sqnr > DEFAULT_SQNR_MIN + 10  # measured 38.6 dB
-    strict = check_numerics("residual", load_quantizer_factory("harness.quantizers:xnnpack"),
-                               SuiteOptions(sqnr_min=200.0))
+    strict = check_numerics(residual, load_quantizer_factory("harness.quantizers:xnnpack"),
+                            SuiteOptions(sqnr_min=200.0))
     assert strict.outcome == "failed"
     assert "is below the minimum 200 dB (--pt2e-sqnr-min)" in strict.problems[0].message
 

@@ -1,6 +1,6 @@
-"""Check 4, numerics: a model prepared (by the prepare under test, or the reference when that one raises),
-calibrated and converted with ``convert_pt2e`` runs, and its output is within ``sqnr_min`` dB (SQNR) of the float
-model's.
+"""Check 4, ``numerics`` (its runner: :func:`check_numerics`): a model prepared (by the prepare under test, or the
+reference when that one raises), calibrated and converted with ``convert_pt2e`` runs, and its output is within
+``sqnr_min`` dB (SQNR) of the float model's.
 
 QAT: the model exported in train mode is prepared with fake quants, calibrated in train mode (batch norms update
 their running statistics), converted and moved to eval mode (``move_exported_model_to_eval``); it is compared with
@@ -20,14 +20,16 @@ from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
 import prepare_impl
 from harness.common.timelimit import call_with_time_limit
-from harness.suite import models
-from harness.suite.annotate import run_quantizer
+from harness.suite.check_registry import NUMERICS
+from harness.suite.checks.model_runs import annotated_model, skipped_for_prerequisites
+from harness.suite.checks.prepare_agreement import load_prepare
+from harness.suite.checks.quantizer_run import run_quantizer
 from harness.suite.describe import exc_line, where
-from harness.suite.model_runs import annotated_model, skipped_for_prerequisites
 from harness.suite.options import SuiteOptions
-from harness.suite.prepare import load_prepare
 from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource
+from harness.suite.subjects import models
+from harness.suite.subjects.subject import Subject
 
 __all__ = ["CALIBRATION_SEEDS", "EVALUATION_SEEDS", "QAT_CONVERT_FACTOR", "sqnr_db", "check_numerics"]
 
@@ -73,10 +75,11 @@ def _float_reference(model_name: str, is_qat: bool) -> torch.nn.Module:
     return model.eval()
 
 
-def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptions) -> CheckResult:
+def check_numerics(subject: Subject, source: QuantizerSource, options: SuiteOptions) -> CheckResult:
     """Check 4 on a model: prepare (under test), calibrate, ``convert_pt2e``, run; SQNR against the float model."""
+    model_name = subject.name
     timeout = options.budget.timeout
-    result = CheckResult("numerics", f"model:{model_name}", source.label)
+    result = CheckResult(NUMERICS.name, subject, source.label)
     shown = annotated_model(source, model_name, options)  # the report shows the annotated graph, not the prepared
     result.gm, result.annotated = shown.gm, shown.count
     if skipped_for_prerequisites(result, shown, well_formed=False):
@@ -94,7 +97,7 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
     try:
         candidate = load_prepare(options.prepare)
     except ValueError as e:
-        result.problems.append(Problem("numerics", f"--pt2e-prepare: {e}"))
+        result.problems.append(Problem(NUMERICS.name, f"--pt2e-prepare: {e}"))
         return result
     try:
         prepared = call_with_time_limit(candidate, timeout, ann.gm, ann.node_name_to_scope, qat, callback,
@@ -108,11 +111,11 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
                                             getattr(again.quantizer, "prepare_obs_or_fq_callback", None),
                                             what="prepare (reference)")
         except prepare_impl.AnnotationError as e2:
-            result.problems.append(Problem("numerics", "the annotations are not well formed (see the well_formed "
+            result.problems.append(Problem(NUMERICS.name, "the annotations are not well formed (see the well_formed "
                                            f"check): {exc_line(e2)}", "skip"))
             return result
         except Exception as e2:  # noqa: BLE001
-            result.problems.append(Problem("numerics", f"{note}The reference prepare raised too: {exc_line(e2)}"))
+            result.problems.append(Problem(NUMERICS.name, f"{note}The reference prepare raised too: {exc_line(e2)}"))
             return result
     prepared.meta.update(original_meta)
     stage = "calibrating the prepared model"
@@ -137,22 +140,22 @@ def check_numerics(model_name: str, source: QuantizerSource, options: SuiteOptio
                 reference = _float_outputs(float_model(*inputs))
                 actual = _float_outputs(call_with_time_limit(converted, timeout, *inputs, what="the quantized model"))
             if len(reference) != len(actual) or any(r.shape != a.shape for r, a in zip(reference, actual)):
-                result.problems.append(Problem("numerics", "the quantized model's outputs have other shapes than the "
-                                               f"float model's: {[tuple(a.shape) for a in actual]} vs "
+                result.problems.append(Problem(NUMERICS.name, "the quantized model's outputs have other shapes than "
+                                               f"the float model's: {[tuple(a.shape) for a in actual]} vs "
                                                f"{[tuple(r.shape) for r in reference]}"))
                 return result
             if any(not torch.isfinite(a).all() for a in actual):
-                result.problems.append(Problem("numerics", f"{note}the quantized model's output is not finite"))
+                result.problems.append(Problem(NUMERICS.name, f"{note}the quantized model's output is not finite"))
                 return result
             values.append(sqnr_db(reference, actual))
     except Exception as e:  # noqa: BLE001 - reported
-        result.problems.append(Problem("numerics", f"{note}{stage} failed: {exc_line(e)}\n{where(e)}"))
+        result.problems.append(Problem(NUMERICS.name, f"{note}{stage} failed: {exc_line(e)}\n{where(e)}"))
         return result
     result.sqnr = min(values)
     floor = options.min_sqnr(qat)
     if result.sqnr < floor:
         result.problems.append(Problem(
-            "numerics",
+            NUMERICS.name,
             f"{note}SQNR {result.sqnr:.1f} dB is below the minimum {floor:g} dB "
             f"({'--pt2e-qat-sqnr-min' if qat else '--pt2e-sqnr-min'}): the quantized model's output is far from the "
             "float model's"))

@@ -1,7 +1,8 @@
 """Running a quantizer on a graph the way ``prepare_pt2e`` does (batch norms fused, ``transform_for_annotation``,
 ``annotate``, ``validate``), or for a QAT source the way ``prepare_qat_pt2e`` does (no fusion first; after
 ``validate``, conv-bn fused into its QAT form), each call under the time limit, recording every problem: a crash, a
-hang, a graph changed by ``annotate``/``validate`` (check 1 and 5). The result is an :class:`Annotated`."""
+hang, a graph changed by ``annotate``/``validate`` (check 1 and 5). The result is an :class:`Annotated`. Every other
+check looks at the graph this run annotated."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from torchao.quantization.pt2e.utils import _fuse_conv_bn_, _fuse_linear_bn_, _g
 
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.nodes import ANNOTATION_KEY
+from harness.suite.check_registry import ANNOTATE
+from harness.suite.checks.hangs import earlier_hang, hung_earlier, record_hang
+from harness.suite.checks.structure import eliminated_dead_code, graph_structure, structure_changes
 from harness.suite.describe import exc_line, where
-from harness.suite.hangs import earlier_hang, hung_earlier, record_hang
 from harness.suite.results import Problem
 from harness.suite.source import QuantizerLoadError, QuantizerSource, make_quantizer
-from harness.suite.structure import eliminated_dead_code, graph_structure, structure_changes
 
 __all__ = ["DEAD_CODE_NOTE", "Annotated", "annotated_node_count", "run_quantizer"]
 
@@ -65,44 +67,44 @@ def _fuse_like_prepare_pt2e(gm: GraphModule) -> None:
     _fuse_linear_bn_(gm)
 
 
-def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, subject: str = "a graph",
+def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what: str = "a graph",
                   hang_markers: Optional[str] = None) -> Annotated:
     """Run the quantizer on ``gm`` as ``prepare_pt2e`` does, recording every problem (check 1 and 5).
 
-    A quantizer that hung earlier (:mod:`harness.suite.hangs`; ``hang_markers`` shares that with other processes)
-    is not called again: the run fails at once, without a graph. A call that times out is remembered, as a hang
-    of the quantizer on ``subject`` (``"model 'mlp'"``, ``"a random graph"``...).
+    A quantizer that hung earlier (:mod:`harness.suite.checks.hangs`; ``hang_markers`` shares that with other
+    processes) is not called again: the run fails at once, without a graph. A call that times out is remembered, as
+    a hang of the quantizer on ``what`` (``"model 'mlp'"``, ``"a random graph"``...).
 
     Batch norms are fused first and ``transform_for_annotation`` runs before the snapshot: both may change the
     graph legitimately. ``annotate`` and ``validate`` may only add annotations, and remove dead side-effect-free
-    nodes (a note, see :mod:`harness.suite.structure`).
+    nodes (a note, see :mod:`harness.suite.checks.structure`).
     """
     earlier = earlier_hang(source.label, hang_markers)
     if earlier is not None:
-        return Annotated(None, [Problem("annotate", hung_earlier(earlier))], True)
+        return Annotated(None, [Problem(ANNOTATE.name, hung_earlier(earlier))], True)
     scope = _get_node_name_to_scope(gm)
     if not source.is_qat:
         _fuse_like_prepare_pt2e(gm)
 
     def hang(e: TimeLimitExceeded) -> None:
-        record_hang(source.label, f"{e.what} on {subject} did not return within {e.seconds:g} s", hang_markers)
+        record_hang(source.label, f"{e.what} on {what} did not return within {e.seconds:g} s", hang_markers)
 
     try:
         quantizer = call_with_time_limit(make_quantizer, timeout, source, what="the quantizer factory")
     except QuantizerLoadError as e:
-        return Annotated(gm, [Problem("annotate", str(e))], True)
+        return Annotated(gm, [Problem(ANNOTATE.name, str(e))], True)
     except TimeLimitExceeded as e:
         hang(e)
-        return Annotated(gm, [Problem("annotate", f"{e}: the factory hangs")], True)
+        return Annotated(gm, [Problem(ANNOTATE.name, f"{e}: the factory hangs")], True)
 
     def call(step: str, fn: Callable, model: GraphModule) -> tuple[Any, Optional[Problem]]:
         try:
             return call_with_time_limit(fn, timeout, model, what=f"{step}()"), None
         except TimeLimitExceeded as e:
             hang(e)
-            return None, Problem("annotate", f"{e}: the quantizer hangs in {step}()")
+            return None, Problem(ANNOTATE.name, f"{e}: the quantizer hangs in {step}()")
         except Exception as e:  # noqa: BLE001 - a crash of the quantizer is a finding
-            return None, Problem("annotate", f"{step}() raised {exc_line(e)}\n{where(e)}")
+            return None, Problem(ANNOTATE.name, f"{step}() raised {exc_line(e)}\n{where(e)}")
 
     transform = getattr(quantizer, "transform_for_annotation", None)
     if callable(transform):
@@ -110,8 +112,8 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, subj
         if problem is not None:
             return Annotated(gm, [problem], True, quantizer, scope)
         if not isinstance(result, GraphModule):
-            return Annotated(gm, [Problem("annotate", f"transform_for_annotation() returned {type(result).__name__},"
-                                                      " not a GraphModule")], True, quantizer, scope)
+            return Annotated(gm, [Problem(ANNOTATE.name, f"transform_for_annotation() returned "
+                                          f"{type(result).__name__}, not a GraphModule")], True, quantizer, scope)
         gm = result
     problems: list[Problem] = []
     for step in ("annotate", "validate"):
@@ -122,17 +124,17 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, subj
         after = graph_structure(gm)
         dead = eliminated_dead_code(before, after)
         if dead:
-            problems.append(Problem("annotate", DEAD_CODE_NOTE.format(step=step) + "\n  removed: " + ", ".join(dead),
-                                    "note"))
+            problems.append(Problem(ANNOTATE.name, DEAD_CODE_NOTE.format(step=step) + "\n  removed: "
+                                    + ", ".join(dead), "note"))
         changes = structure_changes(before, after)
         if changes:
-            problems.append(Problem("annotate", f"{step}() changed the graph (only annotations may change):\n"
+            problems.append(Problem(ANNOTATE.name, f"{step}() changed the graph (only annotations may change):\n"
                                     + "\n".join(f"  - {c}" for c in changes)))
     if source.is_qat:  # prepare_qat_pt2e's step between validate() and prepare
         try:
             _fuse_conv_bn_qat(gm)
         except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
-            problems.append(Problem("annotate", f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
+            problems.append(Problem(ANNOTATE.name, f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
                                     f"{exc_line(e)} on the annotated graph\n{where(e)}"))
             return Annotated(gm, problems, True, quantizer, scope)
     return Annotated(gm, problems, False, quantizer, scope)

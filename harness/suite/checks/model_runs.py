@@ -4,12 +4,12 @@ failed (the quantizer failed on the model, or its annotations are not well forme
 
 from __future__ import annotations
 
-from harness.suite import models
-from harness.suite.annotate import Annotated, run_quantizer
+from harness.suite.checks.quantizer_run import Annotated, run_quantizer
+from harness.suite.checks.well_formed_annotations import not_well_formed
 from harness.suite.options import SuiteOptions
 from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource
-from harness.suite.well_formed import not_well_formed
+from harness.suite.subjects import models
 
 __all__ = ["annotated_model", "clear_caches", "skipped_for_prerequisites"]
 

@@ -1,25 +1,25 @@
-"""The random-graph search: hypothesis draws graphs from :func:`harness.strategies.graphs`, runs
-:func:`harness.suite.graph_checks.check_graph` on each, and shrinks the first failing graph within the profile's
-shrink time (a hang is not shrunk: each step would cost a timeout). The example budget is split into chunks, one
-test each; the notes of all examples (e.g. dead-code elimination) are reported once each, with their count."""
+"""The runner of the ``random_graphs`` check: hypothesis draws the graphs of one chunk
+(:mod:`harness.suite.subjects.random_graphs`), runs :func:`harness.suite.checks.graph_checks.check_graph` on each,
+and shrinks the first failing graph within the profile's shrink time (a hang is not shrunk: each step would cost a
+timeout). The notes of all examples (e.g. dead-code elimination) are reported once each, with their count."""
 
 from __future__ import annotations
 
-import random
 import time
-import zlib
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
-from harness import strategies
-from harness.suite.annotate import annotated_node_count
-from harness.suite.graph_checks import GraphVerdict, check_graph
-from harness.suite.options import EXAMPLES_PER_CHUNK, SuiteOptions
+from harness.suite.check_registry import RANDOM_GRAPHS
+from harness.suite.checks.graph_checks import GraphVerdict, check_graph
+from harness.suite.checks.quantizer_run import annotated_node_count
+from harness.suite.options import SuiteOptions
 from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource
+from harness.suite.subjects.random_graphs import chunk_examples, chunk_seed, graph_strategy
+from harness.suite.subjects.subject import Subject
 
-__all__ = ["chunk_seed", "search_random_graphs"]
+__all__ = ["search_random_graphs"]
 
 
 class _GraphFailed(Exception):
@@ -28,26 +28,17 @@ class _GraphFailed(Exception):
         super().__init__(verdict.problems[0].message if verdict.problems else "failed")
 
 
-def chunk_seed(options: SuiteOptions, chunk: int) -> int:
-    """The hypothesis seed of a chunk: from ``--pt2e-seed``, fixed in deterministic profiles, else random."""
-    if options.seed is not None:
-        return options.seed * 1000 + chunk
-    if options.budget.deterministic:
-        return zlib.crc32(f"pt2e-random-graphs:{chunk}".encode())
-    return random.SystemRandom().randrange(2**32)
-
-
-def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: int) -> CheckResult:
-    """Hypothesis over random graphs for one chunk of the example budget; the first failing graph is shrunk
-    (within the profile's shrink time) and reported."""
+def search_random_graphs(subject: Subject, source: QuantizerSource, options: SuiteOptions) -> CheckResult:
+    """Hypothesis over the random graphs of one chunk (``subject``) of the example budget; the first failing graph
+    is shrunk (within the profile's shrink time) and reported."""
     budget = options.budget
-    total = budget.examples
-    n = max(0, min(EXAMPLES_PER_CHUNK, total - chunk * EXAMPLES_PER_CHUNK))
-    result = CheckResult("random_graphs", f"random:{chunk}", source.label)
+    chunk = subject.chunk
+    n = chunk_examples(options, chunk)
+    result = CheckResult(RANDOM_GRAPHS.name, subject, source.label)
     the_seed = chunk_seed(options, chunk)
     result.stats.update(seed=the_seed, examples=0, annotated_examples=0, known=0, unusable=0)
     if n == 0:
-        result.problems.append(Problem("random_graphs", "no examples in this chunk", "skip"))
+        result.problems.append(Problem(RANDOM_GRAPHS.name, "no examples in this chunk", "skip"))
         return result
     memo: dict[Any, GraphVerdict] = {}
     known: dict[str, int] = {}
@@ -58,7 +49,7 @@ def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: 
               suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
               phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False)
     @seed(the_seed)
-    @given(strategies.graphs(min_nodes=1, max_nodes=budget.max_nodes))
+    @given(graph_strategy(options))
     def prop(graph: Any) -> None:
         verdict = memo.get(graph)
         if verdict is None:
@@ -90,7 +81,7 @@ def search_random_graphs(source: QuantizerSource, options: SuiteOptions, chunk: 
     except _GraphFailed as e:
         result.problems.extend(p for p in e.verdict.problems if p.level != "note")
         result.gm = e.verdict.gm
-    result.problems.extend(Problem("random_graphs", f"{note} (in {k} example(s))", "note")
+    result.problems.extend(Problem(RANDOM_GRAPHS.name, f"{note} (in {k} example(s))", "note")
                            for note, k in sorted(notes.items()))
     result.stats["known"] = sum(known.values())
     if known:

@@ -26,6 +26,7 @@ from torchao.quantization.pt2e.quantizer import (
 import prepare_impl
 from prepare_impl.observers import constructed_class
 from harness.fx.nodes import ANNOTATION_KEY, PER_CHANNEL_QSCHEMES
+from harness.suite.check_registry import WELL_FORMED
 from harness.suite.describe import exc_line
 from harness.suite.results import Problem
 
@@ -87,7 +88,7 @@ def _check_spec(spec: Any, where: str, observed: Node, owner: str, nodes: set) -
     out: list[Problem] = []
 
     def bad(msg: str) -> None:
-        out.append(Problem("well_formed", f"{where}: {msg}", nodes=(owner,)))
+        out.append(Problem(WELL_FORMED.name, f"{where}: {msg}", nodes=(owner,)))
 
     if spec is None:
         return out
@@ -171,17 +172,17 @@ def check_well_formed(gm: GraphModule) -> list[Problem]:
         qa = n.meta[ANNOTATION_KEY]
         where = f"annotation of {n.name!r}"
         if not isinstance(qa, QuantizationAnnotation):
-            problems.append(Problem("well_formed", f"{where} is a {type(qa).__name__}, not a QuantizationAnnotation",
+            problems.append(Problem(WELL_FORMED.name, f"{where} is a {type(qa).__name__}, not a QuantizationAnnotation",
                                     nodes=(n.name,)))
             continue
         if not isinstance(qa.input_qspec_map, dict):
-            problems.append(Problem("well_formed", f"{where}: input_qspec_map is a {type(qa.input_qspec_map).__name__},"
-                                    " not a dict", nodes=(n.name,)))
+            problems.append(Problem(WELL_FORMED.name, f"{where}: input_qspec_map is a "
+                                    f"{type(qa.input_qspec_map).__name__}, not a dict", nodes=(n.name,)))
             continue
         inputs = set(n.all_input_nodes)
         for arg, spec in qa.input_qspec_map.items():
             if not isinstance(arg, Node) or arg not in nodes:
-                problems.append(Problem("well_formed", f"{where}: input_qspec_map key {arg!r} is not a node of this "
+                problems.append(Problem(WELL_FORMED.name, f"{where}: input_qspec_map key {arg!r} is not a node of this "
                                         "graph", nodes=(n.name,)))
                 continue
             if arg not in inputs:
@@ -193,9 +194,9 @@ def check_well_formed(gm: GraphModule) -> list[Problem]:
     try:
         prepare_impl.sharing_groups(gm)
     except prepare_impl.AnnotationError as e:
-        problems.append(Problem("well_formed", f"{type(e).__name__}: {e}", nodes=_names_in(str(e), gm)))
+        problems.append(Problem(WELL_FORMED.name, f"{type(e).__name__}: {e}", nodes=_names_in(str(e), gm)))
     except Exception as e:  # noqa: BLE001 - should not happen on annotations that passed the checks above
-        problems.append(Problem("well_formed", f"the sharing analysis of the annotations failed: {exc_line(e)}"))
+        problems.append(Problem(WELL_FORMED.name, f"the sharing analysis of the annotations failed: {exc_line(e)}"))
     return problems
 
 

@@ -18,6 +18,7 @@ from harness.check.run import TRIAGE_REFERENCE, TRIAGE_UPSTREAM, check_case, loa
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.derive_registry import unnamed_derive_functions
 from harness.fx.extract import UnsupportedGraph, extract_case
+from harness.suite.check_registry import PREPARE
 from harness.suite.describe import exc_line
 from harness.suite.results import Problem
 
@@ -52,26 +53,26 @@ def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float,
     try:
         case = extract_case(gm, is_qat=is_qat)
     except UnsupportedGraph as e:
-        return [Problem("prepare", f"the annotated graph cannot be written as a case, so it cannot be compared: {e}"
+        return [Problem(PREPARE.name, f"the annotated graph cannot be written as a case, so it cannot be compared: {e}"
                         f"{_opt_in_hint(gm)}", "skip")], None
     try:
         candidate = load_prepare(prepare_spec)
     except ValueError as e:
-        return [Problem("prepare", f"--pt2e-prepare: {e}")], case
+        return [Problem(PREPARE.name, f"--pt2e-prepare: {e}")], case
     try:
         report = call_with_time_limit(check_case, timeout, case, candidate, what="prepare (reference and under test)")
     except TimeLimitExceeded as e:
-        return [Problem("prepare", f"{e}: prepare hangs on these annotations")], case
+        return [Problem(PREPARE.name, f"{e}: prepare hangs on these annotations")], case
     if isinstance(report.reference.error, prepare_impl.AnnotationError):
-        return [Problem("prepare", "the annotations are not well formed (see the well_formed check): "
+        return [Problem(PREPARE.name, "the annotations are not well formed (see the well_formed check): "
                         f"{exc_line(report.reference.error)}", "skip")], case
     if not report.failed:
         return [], case
     if report.known is not None:
-        return [Problem("prepare", report.summary(), "known")], case
+        return [Problem(PREPARE.name, report.summary(), "known")], case
     if report.triage in (TRIAGE_REFERENCE, TRIAGE_UPSTREAM):
-        return [Problem("prepare", f"{UNJUDGED}\n{report.summary()}", "warning")], case
-    return [Problem("prepare", report.summary(), "error")], case
+        return [Problem(PREPARE.name, f"{UNJUDGED}\n{report.summary()}", "warning")], case
+    return [Problem(PREPARE.name, report.summary(), "error")], case
 
 
 UNJUDGED = ("UNJUDGED disagreement with torchao: the prepare under test does what torchao does and the reference "

@@ -1,11 +1,12 @@
-"""Small real architectures for checking quantizers end to end (the checks of ``harness.suite``).
+"""Small real architectures for checking quantizers end to end (the ``model`` subjects of the suite's checks).
 
 Each :class:`ModelSpec` names a tiny ``torch.nn.Module`` built from the blocks quantizers are written for (conv-bn-relu
 stacks, a residual block, a depthwise-separable block, an attention block, an MLP, an embedding followed by a
 linear layer), with deterministic weights and inputs. :func:`export_model` gives what ``prepare_pt2e`` receives:
 ``torch.export.export(m, inputs).module()`` without torch.export's ``_guards_fn`` call (it has no users and the
 harness compares graph structure before and after annotation). Exports are cached per process; every call returns
-a fresh deep copy, safe to annotate and prepare.
+a fresh deep copy, safe to annotate and prepare. :func:`model_subjects` lists the models a run checks
+(``--pt2e-models``, else all of :data:`MODELS`).
 
 The models are in eval mode (batch norms use running statistics, as in post-training quantization); for QAT
 (``train=True``) they are exported in train mode, as ``prepare_qat_pt2e`` expects (batch norms use batch
@@ -23,10 +24,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from harness.suite.options import SuiteOptions
+from harness.suite.subjects.subject import Subject
+
 __all__ = [
     "ModelSpec",
     "MODELS",
     "model_names",
+    "selected_models",
+    "model_subjects",
     "get_model",
     "float_model",
     "export_model",
@@ -192,6 +198,16 @@ MODELS: dict[str, ModelSpec] = {
 def model_names() -> list[str]:
     """The names of :data:`MODELS`, in definition order."""
     return list(MODELS)
+
+
+def selected_models(options: SuiteOptions) -> tuple[str, ...]:
+    """The models a run checks: ``options.models``, or all of :data:`MODELS` when it is None."""
+    return tuple(MODELS) if options.models is None else options.models
+
+
+def model_subjects(options: SuiteOptions) -> list[Subject]:
+    """The ``model`` subjects of a run, in the order of :func:`selected_models`."""
+    return [Subject("model", name) for name in selected_models(options)]
 
 
 def get_model(name: str) -> ModelSpec:

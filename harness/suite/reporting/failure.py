@@ -3,23 +3,15 @@ the annotated graph, the corpus file and how to look at it) and the failing case
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from harness import case as C
 from harness.case.files import save_case
 from harness.fx.extract import UnsupportedGraph, extract_annotations, extract_case, extract_graph
+from harness.suite.check_registry import PREPARE, description
 from harness.suite.describe import exc_line
-from harness.suite.render import render_graph
-from harness.suite.results import CHECK_DESCRIPTIONS, CheckResult
+from harness.suite.reporting.render import render_graph
+from harness.suite.results import CheckResult
 
-__all__ = ["subject_text", "save_finding", "format_result"]
-
-
-def subject_text(subject: str) -> str:
-    """``"model:mlp"`` -> ``"model 'mlp'"``, ``"random:0"`` -> ``"random graphs (chunk 0)"``, ..."""
-    kind, _, what = subject.partition(":")
-    return {"model": f"model {what!r}", "random": f"random graphs (chunk {what})",
-            "corpus": f"saved graph {Path(what).name}"}.get(kind, subject)
+__all__ = ["save_finding", "format_result"]
 
 
 def save_finding(result: CheckResult, corpus: str) -> None:
@@ -29,7 +21,7 @@ def save_finding(result: CheckResult, corpus: str) -> None:
         return
     first = result.errors[0] if result.errors else (result.problems[0] if result.problems else None)
     info = C.Info(
-        title=f"{result.quantizer.split(':')[-1]} {result.check} {subject_text(result.subject)}",
+        title=f"{result.quantizer.split(':')[-1]} {result.check} {result.subject.text}",
         kind="finding",
         notes=f"quantizer {result.quantizer}: {first.message if first else ''}"[:4000],
         tags=("pt2e-plugin", result.check),
@@ -51,8 +43,8 @@ def save_finding(result: CheckResult, corpus: str) -> None:
 def format_result(result: CheckResult) -> str:
     """The failure report: what failed in plain words, the annotations at fault, the graph, the corpus file."""
     shown = [p for p in result.problems if p.level in ("error", "known")] or result.problems
-    lines = [f"quantizer {result.quantizer} on {subject_text(result.subject)}",
-             f"check: {CHECK_DESCRIPTIONS.get(result.check, result.check)}"]
+    lines = [f"quantizer {result.quantizer} on {result.subject.text}",
+             f"check: {description(result.check)}"]
     for p in shown:
         body = p.message.replace("\n", "\n    ")
         lines.append(f"  {'FAILED' if p.level == 'error' else p.level.upper()} [{p.check}] {body}")
@@ -67,7 +59,7 @@ def format_result(result: CheckResult) -> str:
     if result.saved:
         lines.append(f"case written to {result.saved}")
         lines.append(f"  look at it with its sharing groups: python -m harness show {result.saved} [--svg OUT.svg]")
-        if any(p.check == "prepare" for p in shown):
+        if any(p.check == PREPARE.name for p in shown):
             lines.append(f"  a standalone script reproducing it upstream: python -m harness repro {result.saved}")
     if result.save_error:
         lines.append(f"({result.save_error})")

@@ -1,11 +1,11 @@
 """What a quantizer says it supports (``get_supported_operators()``), as normalised op names, and whether that
-covers a model of :mod:`harness.suite.models` (a model a quantizer does not claim is not its business)."""
+covers a model of :mod:`harness.suite.subjects.models` (a model a quantizer does not claim is not its business)."""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from harness.suite import models
+from harness.suite.subjects import models
 
 __all__ = ["norm_op", "claimed_ops", "claims_model"]
 
