@@ -36,8 +36,9 @@ from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.case.files import load_case
 from harness.case.jsonform import CaseFormatError
+from harness.check.groups import group_key
 from harness.fuzz.config import (EXIT_FOUND, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CampaignConfig,
-                                 CampaignResult, Finding, WorkerSpec, exit_status, summary_table)
+                                 CampaignResult, Finding, WorkerSpec, count_line, exit_status, summary_table)
 from harness.fuzz.events import (KIND_CRASH, KIND_LOST, STAGE_PENDING, STAGE_SHRUNK, BadCandidate, Done, Event,
                                  FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult, WorkerLost,
                                  event_kind)
@@ -166,9 +167,12 @@ class _Driver:
                     link=event.link, path=str(kept.path) if kept.path else "(not written)", summary=event.summary,
                     nodes=event.nodes, detected=event.detected, seconds=round(time.time() - self.started, 1),
                     triage=event.triage, kind=event.kind, shrunk=shrunk)
+        key = group_key(f.signature)
+        same = sum(group_key(g.signature) == key and g.status == f.status for g in self.findings.values())
         self.findings[f.signature] = f
         size = f"shrunk to {f.nodes} nodes" if shrunk else f"{f.nodes} nodes, not shrunk"
-        self.say(f"\n[{f.seconds:6.1f}s] finding ({f.label}, {f.kind}): {f.signature}\n  first seen at "
+        self.say(f"\n[{f.seconds:6.1f}s] finding ({f.label}, {f.kind}): {f.signature}\n  group {key} "
+                 f"({'a new group' if not same else f'finding {same + 1} of the group'}); first seen at "
                  f"{f.detected:.1f}s, {size}, {_where(kept)}\n  " + f.summary.replace("\n", "\n  "),
                  always=kept.path is None)  # on disk nowhere: these words are all that is left of it
         if self.config.stop_on_new and f.is_new:
@@ -238,11 +242,8 @@ class _Driver:
             return
         self._last_progress = now
         elapsed = now - self.started
-        new = sum(f.is_new for f in self.findings.values())
-        unjudged = sum(f.unjudged for f in self.findings.values())
-        known = len(self.findings) - new - unjudged
         self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s, "
-                 f"findings: {new} new, {known} known" + (f", {unjudged} UNJUDGED" if unjudged else ""))
+                 f"findings: {count_line(list(self.findings.values()))}")
 
     def unfinished(self) -> None:
         """Findings still being shrunk when the run ended: reported as found (their pending file stays)."""

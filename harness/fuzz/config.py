@@ -14,12 +14,18 @@ The rule for the exit status of ``python -m harness fuzz`` (:func:`exit_status`)
   annotations the reference rejects with a typed error (``upstream``: an upstream bug not yet named). They are
   not the candidate's failures, so they must not fail a quantizer author's or a prepare author's CI; the summary
   lists them loudly, and ``--strict`` (the harness's own long campaigns) makes them fail.
+
+The summary (:func:`summary_table`) and the progress lines show findings by group (:func:`finding_groups`): one
+group per status and root-cause key of the signature (:func:`harness.check.groups.group_key`), each shown once with
+its count and its smallest finding; every finding keeps its own file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
+
+from harness.check.groups import Group, group
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -129,22 +135,61 @@ class CampaignResult:
         return [f for f in self.findings if f.unjudged]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _rank(f: Finding) -> int:
+    return 0 if f.is_new else 1 if f.unjudged else 2
+
+
+def finding_groups(findings: list[Finding]) -> list[Group]:
+    """The findings by root cause: one group per status and :func:`harness.check.groups.group_key` of the
+    signature; new groups first, then unjudged, then known, each by key. A group's witness is its smallest finding
+    (fewest nodes, a shrunk one before one that is not)."""
+    by_status: dict[str, list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: f.signature):
+        by_status.setdefault(f.status, []).append(f)
+    groups = [g for fs in by_status.values()
+              for g in group(fs, lambda f: f.signature, lambda f: (f.nodes, not f.shrunk, f.path))]
+    return sorted(groups, key=lambda g: (_rank(g.witness), g.key, g.witness.status))
+
+
+def count_line(findings: list[Finding]) -> str:
+    """``N new group(s) (M findings), K known (L findings)[, U UNJUDGED (V findings)]``: the groups of
+    :func:`finding_groups` by status, with the number of findings in them (left out when there are none)."""
+    groups = finding_groups(findings)
+    parts = []
+    for rank, label in ((0, "new group(s)"), (2, "known"), (1, "UNJUDGED")):
+        chosen = [g for g in groups if _rank(g.witness) == rank]
+        if chosen or rank != 1:
+            n = sum(g.count for g in chosen)
+            parts.append(f"{len(chosen)} {label}" + (f" ({_plural(n, 'finding')})" if n else ""))
+    return ", ".join(parts)
+
+
 def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
-    rows = [("class", "status", "nodes", "case file")]
-    for f in sorted(result.findings, key=lambda f: (f.known_id is not None, f.signature)):
-        nodes = str(f.nodes) + ("" if f.shrunk else " (not shrunk)")
-        rows.append((f.signature[:60], f.status, nodes, f.path))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    """The summary: the count line, then one row per group of findings (:func:`finding_groups`): its key, status,
+    number of findings and smallest witness (nodes and case file). Every finding stays on disk."""
+    groups = finding_groups(result.findings)
+    rows = [("group", "status", "findings", "nodes", "smallest witness")]
+    for g in groups:
+        f = g.witness
+        rows.append((g.key if len(g.key) <= 80 else g.key[:77] + "...", f.status, str(g.count),
+                     str(f.nodes) + ("" if f.shrunk else " (not shrunk)"), f.path))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     head = "interrupted: " if result.interrupted else ""
     lines = [f"\n{head}{result.cases} cases in {result.seconds:.1f} s "
-             f"({result.cases / max(result.seconds, 1e-9):.1f}/s); "
-             f"{len(result.new())} new finding(s), {len(result.known())} known"
-             + (f", {len(result.unjudged())} UNJUDGED" if result.unjudged() else "")]
+             f"({result.cases / max(result.seconds, 1e-9):.1f}/s); {count_line(result.findings)}"]
     if result.findings:
         for i, r in enumerate(rows):
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
             if i == 0:
                 lines.append("  ".join("-" * w for w in widths))
+        if len(groups) < len(result.findings):
+            lines.append(f"a row is a group of findings with one root cause (the first invariant violated, else the "
+                         f"kind of divergence), shown by its smallest; each of the {len(result.findings)} findings "
+                         "has its own file")
     if result.replayed:
         still = sum(v.startswith("still failing") for v in result.replayed.values())
         lines.append(f"replayed {len(result.replayed)} saved case(s) first: {still} still failing, "

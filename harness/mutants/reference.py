@@ -11,14 +11,17 @@ fuzz it under its public name (:mod:`harness.mutants`)::
 
 from __future__ import annotations
 
+import importlib
 from contextlib import ExitStack
 from typing import Callable
 from unittest import mock
 
 import prepare_impl
 from prepare_impl import grouping, insertion, observers
-from prepare_impl import prepare as prepare_module
 from prepare_impl.specs import IMPLICIT_SHARING_ATTRS
+
+# the module, not the function: the package's own ``prepare`` attribute is the function it re-exports
+prepare_module = importlib.import_module("prepare_impl.prepare")
 
 MUTANTS: dict[str, str] = {}
 

@@ -3,7 +3,8 @@
 Rule: every ``*.json`` file under DIR (recursively) is loaded with :func:`harness.case.files.load_case`; a file
 that fails to load is listed on the page with its error and never ends the report. Each case gets its class and
 status (:mod:`harness.tools.report_status`, from what the case records), its picture and text
-(:mod:`harness.tools.report_figure`), and its section (:mod:`harness.tools.report_page`), new findings first.
+(:mod:`harness.tools.report_figure`), and its section (:mod:`harness.tools.report_page`), new findings first, then
+by group (:func:`harness.check.groups.group_key`), the smallest case of a group first (its witness).
 The page is written atomically (a temporary file in the target's directory, then ``os.replace``).
 
 :func:`write_report` is the same as a function (the pytest plugin calls it for ``--pt2e-html=FILE``).
@@ -80,7 +81,8 @@ def report_html(cases_or_dir: CasesOrDir, title: str = TITLE, max_nodes: int = M
     """The page's HTML (see :func:`write_report`)."""
     cases, unreadable, source = collect(cases_or_dir)
     judged = [(path, case, verdict(case)) for path, case in cases]
-    judged.sort(key=lambda t: (STATUSES.index(t[2].status), t[2].klass, str(t[0] or ""), t[1].info.title))
+    judged.sort(key=lambda t: (STATUSES.index(t[2].status), t[2].group, len(t[1].graph.nodes), str(t[0] or ""),
+                               t[1].info.title))
     entries = [Entry(path, case, v, figure(case, max_nodes, id_prefix=f"c{i}-"))
                for i, (path, case, v) in enumerate(judged, 1)]
     return render_page(entries, unreadable, source, title)

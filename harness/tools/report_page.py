@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 from harness import case as C
 from harness.tools.report_figure import Figure
-from harness.tools.report_status import STATUSES, Verdict
+from harness.tools.report_status import STATUSES, UNKNOWN, Verdict
 
 __all__ = ["Entry", "Unreadable", "render_page", "repro_command", "show_command", "is_link"]
 
@@ -31,8 +31,12 @@ body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 0 auto; max-width:
 h1 { margin-bottom: 0.2em; }
 h2 { border-bottom: 1px solid #dadce0; padding-bottom: 0.2em; margin-top: 1.6em; }
 h3 { margin: 1em 0 0.4em; font-size: 1.05em; }
-table { border-collapse: collapse; margin: 0.6em 0; }
-th, td { border: 1px solid #dadce0; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.6em 0; max-width: 100%; }
+th, td { border: 1px solid #dadce0; padding: 0.25em 0.6em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+thead th, td.n, td.zero { white-space: nowrap; }
+td.key, th.key { overflow-wrap: break-word; }
+table.index td.witness, table.index td.file { min-width: 14em; }
 th { background: #f1f3f4; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.zero { color: #bbb; text-align: right; }
@@ -42,7 +46,8 @@ td.zero { color: #bbb; text-align: right; }
 .s2 { background: #e8f0fe; color: #174ea6; }
 .s3 { background: #fef7e0; color: #8a5a00; }
 .s4 { background: #e6f4ea; color: #137333; }
-.s5 { background: #f1f3f4; color: #5f6368; }
+.s5 { background: #e6f4ea; color: #137333; }
+.s6 { background: #f1f3f4; color: #5f6368; }
 section.case { border: 1px solid #dadce0; border-radius: 6px; padding: 0.2em 1.2em 1em; margin: 1.5em 0; }
 section.case h2 { border: none; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; margin: 0.5em 0; }
@@ -93,7 +98,7 @@ def show_command(path: Path) -> str:
 
 
 def _status(status: str) -> str:
-    return f'<span class="status {_STATUS_CSS.get(status, "s5")}">{escape(status)}</span>'
+    return f'<span class="status {_STATUS_CSS.get(status, _STATUS_CSS[UNKNOWN])}">{escape(status)}</span>'
 
 
 def _link(info: C.Info) -> str:
@@ -108,14 +113,14 @@ def _link(info: C.Info) -> str:
 
 
 def _summary_table(entries: Sequence[Entry]) -> list[str]:
-    counts = Counter((e.verdict.klass, e.verdict.status) for e in entries)
-    classes = sorted({e.verdict.klass for e in entries})
+    counts = Counter((e.verdict.group, e.verdict.status) for e in entries)
+    classes = sorted({e.verdict.group for e in entries})
     statuses = [s for s in STATUSES if any(s == e.verdict.status for e in entries)]
-    out = ['<table class="matrix"><thead><tr><th>class</th>'
+    out = ['<table class="matrix"><thead><tr><th>group</th>'
            + "".join(f"<th>{_status(s)}</th>" for s in statuses) + "<th>total</th></tr></thead><tbody>"]
     for klass in classes:
         cells = [counts[(klass, s)] for s in statuses]
-        out.append(f"<tr><th>{escape(klass)}</th>" + "".join(
+        out.append(f'<tr><th class="key">{escape(klass)}</th>' + "".join(
             f'<td class="n">{n}</td>' if n else '<td class="zero">0</td>' for n in cells)
             + f'<td class="n">{sum(cells)}</td></tr>')
     totals = [sum(counts[(k, s)] for k in classes) for s in statuses]
@@ -124,14 +129,38 @@ def _summary_table(entries: Sequence[Entry]) -> list[str]:
     return out
 
 
-def _index_table(entries: Sequence[Entry]) -> list[str]:
-    out = ['<table class="index"><thead><tr><th>#</th><th>finding</th><th>class</th><th>status</th><th>file</th>'
-           "</tr></thead><tbody>"]
+def _groups(entries: Sequence[Entry]) -> list[list[tuple[int, Entry]]]:
+    """The entries (numbered from 1, in page order) by group and status, in the order of their first entry; the
+    page puts a group's smallest case first, so it is the group's witness."""
+    by_key: dict[tuple[str, str], list[tuple[int, Entry]]] = {}
     for i, e in enumerate(entries, 1):
+        by_key.setdefault((e.verdict.group, e.verdict.status), []).append((i, e))
+    return list(by_key.values())
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Increasing ``numbers`` as runs of consecutive ones, (first, last) each: a group's sections are together."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def _index_table(entries: Sequence[Entry]) -> list[str]:
+    out = ['<table class="index"><thead><tr><th>group</th><th>status</th><th>cases</th><th>smallest case</th>'
+           "<th>file</th><th>all its cases</th></tr></thead><tbody>"]
+    for members in _groups(entries):
+        i, e = members[0]
         where = f"<code>{escape(str(e.path))}</code>" if e.path else '<span class="note">(in memory)</span>'
-        out.append(f'<tr><td class="n">{i}</td><td><a href="#case-{i}">{escape(e.case.info.title or "(untitled)")}'
-                   f"</a></td><td>{escape(e.verdict.klass)}</td><td>{_status(e.verdict.status)}</td>"
-                   f"<td>{where}</td></tr>")
+        links = ", ".join(f'<a href="#case-{a}">{a}</a>' + (f'\u2013<a href="#case-{b}">{b}</a>' if b > a else "")
+                          for a, b in _runs([j for j, _ in members]))
+        out.append(f'<tr><td class="key">{escape(e.verdict.group)}</td><td>{_status(e.verdict.status)}</td>'
+                   f'<td class="n">{len(members)}</td><td class="witness"><a href="#case-{i}">{i}. '
+                   f'{escape(e.case.info.title or "(untitled)")}</a> ({len(e.case.graph.nodes)} nodes)</td>'
+                   f'<td class="file">{where}</td><td>{links}</td></tr>')
     out.append("</tbody></table>")
     return out
 
@@ -141,6 +170,7 @@ def _section(i: int, e: Entry) -> list[str]:
     info = case.info
     mode = "QAT" if case.is_qat else "PTQ"
     out = [f'<section class="case" id="case-{i}"><h2>{i}. {escape(info.title or "(untitled)")}</h2><dl>',
+           f"<dt>group</dt><dd>{escape(e.verdict.group)}</dd>",
            f"<dt>class</dt><dd>{escape(e.verdict.klass)}</dd>",
            f"<dt>status</dt><dd>{_status(e.verdict.status)} "
            f'<span class="note">{escape(e.verdict.basis)}</span></dd>',
@@ -176,7 +206,8 @@ def _section(i: int, e: Entry) -> list[str]:
 
 def render_page(entries: Sequence[Entry], unreadable: Sequence[Unreadable], source: str,
                 title: str = "PT2E prepare findings") -> str:
-    """The whole page: a table by class and status, an index, the unreadable files, one section per case.
+    """The whole page: a table by group and status, the groups with their smallest case, the unreadable files, one
+    section per case (a group's cases together, its smallest first: ``entries`` come in that order).
     ``source``: the directory or file the cases were read from (``""`` when they were given one by one)."""
     statuses = Counter(e.verdict.status for e in entries)
     head = ", ".join(f"{statuses[s]} {s}" for s in STATUSES if statuses[s]) or "none"
@@ -187,11 +218,13 @@ def render_page(entries: Sequence[Entry], unreadable: Sequence[Unreadable], sour
            f"<p>{len(entries)} case{'s' if len(entries) != 1 else ''} "
            + (f"from <code>{escape(source)}</code> " if source else "")
            + f"({escape(head)}); {len(unreadable)} file{'s' if len(unreadable) != 1 else ''} could not be loaded. "
-           "Class and status are what each case records; <em>unknown</em> means it records no status.</p>"]
-    out.append('<section id="summary"><h2>Findings by class and status</h2>')
+           "Class and status are what each case records; <em>unknown</em> means it records no status. A group "
+           "gathers the findings of one root cause (the first invariant violated, else the kind of divergence); "
+           "every case has its own section below.</p>"]
+    out.append('<section id="summary"><h2>Findings by group and status</h2>')
     out.extend(_summary_table(entries) if entries else ['<p class="note">No cases.</p>'])
     if entries:
-        out.append("<h2>All findings</h2>")
+        out.append(f"<h2>The groups, by their smallest case ({len(_groups(entries))})</h2>")
         out.extend(_index_table(entries))
     out.append("</section>")
     if unreadable:

@@ -10,7 +10,14 @@ Rule: the verdict reads the case's ``info`` as its writers fill it, and says ``u
 * pytest plugin findings (tag ``pt2e-plugin``, then the check's name): class ``plugin check: <check>``, status
   ``new`` (the plugin saves only failures no known bug explains);
 * corpus upstream bugs and conformance cases: the class says what torchao does (``upstream``: crashes, wrong);
-  status ``fixed`` or ``still failing`` as recorded, ``unknown`` when nothing is recorded.
+  status ``fixed`` or ``still failing`` as recorded. A conformance case that records no failure (``upstream``
+  empty) ``passes``: the corpus records torchao's failures, and the corpus replay test asserts that torchao agrees
+  with the reference on every other conformance case. ``unknown`` otherwise (an upstream bug without a state, an
+  unrecognised state, a case of another kind).
+
+Each verdict also has a ``group``, the row of the report's tables: for a fuzz finding, the root-cause key of its
+signature (:func:`harness.check.groups.group_key`; the signature is the title the campaign gives it, ``known:ID``
+for a known bug; when the title is no signature, the class); for any other case, its class.
 """
 
 from __future__ import annotations
@@ -19,15 +26,18 @@ import re
 from dataclasses import dataclass
 
 from harness import case as C
+from harness.check.groups import group_key, is_signature
 
-__all__ = ["Verdict", "verdict", "STATUSES", "NEW", "REFERENCE", "KNOWN", "STILL_FAILING", "FIXED", "UNKNOWN"]
+__all__ = ["Verdict", "verdict", "STATUSES", "NEW", "REFERENCE", "KNOWN", "STILL_FAILING", "FIXED", "PASSES",
+           "UNKNOWN"]
 
 NEW, REFERENCE, KNOWN = "new", "suspected reference bug", "known upstream bug"
-STILL_FAILING, FIXED, UNKNOWN = "still failing", "fixed", "unknown"
-STATUSES = (NEW, REFERENCE, KNOWN, STILL_FAILING, FIXED, UNKNOWN)  # the report's column order
+STILL_FAILING, FIXED, PASSES, UNKNOWN = "still failing", "fixed", "passes", "unknown"
+STATUSES = (NEW, REFERENCE, KNOWN, STILL_FAILING, FIXED, PASSES, UNKNOWN)  # the report's column order
 
 # Tags written by harness.fuzz (its KIND_CRASH / KIND_TIMEOUT; the tools layer may not import harness.fuzz) and by
-# the plugin (harness.suite.report.save_finding), and the signature prefix of harness.check.run.Report.signature.
+# the plugin (harness.suite.reporting.failure.save_finding), and the signature prefix of
+# harness.check.run.Report.signature.
 _CRASH, _TIMEOUT, _PLUGIN, _REFERENCE_DISAGREES = "crash", "timeout", "pt2e-plugin", "reference-disagrees"
 _INVARIANT_LINE = re.compile(r"^invariant (\S+): ")
 _KIND_LINE = re.compile(r"^([a-z_]+): ")
@@ -36,11 +46,17 @@ _UPSTREAM_CLASS = {"crashes": "torchao crashes", "wrong": "torchao gives a wrong
 
 @dataclass(frozen=True)
 class Verdict:
-    """``klass`` and ``status`` of a case for the report; ``basis`` says, in words, what they were derived from."""
+    """``klass`` and ``status`` of a case for the report; ``basis`` says, in words, what they were derived from;
+    ``group`` is its row in the report's tables (the class when not given)."""
 
     klass: str
     status: str
     basis: str
+    group: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.group:
+            object.__setattr__(self, "group", self.klass)
 
 
 def _divergence_kinds() -> tuple[str, ...]:
@@ -67,6 +83,15 @@ def _divergence_classes(notes: str) -> list[str]:
     return [k for k in kinds if k in found_kinds] + sorted(invariants)
 
 
+def _group(info: C.Info, klass: str) -> str:
+    """The root-cause key of a fuzz finding, from the signature the campaign titles it with (a known bug's id
+    alone for a known prepare finding); the class when the title is no signature."""
+    title = " ".join(info.title.split())
+    if info.link and title and not title.startswith("known:") and " " not in title:
+        title = f"known:{title}"
+    return group_key(title) if is_signature(title) else klass
+
+
 def _finding(info: C.Info) -> Verdict:
     tags = tuple(info.tags)
     if _PLUGIN in tags:
@@ -75,17 +100,19 @@ def _finding(info: C.Info) -> Verdict:
         return Verdict(f"plugin check: {check}", NEW, "a failing check the pytest plugin saved (it saves only "
                        "failures no known bug explains)")
     if _CRASH in tags:
-        return Verdict(_CRASH, NEW, "a fuzz finding tagged 'crash': the candidate ended or broke the process")
+        return Verdict(_CRASH, NEW, "a fuzz finding tagged 'crash': the candidate ended or broke the process",
+                       _group(info, _CRASH))
     if _TIMEOUT in tags:
         return Verdict(_TIMEOUT, NEW, "a fuzz finding tagged 'timeout': the candidate ran over the time limit")
     classes = _divergence_classes(info.notes)
     klass = "divergence: " + ", ".join(classes) if classes else "divergence (kind not recorded)"
     if info.link:
-        return Verdict(klass, KNOWN, "a fuzz finding torchao reproduced, named by a known upstream bug")
+        return Verdict(klass, KNOWN, "a fuzz finding torchao reproduced, named by a known upstream bug",
+                       _group(info, klass))
     if info.title.startswith(_REFERENCE_DISAGREES) or any(t.startswith(_REFERENCE_DISAGREES) for t in tags):
         return Verdict(klass, REFERENCE, "a fuzz finding where the candidate does what torchao does and the "
-                       "reference does not")
-    return Verdict(klass, NEW, "a fuzz finding no known upstream bug explains")
+                       "reference does not", _group(info, klass))
+    return Verdict(klass, NEW, "a fuzz finding no known upstream bug explains", _group(info, klass))
 
 
 def verdict(case: C.Case) -> Verdict:
@@ -107,5 +134,9 @@ def verdict(case: C.Case) -> Verdict:
             return Verdict(klass, STILL_FAILING, f"a conformance case torchao is recorded to fail ({what})")
         if info.upstream == "fixed":
             return Verdict(klass, FIXED, "a conformance case torchao is recorded to pass since a fix")
-        return Verdict(klass, UNKNOWN, "a conformance case without a recorded upstream status")
+        if not info.upstream:
+            return Verdict(klass, PASSES, "a conformance case that records no failure of torchao (the corpus "
+                           "replay test asserts that torchao agrees with the reference on it)")
+        return Verdict(klass, UNKNOWN, f"a conformance case with an unrecognised upstream status "
+                       f"{info.upstream!r}")
     return Verdict(info.kind or "case", UNKNOWN, f"a case of kind {info.kind!r}: it records no status")

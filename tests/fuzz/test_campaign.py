@@ -15,7 +15,7 @@ from harness.case.encode import case_to_json
 from harness.case.files import iter_cases, load_case
 from harness.fuzz import campaign
 from harness.fuzz.campaign import CampaignConfig, exit_status, run_campaign
-from harness.fuzz.config import WorkerSpec
+from harness.fuzz.config import WorkerSpec, finding_groups
 from harness.fuzz.events import (FindingEvent, HarnessError, Progress, Ready, ReplayResult, WorkerLost)
 from harness.fuzz.worker import run_worker
 
@@ -131,7 +131,7 @@ def test_ctrl_c_prints_the_summary_keeps_the_pending_case_and_exits_130(tmp_path
     assert result.interrupted and exit_status(result, config) == 130
     assert len(iter_cases(tmp_path / "pending")) == 1
     out = capsys.readouterr().out
-    assert "interrupted" in out and "1 new finding(s)" in out
+    assert "interrupted" in out and "1 new group(s) (1 finding)" in out
 
 
 def test_harness_errors_are_shown_once_each_and_make_the_status_3(tmp_path, capsys):
@@ -173,12 +173,41 @@ def test_summary_table_lists_each_finding_with_its_status():
                          triage="reference"),
     ])
     table = campaign.summary_table(result, CampaignConfig())
-    assert "1 new finding(s), 1 known, 1 UNJUDGED" in table
+    assert "1 new group(s) (1 finding), 1 known (1 finding), 1 UNJUDGED (1 finding)" in table
     lines = table.splitlines()
     assert any("NEW" in line and "out/a.json" in line for line in lines)
     assert any("known (ao-4421)" in line and "out/b.json" in line for line in lines)
     assert any("REFERENCE? (unjudged)" in line and "out/c.json" in line for line in lines)
     assert "1 UNJUDGED disagreement(s) with torchao" in table and "--strict" in table
+
+
+def _new(signature, nodes, path, shrunk=True):
+    return campaign.Finding(signature, None, None, None, path, "...", nodes, 0.5, 1.0, shrunk=shrunk)
+
+
+def test_summary_table_shows_each_group_once_with_its_smallest_witness_and_count():
+    """Findings of one root cause (first invariant violated) are one row: the smallest case, the count; findings of
+    another root cause or status are another row."""
+    one = "invariant:annotated_edges_observed invariant:one_observer_per_group"
+    findings = [
+        _new(f"partition[split:edge~out];structure[chains,nodes] {one}", 7, "out/a.json"),
+        _new(f"partition[split:edge~edge,split:edge~out];structure[chains,nodes] {one}", 4, "out/b.json"),
+        _new(f"observer_config[derived_from];partition[split:edge~edge];structure[chains,nodes] {one}", 4,
+             "out/c.json", shrunk=False),
+        _new("unobserved[-edge];structure[chains] invariant:annotated_edges_observed", 3, "out/d.json"),
+        campaign.Finding(f"reference-disagrees partition[split:edge~out] {one}", None, None, None, "out/e.json", "...",
+                         2, 0.5, 1.0, triage="reference"),
+    ]
+    result = campaign.CampaignResult(cases=100, seconds=2.0, findings=findings)
+    table = campaign.summary_table(result, CampaignConfig(out="out"))
+    assert "2 new group(s) (4 findings), 0 known, 1 UNJUDGED (1 finding)" in table
+    rows = [line.split() for line in table.splitlines() if line.startswith(("invariant:", "reference-disagrees"))]
+    assert rows == [["invariant:annotated_edges_observed", "NEW", "1", "3", "out/d.json"],
+                    ["invariant:one_observer_per_group", "NEW", "3", "4", "out/b.json"],
+                    ["reference-disagrees", "invariant:one_observer_per_group", "REFERENCE?", "(unjudged)", "1", "2",
+                     "out/e.json"]]
+    assert "each of the 5 findings has its own file" in table
+    assert [g.count for g in finding_groups(findings)] == [1, 3, 1]
 
 
 def _judged(signature, triage, known_id=None):
@@ -278,7 +307,7 @@ def test_the_command_line_runs_as_a_module_within_its_budget(tmp_path):
     )
     assert time.time() - start <= 25 * 1.1 + 5  # --seconds is the budget of the whole run, start-up included
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "cases in" in proc.stdout and "0 new finding(s)" in proc.stdout
+    assert "cases in" in proc.stdout and "0 new group(s)" in proc.stdout
 
 
 def test_mixed_mode_draws_three_valid_cases_for_one_adversarial():

@@ -165,7 +165,7 @@ def test_local_campaigns_on_a_broken_a_hanging_and_a_sound_quantizer(tmp_path):
     proc, out, took = _fuzz(tmp_path / "xnnpack", "harness.quantizers:xnnpack", 30)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = [line for line in proc.stdout.splitlines() if " cases in " in line]
-    assert summary and int(summary[-1].split()[0]) > 0 and "0 new finding(s)" in summary[-1]
+    assert summary and int(summary[-1].split()[0]) > 0 and "0 new group(s)" in summary[-1]
 
 
 UNSHARE = ["unshare", "-n", "-p", "-f", "--mount-proc"]  # as tests/fuzz/test_ray_engine.py: loopback only, own PIDs

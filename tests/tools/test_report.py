@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import shutil
@@ -23,7 +25,7 @@ from harness.fuzz.worker import finding_case
 from harness.tools.report import report_html, write_report
 from harness.tools.report_figure import UnsafeSvg, figure, safe_inline_svg
 from harness.tools.report_page import repro_command, show_command
-from harness.tools.report_status import FIXED, KNOWN, NEW, REFERENCE, STILL_FAILING, UNKNOWN, verdict
+from harness.tools.report_status import FIXED, KNOWN, NEW, PASSES, REFERENCE, STILL_FAILING, UNKNOWN, verdict
 from harness.tools.show import show_svg
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -56,6 +58,26 @@ def corpus_dir(tmp_path) -> Path:
     return root
 
 
+# conformance cases the mutant that does not share an input edge with its producer's output fails, each with another
+# fine-grained signature: one root cause (the first invariant violated), three findings; the smallest has 8 nodes
+ONE_BUG = ("cat-of-two-convs-shares-inputs-and-output-6f2658385101.json", "three-adds-implicit-sharing-on-626fbbb4b5e2.json",
+           "two-cats-transitive-sharing-anchored-on-first-in-f5ceb8631e54.json")
+GROUP = "invariant:one_observer_per_group"
+
+
+@pytest.fixture
+def fuzz_dir(tmp_path) -> Path:
+    """What a campaign against that mutant writes (three findings of one group), and a known upstream bug."""
+    root = tmp_path / "fuzz-findings"
+    mutant = load_function("harness.mutants:no_output_sharing")
+    for name in ONE_BUG:
+        report = check_case(_case(name), mutant)
+        assert report.failed and report.triage == "new", name
+        save_case(finding_case(report), root)
+    save_case(finding_case(check_case(_case(UPSTREAM_BUGS[0]), load_function(UPSTREAM))), root)
+    return root
+
+
 def _parse(page: str) -> ET.Element:
     """The page as strict XML (it is written well-formed); its doctype stripped first."""
     assert page.startswith("<!DOCTYPE html>\n")
@@ -79,12 +101,12 @@ def test_page_of_a_directory(corpus_dir, tmp_path):
     titles = {c.info.title for c in cases}
     assert len(cases) == 4 and EVIL_TITLE in titles
 
-    # the table by class and status, with a total row counting every case
+    # the table by group and status, with a total row counting every case; a conformance case passes
     matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
     rows = {_text(tr[0]): [_text(td) for td in tr[1:]] for tr in matrix.iter("tr")}
-    header = rows.pop("class")
-    assert header == [NEW, STILL_FAILING, FIXED, UNKNOWN, "total"]
-    assert rows["divergence: partition"] == ["1", "0", "0", "0", "1"]
+    header = rows.pop("group")
+    assert header == [NEW, STILL_FAILING, FIXED, PASSES, "total"]
+    assert rows["divergence: partition"] == ["1", "0", "0", "0", "1"]  # its title is no signature: its class
     assert rows["upstream bug: torchao crashes"] == ["0", "1", "0", "0", "1"]
     assert rows["upstream bug"] == ["0", "0", "1", "0", "1"]
     assert rows["conformance"] == ["0", "0", "0", "1", "1"]
@@ -148,16 +170,43 @@ def test_page_of_a_directory(corpus_dir, tmp_path):
     assert parser.stack == []
 
 
+def test_findings_of_one_root_cause_are_one_row_with_their_smallest_case(fuzz_dir):
+    """The findings of one bug (different signatures, one first invariant) are one group: one row of each table,
+    shown by its smallest case, with a count; every finding keeps its own section. Long text wraps in the cells."""
+    page = report_html(fuzz_dir)
+    root = _parse(page)
+    sigs = {load_case(p).info.title for p in fuzz_dir.glob("*.json")}
+    assert len(sigs) == 4  # four signatures: three of the bug, one known
+    matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
+    rows = {_text(tr[0]): [_text(td) for td in tr[1:]] for tr in matrix.iter("tr")}
+    assert rows.pop("group") == [NEW, KNOWN, "total"]
+    known = next(k for k in rows if k.startswith("known:"))
+    assert rows == {GROUP: ["3", "0", "3"], known: ["0", "1", "1"], "total": ["3", "1", "4"]}
+
+    index = next(t for t in root.iter("table") if t.get("class") == "index")
+    body = [[_text(td) for td in tr] for tr in index.find("tbody")]
+    assert [(r[0], r[1], r[2]) for r in body] == [(GROUP, NEW, "3"), (known, KNOWN, "1")]
+    smallest = min((load_case(p) for p in fuzz_dir.glob("*.json") if load_case(p).info.link == ""),
+                   key=lambda c: len(c.graph.nodes))
+    assert len(smallest.graph.nodes) == 8
+    assert body[0][3] == f"1. {smallest.info.title} (8 nodes)" and body[0][5] == "1\u20133"
+    first = next(s for s in _sections(root) if s.get("id") == "case-1")
+    assert _text(first.find("h2")) == f"1. {smallest.info.title}"
+    assert len(_sections(root)) == 4  # every finding is on the page
+    assert re.search(r"th, td \{[^}]*overflow-wrap: anywhere", page)  # long signatures and paths wrap
+
+
 def test_verdicts_of_real_fuzz_findings():
     """The class and status of findings as the fuzz campaign writes them (harness.fuzz.worker.finding_case)."""
     new = finding_case(check_case(_case(CONFORMANCE), load_function("harness.mutants:no_output_sharing")))
     v = verdict(new)
-    assert v.status == NEW
+    assert v.status == NEW and v.group == GROUP
     assert v.klass.startswith("divergence: partition, structure, invariant:")
     known = finding_case(check_case(_case(UPSTREAM_BUGS[0]), load_function(UPSTREAM)))
     assert verdict(known) == replace(verdict(known), klass="divergence: different_error", status=KNOWN)
+    assert verdict(known).group == f"known:{known.info.title}"
     disagrees = replace(new, info=replace(new.info, title="reference-disagrees " + new.info.title))
-    assert verdict(disagrees).status == REFERENCE
+    assert verdict(disagrees).status == REFERENCE and verdict(disagrees).group == f"reference-disagrees {GROUP}"
 
 
 @pytest.mark.parametrize("info,klass,status", [
@@ -168,7 +217,9 @@ def test_verdicts_of_real_fuzz_findings():
     (C.Info(kind="upstream_bug", upstream="wrong"), "upstream bug: torchao gives a wrong result", STILL_FAILING),
     (C.Info(kind="upstream_bug", upstream="fixed"), "upstream bug", FIXED),
     (C.Info(kind="upstream_bug"), "upstream bug", UNKNOWN),
-    (C.Info(kind="conformance"), "conformance", UNKNOWN),
+    (C.Info(kind="conformance"), "conformance", PASSES),
+    (C.Info(kind="conformance", upstream="fixed"), "conformance", FIXED),
+    (C.Info(kind="conformance", upstream="sometimes"), "conformance", UNKNOWN),
     (C.Info(kind="conformance", upstream="crashes"), "conformance: torchao crashes", STILL_FAILING),
     (C.Info(kind="scenario"), "scenario", UNKNOWN),
 ])
@@ -243,25 +294,61 @@ def _browser() -> str | None:
     return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 
 
+# Appended to a copy of the page (the page itself has no script): what the browser laid out, as JSON in the DOM.
+_MEASURE = """<script>
+const box = e => { const r = e.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.right),
+                                                                Math.round(r.width), Math.round(r.height)]; };
+const seen = {viewport: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth,
+  tables: [...document.querySelectorAll("table")].map(t => [t.className, ...box(t)]),
+  cells: Math.max(...[...document.querySelectorAll("td, th")].map(c => box(c)[1])),
+  svgs: [...document.querySelectorAll("section.case svg")].map(box),
+  index: [...document.querySelectorAll("table.index tbody tr")].map(tr => [...tr.cells].map(c => c.innerText))};
+const out = document.createElement("pre"); out.id = "measured"; out.textContent = JSON.stringify(seen);
+document.body.appendChild(out);
+</script>"""
+
+
+def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
+                           f"--user-data-dir={profile}", "--window-size=1280,2400", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.slow
-def test_a_headless_browser_renders_the_page(corpus_dir, tmp_path):
+def test_a_headless_browser_renders_the_page(corpus_dir, fuzz_dir, tmp_path):
+    """What a person sees in Chromium (1280 px wide): the tables and the pictures, nothing cut at the right edge
+    however long the signatures; the screenshot is kept as ``report.png`` in the test's temporary folder."""
     browser = _browser()
     if browser is None:
         pytest.skip("no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
-    out = write_report(corpus_dir, tmp_path / "report.html")
-    flags = [browser, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
-             f"--user-data-dir={tmp_path / 'profile'}"]
+    out = write_report([corpus_dir, fuzz_dir], tmp_path / "report.html")
     png = tmp_path / "report.png"
-    shot = subprocess.run([*flags, f"--screenshot={png}", "--window-size=1280,2400", out.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    shot = _chromium(browser, tmp_path / "profile", f"--screenshot={png}", out.as_uri())
     assert png.exists(), f"{browser} wrote no screenshot (exit {shot.returncode}): {shot.stderr[-2000:]}"
     data = png.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000  # a blank 1280x2400 page is ~10 kB
-    dom = subprocess.run([*flags, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
+
+    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", out.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
-    for p in corpus_dir.rglob("*.json"):
-        if p.name != "broken.json":
-            title = load_case(p).info.title
-            assert title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom.stdout, title
+    cases = [load_case(p) for d in (corpus_dir, fuzz_dir) for p in d.rglob("*.json") if p.name != "broken.json"]
+    for case in cases:
+        title = case.info.title
+        assert title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom.stdout, title
     assert "<script" not in dom.stdout  # the title's markup stayed text in the browser too
-    assert dom.stdout.count('<section class="case"') == 4 and dom.stdout.count("<svg") == 4
+    assert dom.stdout.count('<section class="case"') == 8 and dom.stdout.count("<svg") == 8
+
+    measuring = tmp_path / "measured.html"
+    measuring.write_text(out.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", measuring.as_uri())
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stdout[-2000:] + dom.stderr[-2000:]
+    seen = json.loads(html.unescape(found.group(1)))
+    width = seen["viewport"]
+    assert width == 1280 and seen["scroll"] <= width, seen  # no horizontal scrolling: nothing is cut off
+    assert {t[0] for t in seen["tables"]} == {"matrix", "index"}
+    assert all(0 <= left and right <= width and w > 0 and h > 0 for _, left, right, w, h in seen["tables"]), seen
+    assert seen["cells"] <= width, seen
+    assert len(seen["svgs"]) == 8 and all(w > 50 and h > 50 and right <= width for _, right, w, h in seen["svgs"])
+    groups = {row[0]: row for row in seen["index"]}
+    assert groups[GROUP][1:3] == [NEW, "3"] and "(8 nodes)" in groups[GROUP][3], groups
+    assert groups["conformance"][1:3] == [PASSES, "1"], groups

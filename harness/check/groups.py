@@ -1,0 +1,144 @@
+"""Findings by root cause: the coarse group key of a finding's signature (:func:`group_key`).
+
+A signature (:attr:`harness.check.run.Report.signature`, the quantizer target's ``annotate: ...``,
+``well_formed: ...`` and ``prepare: ...``, the campaign's ``crash: TYPE`` and ``timeout``) is fine-grained: it
+deduplicates findings, one file each, and one bug yields many of them (``partition[merged:edge~out,split:out~out];
+structure[chains,attached];unobserved[-out] invariant:...`` and its cousins). A group is what a person reads as one
+bug; like ClusterFuzz grouping crashes by type and stack, the key keeps only the first thing that went wrong.
+
+The rule (pure string work: no torch, the campaign's driver calls it):
+
+* ``known:ID``: itself (a known upstream bug is its own group);
+* ``timeout``: itself; ``crash: WHAT (...)``: ``crash: WHAT`` (the crash type: the exception that escaped, the
+  signal that killed the process, its exit status);
+* a prepare divergence, ``[reference-disagrees|upstream-crash] KIND[shape];... invariant:NAME ...``: its triage
+  prefix (an unjudged disagreement with torchao is another question than a failure of the candidate), then
+
+  - the first violated invariant in :data:`INVARIANT_ORDER`, prepare's step order
+    (``invariant:one_observer_per_group``); an invariant of no known name comes after those, by name;
+  - else, when the candidate raised (``crash_only_actual[T]``, ``different_error[R!=T]``), its error type:
+    ``candidate raised T`` (the crash type, as for a crash of the process, whatever the reference raised); when only
+    the reference raised, ``crash_only_expected[R]`` (the check the candidate lacks);
+  - else the divergence kinds without their bracketed shapes, in :data:`KIND_ORDER`, joined by ``+``
+    (``partition+structure``);
+
+* the quantizer target: ``prepare: SIG`` is ``prepare: `` and the key of ``SIG``; problems of ``annotate`` or
+  ``well_formed`` (``" | "``-joined, sorted) are the first of them (``annotate`` comes before ``well_formed``);
+* anything else (not a signature: :func:`is_signature` is false): itself, its whitespace collapsed.
+
+Two findings of one root cause get one key; different first invariants, error types or triages get different keys.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional, TypeVar
+
+__all__ = ["group_key", "is_signature", "Group", "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES"]
+
+# The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
+# too, so the earliest broken one names the root cause. The sharing analysis (one observer per group, no cyclic
+# sharing), then the observers built for the groups (their configuration, derived observers), then their insertion
+# (annotated values observed, the graph well formed), then what follows from all of these (the float model's
+# semantics, the state saved for convert). Every name of harness.check.invariants.CHECKS (a test checks it).
+INVARIANT_ORDER = ("one_observer_per_group", "no_cyclic_sharing", "observer_matches_spec", "derived_sources",
+                   "annotated_edges_observed", "graph_well_formed", "float_semantics", "convert_state")
+
+# harness.check.compare.KINDS, in its order (errors first); a test checks that they agree.
+KIND_ORDER = ("crash_only_actual", "crash_only_expected", "different_error", "partition", "observer_config",
+              "unobserved", "structure", "numerics", "convert_failed")
+_CANDIDATE_RAISED = ("crash_only_actual", "different_error")  # shapes TYPE and REFERENCE_TYPE!=TYPE
+
+# the signature prefixes of an unjudged triage (harness.check.run.Report.signature)
+TRIAGE_PREFIXES = ("reference-disagrees", "upstream-crash")
+
+_INVARIANT = re.compile(r"invariant:([A-Za-z_]\w*)")
+_KIND = re.compile(r"([a-z_]+)(\[[^\]\s]*\])?")
+_QUANTIZER_STAGES = ("annotate: ", "well_formed: ")
+
+
+def _divergence_key(text: str) -> Optional[str]:
+    """The key of ``KIND[shape];... invariant:NAME ...`` (whitespace-separated tokens), ``None`` when ``text`` is not
+    of that form."""
+    invariants: set[str] = set()
+    kinds: dict[str, set[str]] = {}
+    for token in text.split():
+        invariant = _INVARIANT.fullmatch(token)
+        if invariant:
+            invariants.add(invariant.group(1))
+            continue
+        for item in token.split(";"):
+            kind = _KIND.fullmatch(item)
+            if kind is None or kind.group(1) not in KIND_ORDER + ("none",):
+                return None
+            kinds.setdefault(kind.group(1), set()).add(kind.group(2) or "")
+    if invariants:
+        rank = {name: i for i, name in enumerate(INVARIANT_ORDER)}
+        return "invariant:" + min(invariants, key=lambda n: (rank.get(n, len(rank)), n))
+    if any(k in kinds for k in _CANDIDATE_RAISED):
+        raised = {shape.strip("[]").split("!=")[-1] for k in _CANDIDATE_RAISED for shape in kinds.get(k, ())}
+        return "candidate raised " + (",".join(sorted(raised - {""})) or "an error")
+    if "crash_only_expected" in kinds:
+        return "crash_only_expected" + "".join(sorted(kinds["crash_only_expected"]))
+    found = [k for k in KIND_ORDER if k in kinds]
+    return "+".join(found) if found else None
+
+
+def _key(sig: str) -> Optional[str]:
+    if sig.startswith("known:") or sig == "timeout":
+        return sig
+    if sig.startswith("crash:"):
+        return sig.split(" (")[0]
+    if sig.startswith("prepare: "):
+        inner = _key(sig[len("prepare: "):])
+        return None if inner is None else "prepare: " + inner
+    if sig.startswith(_QUANTIZER_STAGES):
+        return sig.split(" | ")[0]
+    prefix, _, rest = sig.partition(" ")
+    if prefix in TRIAGE_PREFIXES:
+        inner = _divergence_key(rest)
+        return None if inner is None else f"{prefix} {inner}"
+    return _divergence_key(sig)
+
+
+def group_key(signature: str) -> str:
+    """The coarse key of a finding's ``signature``: equal for findings of one root cause (the module's rule)."""
+    sig = " ".join(signature.split())
+    key = _key(sig)
+    return sig if key is None else key
+
+
+def is_signature(text: str) -> bool:
+    """Whether ``text`` is a signature :func:`group_key` reads (else its key is ``text`` itself)."""
+    return _key(" ".join(text.split())) is not None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Group:
+    """The findings of one key: ``members`` smallest first (ties in the order given), so ``witness``, the first,
+    is the smallest."""
+
+    key: str
+    members: tuple
+
+    @property
+    def witness(self):
+        return self.members[0]
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+
+def group(items: Iterable[T], signature: Callable[[T], str], size: Callable[[T], Any]) -> list[Group]:
+    """``items`` grouped by :func:`group_key` of their ``signature``: one :class:`Group` per key, in the order of the
+    keys' first items, the members of each sorted by ``size`` (stable), so its witness is the smallest."""
+    by_key: dict[str, list[T]] = {}
+    for item in items:
+        by_key.setdefault(group_key(signature(item)), []).append(item)
+    return [Group(key, tuple(sorted(members, key=size))) for key, members in by_key.items()]
+

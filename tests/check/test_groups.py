@@ -1,0 +1,101 @@
+"""harness.check.groups: the root-cause key of a finding's signature."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
+
+import pytest
+
+from harness.check.compare import KINDS
+from harness.check.groups import INVARIANT_ORDER, KIND_ORDER, group, group_key, is_signature
+from harness.check.invariants import CHECKS
+
+BOTH = "invariant:annotated_edges_observed invariant:one_observer_per_group"
+
+
+def test_the_orders_name_every_invariant_and_kind():
+    assert sorted(INVARIANT_ORDER) == sorted(CHECKS) and KIND_ORDER == tuple(KINDS)
+
+
+@pytest.mark.parametrize("a,b", [
+    # one seeded bug (a mutant that splits a sharing group): many shapes, one first invariant
+    (f"partition[merged:edge~out,split:out~out];structure[chains,attached];unobserved[-out] {BOTH}",
+     "observer_config[derived_from];partition[split:edge~edge];structure[nodes] invariant:one_observer_per_group"),
+    (f"partition[split:edge~out];structure[chains,nodes] {BOTH} invariant:observer_matches_spec",
+     "partition[split:edge~edge]  invariant:one_observer_per_group"),
+    # no invariant: the kinds without their shapes
+    ("partition[split:edge~out];structure[chains,nodes]", "partition[merged:out~out,split:edge~edge];structure[nodes]"),
+    # the candidate crashes with one type, whatever the reference raised
+    ("crash_only_actual[AttributeError]", "different_error[CyclicSharingError!=AttributeError]"),
+    ("different_error[DerivedCycleError!=AttributeError]", "different_error[NotAnInputError!=AttributeError]"),
+    ("reference-disagrees partition[split:edge~out] invariant:one_observer_per_group",
+     "reference-disagrees partition[merged:out~out];unobserved[+edge] invariant:one_observer_per_group"),
+    ("crash: SystemExit (exit code 3)", "crash: SystemExit"),
+    ("prepare: partition[split:edge~out] " + BOTH, "prepare: unobserved[-out] invariant:one_observer_per_group"),
+    ("well_formed: CyclicSharingError | well_formed: _ has no spec", "well_formed: CyclicSharingError"),
+])
+def test_findings_of_one_root_cause_share_a_key(a, b):
+    assert group_key(a) == group_key(b)
+
+
+@pytest.mark.parametrize("a,b", [
+    ("partition[split:edge~out] invariant:one_observer_per_group",
+     "partition[split:edge~out] invariant:annotated_edges_observed"),
+    ("partition[split:edge~out] invariant:observer_matches_spec", "partition[split:edge~out]"),
+    ("partition[split:edge~out];structure[nodes]", "partition[split:edge~out]"),
+    ("crash_only_actual[KeyError]", "crash_only_actual[AttributeError]"),
+    ("crash_only_actual[KeyError]", "crash_only_expected[KeyError]"),
+    ("crash_only_expected[CyclicSharingError]", "crash_only_expected[DerivedCycleError]"),
+    ("partition[split:edge~out] invariant:one_observer_per_group",
+     "reference-disagrees partition[split:edge~out] invariant:one_observer_per_group"),
+    ("reference-disagrees different_error[A!=B]", "upstream-crash different_error[A!=B]"),
+    ("known:ao-4421", "known:ao-lenient-not-an-input"),
+    ("crash: SystemExit", "crash: KeyboardInterrupt"),
+    ("crash: the worker process was killed by SIGKILL", "crash: the worker process was killed by SIGSEGV"),
+    ("timeout", "crash: SystemExit"),
+    ("prepare: partition[x] invariant:one_observer_per_group", "partition[x] invariant:one_observer_per_group"),
+    ("annotate: annotate() raised ValueError", "well_formed: CyclicSharingError"),
+])
+def test_different_root_causes_get_different_keys(a, b):
+    assert group_key(a) != group_key(b)
+
+
+@pytest.mark.parametrize("signature,key", [
+    (f"partition[merged:edge~out,split:out~out];structure[chains,attached];unobserved[-out] {BOTH}",
+     "invariant:one_observer_per_group"),
+    ("unobserved[-edge] invariant:annotated_edges_observed invariant:graph_well_formed",
+     "invariant:annotated_edges_observed"),
+    ("partition[x] invariant:zz_new_check invariant:convert_state", "invariant:convert_state"),
+    ("partition[x] invariant:zz_new_check", "invariant:zz_new_check"),
+    ("structure[nodes];partition[split:edge~out];observer_config[dtype]", "partition+observer_config+structure"),
+    ("different_error[CyclicSharingError!=AttributeError]", "candidate raised AttributeError"),
+    ("crash_only_expected[TensorKwargError]", "crash_only_expected[TensorKwargError]"),
+    ("upstream-crash different_error[CyclicSharingError!=RecursionError]", "upstream-crash candidate raised "
+     "RecursionError"),
+    ("known:ao-4421", "known:ao-4421"),
+    ("timeout", "timeout"),
+    ("crash: SystemExit", "crash: SystemExit"),
+    ("crash: the worker process exited with status 3 without finishing (os._exit?)",
+     "crash: the worker process exited with status 3 without finishing"),
+    ("annotate: annotate() raised ValueError | well_formed: CyclicSharingError", "annotate: annotate() raised ValueError"),
+    ("prepare: known:ao-4421", "prepare: known:ao-4421"),
+])
+def test_the_key_in_words(signature, key):
+    assert group_key(signature) == key and is_signature(signature)
+
+
+@pytest.mark.parametrize("text", ['evil <script>alert("x")</script> & co', "a partition of the keys", "none", "",
+                                  "partition[unclosed", "prepare: nothing known",
+                                  "partition[split:edge~out] invariant:annotated_edges_obse..."])  # clipped
+def test_text_that_is_no_signature_is_its_own_key(text):
+    assert not is_signature(text) and group_key(text) == " ".join(text.split())
+
+
+def test_group_keeps_every_member_and_puts_the_smallest_first():
+    items = [("partition[a] invariant:one_observer_per_group", 7), ("timeout", 5),
+             ("partition[b] " + BOTH, 3), ("partition[c] invariant:one_observer_per_group", 3)]
+    groups = group(items, lambda t: t[0], lambda t: t[1])
+    assert [(g.key, g.count) for g in groups] == [("invariant:one_observer_per_group", 3), ("timeout", 1)]
+    assert groups[0].witness == items[2] and groups[0].members == (items[2], items[3], items[0])
