@@ -22,7 +22,9 @@ The rules, in the order they apply (each module's docstring has the details):
   and a fake quant in QAT; derived specs read the instances of their source groups.
 * Insertion (``prepare_impl.insertion``): input observers in front of each observed edge, reused when the
   producer's output observer or an earlier input observer already observes the value with the same instance;
-  output observers after tensor-valued outputs; nothing on buffer updates of in-place ops.
+  an edge observer observes the value as its consumer reads it (after in-place writes to its storage that come
+  before the consumer, where torchao observes it before them); output observers after tensor-valued outputs;
+  nothing on buffer updates of in-place ops.
 * State (``prepare_impl.prepare``): ``meta["_observed_graph_module_attrs"]`` for ``convert_pt2e``.
 
 Where torchao's prepare fails on valid annotations (a shared spec anchored later in graph order, deep sharing

@@ -9,10 +9,20 @@ For each annotated node ``n`` (in the graph order from before insertion):
   - if ``a``'s output is observed by the same instance, ``n`` already reads the observed value: nothing to do;
   - if ``n`` writes ``a`` in place (its op's schema marks argument 0 as written) and ``a`` is computed from
     module buffers alone (no graph input), ``a`` is a buffer update: it is not observed;
-  - if an observer node running ``obs`` on the same value exists already (inserted for another consumer),
-    ``n`` reads from it;
-  - otherwise a new observer node ``obs(value)`` is inserted right after the value and ``n`` reads from it.
+  - if an observer node running ``obs`` on the same value exists already (inserted for another consumer) and
+    the value's storage has not been written since that node observed it, ``n`` reads from it;
+  - otherwise a new observer node ``obs(value)`` is inserted and ``n`` reads from it: right after the value, or,
+    when the value's storage has been written in place since the value was computed (``relu_`` on a view of it,
+    ``mul_`` on it, by a node before ``n``), right before ``n``. An edge observer observes the value as ``n``
+    reads it: observed right after the producer, ``n`` would read a snapshot from before the write (a fake
+    quant's output, or ``convert_pt2e``'s quantize/dequantize pair, is a new tensor the write misses).
   The same value used twice by ``n`` (``add(x, x)``, ``cat([x, x])``) is one edge and reads one observer.
+* Storage (what "written since" means), tracked along the graph order as nodes are visited: an op's value
+  shares the storage of its arguments its schema gives an alias annotation (views, ``split``'s pieces, in-place
+  ops), a ``getitem`` that of its container, any other value has its own (an observer node's output included:
+  it stands for the copy a fake quant or quantize/dequantize makes); a node writes the storage of each argument
+  its schema marks as written, and ``n``'s own writes come after its inputs are read. Writes to a value already
+  read through an output observer go to that observer's output, which its readers share.
 * Output. When ``n`` is a key and its ``meta["val"]`` is a tensor (a ``FakeTensor``; tuples such as ``split``'s
   output are never observed), an observer node is inserted right after ``n`` and every other user of ``n`` reads
   from it. The numeric-debugger provenance (``meta["from_node"]``) is copied to the observer node.
@@ -22,6 +32,7 @@ Observer modules are registered on the model as ``activation_post_process_<i>`` 
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -45,6 +56,10 @@ class _Inserter:
         self.existing: dict[tuple[Node, int], Node] = {}  # (observed value, id(module)) -> observer node
         self.buffer_names = {name for name, _ in model.named_buffers(remove_duplicate=False)}
         self._buffer_only: dict[Node, bool] = {}
+        self.storage: dict[Node, Node] = {}  # value -> the node whose storage it shares (itself when its own)
+        self.writes: dict[Node, int] = {}  # storage -> in-place writes to it so far
+        self.seen: dict[Node, int] = {}  # value -> writes to its storage when it was computed
+        self.observed_at: dict[Node, int] = {}  # observer node -> writes to the observed value's storage then
         taken = [int(m.group(1)) for name in dir(model) if (m := re.fullmatch(OBSERVER_PREFIX + r"(\d+)", name))]
         self.next_index = max(taken, default=-1) + 1
 
@@ -57,7 +72,36 @@ class _Inserter:
             obs_node = self.graph.create_node("call_module", name, (value,), {})
         self.observer_nodes[obs_node] = module
         self.existing[(value, id(module))] = obs_node
+        self.observed_at[obs_node] = self._writes_to(value)  # its own output is a fresh storage, never written yet
         return obs_node
+
+    # -- storage ---------------------------------------------------------------------------------------------
+    def _storage_of(self, value: Node) -> Node:
+        return self.storage.get(value, value)
+
+    def _writes_to(self, value: Node) -> int:
+        return self.writes.get(self._storage_of(value), 0)
+
+    def _written_since_computed(self, value: Node) -> bool:
+        return self._writes_to(value) != self.seen.get(value, 0)
+
+    def _visit(self, node: Node) -> None:
+        """Record ``node``'s storage and its in-place writes (after its inputs are read: the module docstring)."""
+        schema = getattr(node.target, "_schema", None) if node.op == "call_function" else None
+        if node.op == "call_function" and node.target is operator.getitem and isinstance(node.args[0], Node):
+            self.storage[node] = self._storage_of(node.args[0])
+        elif schema is not None:
+            for i, argument in enumerate(schema.arguments):
+                alias = argument.alias_info
+                passed = node.args[i] if i < len(node.args) else node.kwargs.get(argument.name)
+                if alias is None or passed is None:
+                    continue
+                for value in _nodes_in(passed):
+                    self.storage.setdefault(node, self._storage_of(value))
+                    if alias.is_write:
+                        root = self._storage_of(value)
+                        self.writes[root] = self.writes.get(root, 0) + 1
+        self.seen[node] = self._writes_to(node)
 
     # -- input edges ---------------------------------------------------------------------------------------
     def _observed_arg(self, node: Node, arg: Node) -> Node:
@@ -73,9 +117,13 @@ class _Inserter:
         if self._is_buffer_update(node, producer):
             return arg
         found = self.existing.get((arg, id(obs)))
-        if found is not None:
+        if found is not None and self.observed_at.get(found) == self._writes_to(arg):
             return found
-        return self._new_observer_node(arg, obs)
+        stale = self._written_since_computed(arg)
+        obs_node = self._new_observer_node(arg, obs)
+        if stale:
+            node.prepend(obs_node)  # observe the value as ``node`` reads it, after the writes
+        return obs_node
 
     def _is_buffer_update(self, node: Node, arg: Node) -> bool:
         if node.op != "call_function" or not node.args or node.args[0] is not arg:
@@ -132,10 +180,18 @@ class _Inserter:
 
     def run(self) -> None:
         for node in list(self.graph.nodes):
-            if annotation_of(node) is None:
-                continue
-            node.args = map_arg(node.args, lambda a, node=node: self._observed_arg(node, a))
-            self._observe_output(node)
+            if annotation_of(node) is not None:
+                node.args = map_arg(node.args, lambda a, node=node: self._observed_arg(node, a))
+            self._visit(node)
+            if annotation_of(node) is not None:
+                self._observe_output(node)
+
+
+def _nodes_in(arg: Any) -> list[Node]:
+    """The nodes in an argument (inside nested lists and tuples too)."""
+    found: list[Node] = []
+    map_arg(arg, found.append)
+    return found
 
 
 def _stops_walk(n: Node) -> bool:

@@ -135,6 +135,17 @@ def _buffer_walk_misses_a_list_input(obs: Observed) -> bool:
     return False
 
 
+def _edge_read_after_a_write(obs: Observed) -> bool:
+    """An annotated input edge whose value is written in place between its producer and its consumer: torchao
+    observes it before the write (:mod:`harness.check.in_place`)."""
+    from harness.check.in_place import edges_read_after_a_write
+
+    if obs.analysis is None:
+        return False
+    edges = [k for k in obs.analysis.annotated.keys if isinstance(k, tuple)]
+    return bool(edges_read_after_a_write(obs.original, edges))
+
+
 # Errors that name no annotation: a prepare raising one of these has crashed, it has not reported a problem.
 BARE_ERRORS = (AssertionError, KeyError, RecursionError, IndexError, AttributeError, TypeError)
 
@@ -207,6 +218,14 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/graph_utils.py#L194-L209",
         matches=lambda o: _buffer_walk_misses_a_list_input(o) and o.candidate_error is None
         and bool(o.divergence_kinds) and o.divergence_kinds <= {"unobserved", "structure", "partition", "numerics"},
+    ),
+    KnownBug(
+        id="ao-stale-edge-observer",
+        title="input edge whose value is written in place before its consumer reads it: torchao observes it right "
+        "after the producer (before the write) and reuses that observer, so the consumer reads a stale value",
+        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py#L455-L545",
+        matches=lambda o: _edge_read_after_a_write(o) and o.candidate_error is None
+        and bool(o.divergence_kinds) and o.divergence_kinds <= {"structure", "numerics"},
     ),
     KnownBug(
         id="ao-4483-bare-error",

@@ -90,7 +90,11 @@ def expected_summary(case: C.Case) -> dict:
     groups = [{"keys": sorted(g["keys"]),
                "observer": {k: v for k, v in g.get("observer", {}).items() if k in COMPARED_FIELDS}}
               for g in canonical.get("groups", [])]
-    return {"groups": groups, "unobserved": sorted(canonical.get("unobserved", []))}
+    summary = {"groups": groups, "unobserved": sorted(canonical.get("unobserved", []))}
+    nodes = (canonical.get("structure") or {}).get("observer_nodes")
+    if isinstance(nodes, int):
+        summary["observer_nodes"] = nodes  # where the observers sit: one node per place a value is observed
+    return summary
 
 
 def _comment(text: str, width: int = 100) -> str:

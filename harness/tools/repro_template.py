@@ -239,6 +239,10 @@ def main():
             problems.append(f"expected one observer for: {', '.join(keys)}")
         for keys in sorted(set(actual) - set(expected)):
             problems.append(f"torchao uses one observer for: {', '.join(keys)}")
+    observer_nodes = sum(is_observer(prepared, n) for n in prepared.graph.nodes)
+    if "observer_nodes" in EXPECTED and observer_nodes != EXPECTED["observer_nodes"]:
+        problems.append(f"observer nodes: expected {EXPECTED['observer_nodes']} (each value observed where its "
+                        f"consumers read it), torchao has {observer_nodes}")
     if sorted(unobserved) != sorted(EXPECTED["unobserved"]):
         problems.append(f"unobserved keys: expected {sorted(EXPECTED['unobserved'])}, got {sorted(unobserved)}")
     for keys in sorted(set(expected) & set(actual)):

@@ -168,6 +168,8 @@ def _triage_cases():
                                     torchao_perturbed, True),
         # torchao leaves the in-place edge unobserved: the candidate observes it, with another configuration
         "ao-buffer-walk-skips-lists": (_corpus_case("ao-buffer-walk-skips-lists"), reference_perturbed, False),
+        # torchao reuses the observer from before the write: the candidate observes after it, with another config
+        "ao-stale-edge-observer": (_corpus_case("ao-stale-edge-observer"), reference_perturbed, False),
     }
 
 
@@ -285,3 +287,12 @@ def test_the_in_place_edge_behind_a_list_argument_is_a_known_upstream_bug():
     assert report.triage == TRIAGE_KNOWN and report.known.id == "ao-buffer-walk-skips-lists", report.summary()
     assert "edge:minimum->relu_" in report.summary()
     assert not check_case(case, prepare_impl.prepare).failed
+
+
+def test_an_edge_read_after_an_in_place_write_is_a_known_upstream_bug():
+    """Issue 15's float-semantics question, judged: torchao observes the edge before the write and reuses that
+    observer; the reference observes it as the consumer reads it."""
+    case = _corpus_case("ao-stale-edge-observer")
+    report = check_case(case, upstream_prepare)
+    assert report.triage == TRIAGE_KNOWN and report.known.id == "ao-stale-edge-observer", report.summary()
+    assert not check_case(case, prepare_impl.prepare, float_semantics=True).failed

@@ -37,7 +37,7 @@ from prepared_models import (
     prepared_case,
     uint8,
 )
-from torchao.quantization.pt2e.fake_quantize import FakeQuantize
+from torchao.quantization.pt2e.fake_quantize import FakeQuantize, FusedMovingAvgObsFakeQuantize
 from torchao.quantization.pt2e.observer import MinMaxObserver, ObserverBase, PerChannelMinMaxObserver
 from torchao.quantization.pt2e.prepare import prepare
 from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, QuantizationSpec, SharedQuantizationSpec
@@ -522,6 +522,46 @@ def test_float_semantics_reports_a_crashing_prepared_model_and_skips_without_inp
     vs = messages(check_float_semantics(ctx))
     assert len(vs) == 1 and vs[0].startswith("the prepared model raised on the example inputs: RuntimeError")
     ctx.example_inputs = None
+    assert check_float_semantics(ctx) == []
+
+
+def _write_through_a_view(a):
+    y = torch.nn.functional.layer_norm(a.relu(), [8])
+    y.view(16).relu_()  # after the observer of layer_norm -> sigmoid (torchao puts it right behind layer_norm)
+    return torch.sigmoid(y)
+
+
+def _write_to_the_observed_input(a):
+    y = a.relu()
+    v = y.view(16)
+    y.mul_(y)  # mul_'s input is observed: mul_ writes the observer's output
+    return v
+
+
+FUSED = QuantizationSpec(torch.int8, FusedMovingAvgObsFakeQuantize, -128, 127, torch.per_tensor_affine)
+
+
+@pytest.mark.parametrize("fn,consumer", [(_write_through_a_view, "sigmoid"), (_write_to_the_observed_input, "mul_")])
+@pytest.mark.parametrize("prepare_fn", [prepare, prepare_impl.prepare], ids=["torchao", "reference"])
+def test_float_semantics_sees_through_a_disabled_fused_fake_quant_before_an_in_place_write(fn, consumer, prepare_fn):
+    """FusedMovingAvgObsFakeQuantize returns a copy even when disabled: an in-place write after it would miss the
+    tensors the original writes, and the prepared model's float result would differ (issue 15). Disabled, it is
+    the identity, and the check treats it so."""
+    from annotate_by_hand import annotate, export, nodes
+
+    x = torch.randn(2, 8)
+
+    def annotated():
+        gm = export(fn, x)
+        n = nodes(gm)
+        annotate(n[consumer], {n[consumer].args[0]: FUSED})
+        return gm
+
+    original, prepared = annotated(), prepare_fn(annotated(), {}, True)
+    fq = copy.deepcopy(next(m for m in prepared.modules() if isinstance(m, FusedMovingAvgObsFakeQuantize)))
+    fq.disable_fake_quant(), fq.disable_observer()
+    assert fq(x) is not x  # the copy the rule is about
+    ctx = CheckContext(original=original, prepared=prepared, is_qat=True, example_inputs=(x,))
     assert check_float_semantics(ctx) == []
 
 

@@ -59,3 +59,26 @@ def test_every_mutant_of_the_reference_and_of_torchao_resolves_at_its_public_nam
         fn = resolve_object(f"harness.mutants:{name}")
         assert fn is getattr(home, name) and fn.__name__ == name, name
     assert set(mutants.__all__) == {"MUTANTS", "UPSTREAM_MUTANTS", *homes}
+
+
+MACHINERY_ERRORS = (AttributeError, ImportError, NameError, TypeError)
+
+
+@pytest.mark.parametrize("name", sorted(mutants.MUTANTS))
+def test_a_mutant_breaks_its_rule_not_its_own_machinery(name):
+    """A mutant that raises from its patching (a name that is not there, a wrong signature) is "caught" on every
+    case without its rule ever being tested: four were, until the module they patched was named right."""
+    from pathlib import Path
+
+    from harness.case.files import iter_cases
+    from harness.fx.build import build
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus" / "conformance"
+    for _, case in iter_cases(corpus):
+        if case.expected is not None and case.expected.error is None:
+            try:
+                getattr(mutants, name)(build(case), {}, case.is_qat)
+            except MACHINERY_ERRORS as e:
+                pytest.fail(f"{name} raised {type(e).__name__} on {case.info.title!r}: {e}")
+            except Exception:  # noqa: BLE001 - the broken rule may make the mutant fail on some cases
+                pass

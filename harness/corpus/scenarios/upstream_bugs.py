@@ -237,6 +237,26 @@ def upstream_bug_scenarios() -> list[Scenario]:
             groups=partition(["edge:minimum->relu_"]),
         ),
         upstream_bug_scenario(
+            "input edges on either side of an in-place write share one stale observer",
+            "https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py#L455-L545",
+            "Found while judging a float-semantics failure (no public report yet). r = relu(x); sigmoid reads r; then "
+            "relu_(view(r)) rectifies r's storage in place (torch.export keeps such writes: y.view(...).relu_()); "
+            "then tanh reads r. Both input edges are annotated and share one observer. torchao 0.18 inserts an "
+            "edge's observer right after its producer and reuses that node for the next consumer, so tanh reads the "
+            "observer's snapshot from before the write: the observer calibrates on stale values and, after "
+            "convert_pt2e, tanh reads the quantized value from before the write. The reference observes each edge "
+            "as its consumer reads it: one instance, two observer nodes, the second right before tanh.",
+            "wrong",
+            (ph("x", (2, 8)), call("relu", "aten.relu.default", R("x")),
+             call("sigmoid", "aten.sigmoid.default", R("relu")),
+             call("view", "aten.view.default", R("relu"), (16,)),
+             call("relu_", "aten.relu_.default", R("view")),
+             call("tanh", "aten.tanh.default", R("relu")), out("sigmoid", "tanh")),
+            [ann("sigmoid", (("relu", ACT),)), ann("tanh", (("relu", ACT),))],
+            tags=("ao-stale-edge-observer",),
+            groups=partition(["edge:relu->sigmoid", "edge:relu->tanh"]),
+        ),
+        upstream_bug_scenario(
             "derived spec whose sources come later in graph order",
             f"{AO}/issues/4421",
             "relu's output has a DerivedQuantizationSpec computed from sigmoid's output and the edge (x -> "
