@@ -75,6 +75,8 @@ class _Driver:
         self.new_found = False  # with stop_on_new: the run stops once the saved cases are all replayed too
         self.usage_error: Optional[str] = None
         self.engine: Optional[Engine] = None  # set by run()
+        self.launched: dict[int, float] = {}  # worker -> when it was (re)started, until it is ready
+        self.startups: list[tuple[int, float]] = []
         self._stream = out
         self._last_progress = self.started
 
@@ -105,7 +107,13 @@ class _Driver:
                         f"the driver could not handle {_describe(event)}: {type(e).__name__}: {e}")
 
     def on_ready(self, event: Ready) -> None:
-        pass
+        launched = self.launched.pop(event.worker, None)
+        if launched is not None:
+            self.startups.append((event.worker, round(time.time() - launched, 2)))
+
+    def _start(self, spec: WorkerSpec) -> None:
+        self.launched[spec.worker] = time.time()
+        self.engine.start(spec)
 
     def on_done(self, event: Done) -> None:
         pass
@@ -232,7 +240,7 @@ class _Driver:
         if time.time() < self.end - RESTART_MARGIN and not self.done():
             self.restarts += 1
             self.say(f"[{time.time() - self.started:6.1f}s] restarting worker {event.worker}")
-            self.engine.start(self.spec(event.worker))
+            self._start(self.spec(event.worker))
 
     # ---- the run ----------------------------------------------------------------------------------------------
 
@@ -256,7 +264,7 @@ class _Driver:
         interrupted = False
         try:
             for worker in range(self.config.jobs):
-                engine.start(self.spec(worker, first=True))
+                self._start(self.spec(worker, first=True))
             while engine.running() and time.time() < self.kill_at and not self.done():
                 for event in engine.events(timeout=0.5):
                     self.handle(event)
@@ -283,7 +291,7 @@ class _Driver:
         self.progress(force=True)
         return CampaignResult(self.cases, time.time() - self.started, list(self.findings.values()),
                               dict(self.errors), interrupted, self.usage_error, dict(self.by_place),
-                              dict(self.replayed), self.workers_lost)
+                              dict(self.replayed), self.workers_lost, list(self.startups))
 
 
 def _describe(event: Any) -> str:

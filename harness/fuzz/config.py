@@ -124,6 +124,8 @@ class CampaignResult:
     cases_by_place: dict[str, int] = field(default_factory=dict)  # where the cases were checked (engine's words)
     replayed: dict[str, str] = field(default_factory=dict)  # saved case -> "still failing" / "fixed" (-> new path)
     workers_lost: int = 0  # workers lost to their infrastructure (a node or actor gone) and restarted
+    # seconds from each start of a worker to its first case (Ready): (worker, seconds), restarts included, in order
+    startups: list[tuple[int, float]] = field(default_factory=list)
 
     def new(self) -> list[Finding]:
         return [f for f in self.findings if f.is_new]
@@ -196,6 +198,10 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
                      f"{len(result.replayed) - still} fixed (moved to {config.out}/fixed/ when they were in {config.out})")
     if len(result.cases_by_place) > 1 or config.engine != "local":
         lines.append("cases per node: " + ", ".join(f"{place}: {n}" for place, n in sorted(result.cases_by_place.items())))
+    if result.startups:
+        first, *later = result.startups
+        lines.append(f"worker start-up (from its start to its first case): {first[1]:.1f} s for the first"
+                     + (f", {max(s for _, s in later):.1f} s at most for the {len(later)} other(s)" if later else ""))
     if result.workers_lost:
         lines.append(f"{result.workers_lost} worker(s) lost to their node or actor and restarted; findings already "
                      "sent are safe")

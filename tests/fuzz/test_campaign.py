@@ -349,3 +349,10 @@ def test_the_budget_of_a_call_of_main_counts_from_the_call_not_from_the_import(m
     assert entry.main(["fuzz", "--seconds", "5"]) == 0
     assert seen and before <= seen[0] <= time.time()
     assert entry.main(["fuzz"], started=123.0) == 0 and seen[-1] == 123.0
+
+
+def test_the_summary_says_how_long_each_worker_took_to_start(tmp_path):
+    config = CampaignConfig(seconds=30, out=str(tmp_path), quiet=True, jobs=2)
+    result = run_campaign(config, engine=ScriptedEngine([[Ready(0), Progress(0, 1)], [Ready(1), Progress(1, 2)]]))
+    assert [w for w, _ in result.startups] == [0, 1] and all(s >= 0 for _, s in result.startups)
+    assert "worker start-up (from its start to its first case)" in campaign.summary_table(result, config)
