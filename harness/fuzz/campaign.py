@@ -28,21 +28,20 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from harness.case import Info
 from harness.case.decode import case_from_json
-from harness.case.encode import case_to_json
-from harness.case.files import load_case
 from harness.case.jsonform import CaseFormatError
 from harness.check.groups import group_key
 from harness.fuzz.config import (EXIT_FOUND, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CampaignConfig,
                                  CampaignResult, Finding, WorkerSpec, count_line, exit_status, summary_table)
-from harness.fuzz.events import (KIND_CRASH, KIND_LOST, STAGE_PENDING, STAGE_SHRUNK, BadCandidate, Done, Event,
-                                 FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult, WorkerLost,
+from harness.fuzz.events import (KIND_CRASH, KIND_LOST, KIND_TIMEOUT, STAGE_PENDING, STAGE_SHRUNK, BadCandidate,
+                                 Done, Event, FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult, WorkerLost,
                                  event_kind)
-from harness.fuzz.finding_files import Kept, keep
+from harness.fuzz.finding_files import Kept, keep, saved_cases, where
 from harness.fuzz.engine import Engine
 from harness.fuzz.local import LocalEngine
 
@@ -77,6 +76,7 @@ class _Driver:
         self.engine: Optional[Engine] = None  # set by run()
         self.launched: dict[int, float] = {}  # worker -> when it was (re)started, until it is ready
         self.startups: list[tuple[int, float]] = []
+        self.confirming: dict[str, tuple[str, dict]] = {}  # timed-out case's file -> (signature, case data)
         self._stream = out
         self._last_progress = self.started
 
@@ -84,9 +84,10 @@ class _Driver:
         if always or not self.config.quiet:
             print(text, file=self._stream, flush=True)
 
-    def spec(self, worker: int, first: bool = False) -> WorkerSpec:
-        """The worker's spec; at its first start, its share of the saved cases to replay (round robin)."""
-        replay = tuple(self.replay_cases[worker::self.config.jobs]) if first else ()
+    def spec(self, worker: int, first: bool = False, replay: tuple = ()) -> WorkerSpec:
+        """The worker's spec; at its first start, its share of the saved cases to replay (round robin), else the
+        cases given (a timed-out case to confirm)."""
+        replay = tuple(self.replay_cases[worker::self.config.jobs]) if first else replay
         return WorkerSpec(self.config, worker, self.seed + worker + 1000 * self.restarts, self.started, self.end,
                           GENERATE_SHARE, replay)
 
@@ -158,7 +159,7 @@ class _Driver:
                 self.pending[key] = (event, kept)
                 label = f"known {event.known_id}" if event.known_id else event.triage
                 self.say(f"[{time.time() - self.started:6.1f}s] failing case ({label}): {event.signature[:80]}; "
-                         f"shrinking it (copy as found: {_where(kept)})")
+                         f"shrinking it (copy as found: {where(kept)})")
             return
         found, copy = self.pending.pop(key, (event, Kept(None)))  # the copy as found, if any
         if event.signature not in self.findings:
@@ -181,7 +182,7 @@ class _Driver:
         size = f"shrunk to {f.nodes} nodes" if shrunk else f"{f.nodes} nodes, not shrunk"
         self.say(f"\n[{f.seconds:6.1f}s] finding ({f.label}, {f.kind}): {f.signature}\n  group {key} "
                  f"({'a new group' if not same else f'finding {same + 1} of the group'}); first seen at "
-                 f"{f.detected:.1f}s, {size}, {_where(kept)}\n  " + f.summary.replace("\n", "\n  "),
+                 f"{f.detected:.1f}s, {size}, {where(kept)}\n  " + f.summary.replace("\n", "\n  "),
                  always=kept.path is None)  # on disk nowhere: these words are all that is left of it
         if self.config.stop_on_new and f.is_new:
             self.new_found = True
@@ -193,7 +194,10 @@ class _Driver:
 
     def on_replay_result(self, event: ReplayResult) -> None:
         """A saved case replayed: still failing (a finding of this run, its file kept) or fixed (moved from OUT to
-        OUT/fixed/, never deleted)."""
+        OUT/fixed/, never deleted); or the re-run of a timed-out case (:meth:`_confirm`)."""
+        if event.label in self.confirming:
+            self._confirmed(event)
+            return
         path = Path(event.label)
         if event.failed:
             self.replayed[event.label] = "still failing"
@@ -214,7 +218,34 @@ class _Driver:
         self.say(f"[{time.time() - self.started:6.1f}s] replay: fixed: {event.label}"
                  + (f" (moved to {target})" if target else ""))
 
+    def _confirmed(self, event: ReplayResult) -> None:
+        """The re-run of a timed-out case ended within the time limit: the timeout is not reproduced (``flaky``),
+        unless the case failed otherwise."""
+        signature, _ = self.confirming.pop(event.label)
+        f = self.findings.get(signature)
+        if f is None:
+            return
+        if event.failed:
+            note = f"re-run in a fresh worker, it finished in time but failed otherwise ({event.signature[:80]})"
+            self.findings[signature] = replace(f, summary=f"{f.summary}\n{note}")
+        else:
+            note = ("re-run in a fresh worker, it finished within the case time limit: the timeout is not "
+                    "reproduced (a busy machine, or a rare hang)")
+            self.findings[signature] = replace(f, triage="flaky", summary=f"{f.summary}\n{note}")
+        self.say(f"[{time.time() - self.started:6.1f}s] {signature}: {note}", always=True)
+
+    def _confirm(self, worker: int, signature: str, path: Optional[Path], case: dict) -> tuple:
+        """What a restarted worker replays first: the timed-out case (from its file), to see whether it hangs
+        again; nothing when it was not written."""
+        if path is None:
+            return ()
+        self.confirming[str(path)] = (signature, case)
+        self.say(f"[{time.time() - self.started:6.1f}s] re-running the timed-out case in the restarted worker "
+                 f"{worker} to confirm it", always=True)
+        return ((str(path), case),)
+
     def on_worker_lost(self, event: WorkerLost) -> None:
+        replay: tuple = ()
         if event.reason == KIND_LOST:  # the node or actor went away, not the candidate's doing: restart
             self.workers_lost += 1
             self.say(f"[{time.time() - self.started:6.1f}s] worker {event.worker} lost: {event.detail}", always=True)
@@ -228,7 +259,13 @@ class _Driver:
         else:
             self.cases += 1
             signature = event.reason if event.reason != KIND_CRASH else f"crash: {event.detail.split(' (')[0]}"
-            if signature not in self.findings:
+            again = next((label for label, (sig, case) in self.confirming.items()
+                          if sig == signature and case == event.case), None)
+            if again is not None:  # the re-run of a timed-out case timed out too: confirmed, it stays NEW
+                del self.confirming[again]
+                self.say(f"[{time.time() - self.started:6.1f}s] {signature}: the re-run timed out again: confirmed",
+                         always=True)
+            elif signature not in self.findings:
                 text = f"{event.detail}. The case being checked is saved as is (not shrunk)."
                 found = FindingEvent(worker=event.worker, stage=STAGE_SHRUNK, kind=event.reason, signature=signature,
                                      triage="new", known_id=None, known_title=None, link=None, summary=text,
@@ -236,11 +273,14 @@ class _Driver:
                                      case=event.case, shrunk=False)
                 info = Info(title=signature, kind="finding", notes=text, upstream="crashes",
                             tags=("finding", event.reason))
-                self._record(found, self._keep(found, self.out, info), shrunk=False)
+                kept = self._keep(found, self.out, info)
+                self._record(found, kept, shrunk=False)
+                if event.reason == KIND_TIMEOUT and time.time() < self.end - RESTART_MARGIN and not self.done():
+                    replay = self._confirm(event.worker, signature, None if kept.raw else kept.path, event.case)
         if time.time() < self.end - RESTART_MARGIN and not self.done():
             self.restarts += 1
             self.say(f"[{time.time() - self.started:6.1f}s] restarting worker {event.worker}")
-            self._start(self.spec(event.worker))
+            self._start(self.spec(event.worker, replay=replay))
 
     # ---- the run ----------------------------------------------------------------------------------------------
 
@@ -303,34 +343,12 @@ def _describe(event: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _where(kept: Kept) -> str:
-    """Where a finding is on disk, in words."""
-    if kept.path is None:
-        return "NOT WRITTEN (see the harness error above)"
-    return f"written raw (as sent, not a loadable case) to {kept.path}" if kept.raw else f"written to {kept.path}"
-
-
 def _nodes(data: Any) -> int:
     """The number of nodes of the case in ``data``, 0 when it does not decode."""
     try:
         return len(case_from_json(data).graph.nodes)
     except CaseFormatError:
         return 0
-
-
-def saved_cases(out: Path, folders: tuple[str, ...], say) -> list[tuple[str, dict]]:
-    """The cases to replay before the search: the findings in ``out`` (not its pending/ or fixed/ copies) and every
-    case under each of ``folders``, as (path, case data). A file that is not a valid case is named and skipped."""
-    paths = sorted(out.glob("*.json")) if out.is_dir() else []
-    for folder in folders:
-        paths += sorted(p for p in Path(folder).rglob("*.json") if p.is_file())
-    cases = []
-    for path in dict.fromkeys(paths):
-        try:
-            cases.append((str(path), case_to_json(load_case(path))))
-        except CaseFormatError as e:
-            say(f"not replayed (not a valid case): {e}", always=True)
-    return cases
 
 
 def run_campaign(config: CampaignConfig, out=None, engine: Optional[Engine] = None,

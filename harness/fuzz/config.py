@@ -11,8 +11,10 @@ The rule for the exit status of ``python -m harness fuzz`` (:func:`exit_status`)
 * 0. Known upstream bugs (torchao, run on the same case, fails the same way and a known bug names it) and
   *unjudged* disagreements do not fail the run by default: a case where the candidate does what torchao does and
   the reference does not (``reference``: a suspected bug of the reference) or where torchao crashes on
-  annotations the reference rejects with a typed error (``upstream``: an upstream bug not yet named). They are
-  not the candidate's failures, so they must not fail a quantizer author's or a prepare author's CI; the summary
+  annotations the reference rejects with a typed error (``upstream``: an upstream bug not yet named), and a
+  timeout that a fresh worker, re-running the case with the same limit, did not reproduce (``flaky``: a busy
+  machine, or a rare hang; a timeout that reproduces, or that could not be re-run in the budget, is NEW). They are
+  not established failures of the candidate, so they must not fail a quantizer author's or a prepare author's CI; the summary
   lists them loudly, and ``--strict`` (the harness's own long campaigns) makes them fail.
 
 The summary (:func:`summary_table`) and the progress lines show findings by group (:func:`finding_groups`): one
@@ -30,7 +32,9 @@ from harness.check.groups import Group, group
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # the triages (harness.check.run.TRIAGE_*) of a disagreement with torchao that nobody has judged: the status shown
-UNJUDGED = {"reference": "REFERENCE? (unjudged)", "upstream": "UPSTREAM? (unjudged)"}
+# "flaky": a timeout that a fresh worker, re-running the case, did not reproduce (a busy machine, or a rare hang)
+UNJUDGED = {"reference": "REFERENCE? (unjudged)", "upstream": "UPSTREAM? (unjudged)",
+            "flaky": "TIMEOUT? (not reproduced)"}
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,8 @@ class Finding:
         if self.known_id:
             return f"known upstream bug {self.known_id}"
         return {"reference": "UNJUDGED: the reference disagrees with torchao",
-                "upstream": "UNJUDGED: torchao crashes where the reference reports an annotation error"}.get(
+                "upstream": "UNJUDGED: torchao crashes where the reference reports an annotation error",
+                "flaky": "UNJUDGED: a timeout a re-run did not reproduce"}.get(
                     self.triage, "NEW")
 
 
@@ -205,12 +210,17 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
     if result.workers_lost:
         lines.append(f"{result.workers_lost} worker(s) lost to their node or actor and restarted; findings already "
                      "sent are safe")
-    unjudged = result.unjudged()
-    if unjudged:
-        lines.append(f"!! {len(unjudged)} UNJUDGED disagreement(s) with torchao: the candidate does what torchao does "
-                     "and the reference does not. Not failures of the candidate, so the exit status ignores them "
-                     "(--strict fails on them); they are questions for the harness's maintainers: please report "
-                     "them with the case file(s) above.")
+    disagreements = [f for f in result.unjudged() if f.triage != "flaky"]
+    if disagreements:
+        lines.append(f"!! {len(disagreements)} UNJUDGED disagreement(s) with torchao: the candidate does what torchao "
+                     "does and the reference does not. Not failures of the candidate, so the exit status ignores "
+                     "them (--strict fails on them); they are questions for the harness's maintainers: please "
+                     "report them with the case file(s) above.")
+    flaky = [f for f in result.unjudged() if f.triage == "flaky"]
+    if flaky:
+        lines.append(f"!! {len(flaky)} timeout(s) NOT REPRODUCED: a fresh worker re-ran the case within the case time "
+                     "limit (a busy machine, or a rare hang). The exit status ignores them (--strict fails on them); "
+                     "the case is kept above.")
     if result.harness_errors:
         total = sum(result.harness_errors.values())
         lines.append(f"THE HARNESS FAILED: {total} error(s) of the harness itself, {len(result.harness_errors)} "

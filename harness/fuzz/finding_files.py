@@ -6,6 +6,7 @@ does not decode, a case too large, an ``OSError`` such as an unwritable director
 event as it came, its case data and its other fields, to ``OUT/raw/finding-<sha256[:12]>.json`` (atomic, named by
 content); when even that fails, nothing is on disk and the driver prints the finding's summary. Each failure is
 returned as a :class:`Failure` (the driver counts it as a harness error); nothing here raises an ``Exception``.
+Also the way back: :func:`saved_cases`, the findings and corpus cases a campaign replays before its search.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any, Optional
 
 from harness.case import Info
 from harness.case.decode import case_from_json
-from harness.case.files import save_case
+from harness.case.jsonform import CaseFormatError
+from harness.case.encode import case_to_json
+from harness.case.files import load_case, save_case
 from harness.common.atomic import write_atomic
 
 __all__ = ["RAW_DIR", "Failure", "Kept", "keep", "write_raw"]
@@ -76,3 +79,25 @@ def write_raw(event: Any, out: Path, problem: str) -> Path:
     folder = Path(out) / RAW_DIR
     folder.mkdir(parents=True, exist_ok=True)
     return write_atomic(folder / f"finding-{hashlib.sha256(data).hexdigest()[:12]}.json", data)
+
+
+def where(kept: Kept) -> str:
+    """Where a finding is on disk, in words."""
+    if kept.path is None:
+        return "NOT WRITTEN (see the harness error above)"
+    return f"written raw (as sent, not a loadable case) to {kept.path}" if kept.raw else f"written to {kept.path}"
+
+
+def saved_cases(out: Path, folders: tuple[str, ...], say) -> list[tuple[str, dict]]:
+    """The cases to replay before the search: the findings in ``out`` (not its pending/ or fixed/ copies) and every
+    case under each of ``folders``, as (path, case data). A file that is not a valid case is named and skipped."""
+    paths = sorted(out.glob("*.json")) if out.is_dir() else []
+    for folder in folders:
+        paths += sorted(p for p in Path(folder).rglob("*.json") if p.is_file())
+    cases = []
+    for path in dict.fromkeys(paths):
+        try:
+            cases.append((str(path), case_to_json(load_case(path))))
+        except CaseFormatError as e:
+            say(f"not replayed (not a valid case): {e}", always=True)
+    return cases

@@ -356,3 +356,39 @@ def test_the_summary_says_how_long_each_worker_took_to_start(tmp_path):
     result = run_campaign(config, engine=ScriptedEngine([[Ready(0), Progress(0, 1)], [Ready(1), Progress(1, 2)]]))
     assert [w for w, _ in result.startups] == [0, 1] and all(s >= 0 for _, s in result.startups)
     assert "worker start-up (from its start to its first case)" in campaign.summary_table(result, config)
+
+
+class ReRunningEngine(ScriptedEngine):
+    """A worker restarted with a case to replay re-runs it: in time (a ReplayResult) or into the limit again."""
+
+    def __init__(self, script, hangs_again):
+        super().__init__(script)
+        self.hangs_again = hangs_again
+
+    def start(self, spec):
+        super().start(spec)
+        for label, case in spec.replay:
+            if self.hangs_again:
+                self.script.append([Ready(spec.worker), WorkerLost(spec.worker, "timeout", "again", case, ready=True)])
+            else:
+                self.script.append([Ready(spec.worker), ReplayResult(spec.worker, label, False, "", "", None, "", 3),
+                                    Progress(spec.worker, 1)])
+
+
+@pytest.mark.parametrize("hangs_again", [False, True])
+def test_a_timeout_is_re_run_in_a_fresh_worker_before_it_counts(tmp_path, hangs_again):
+    """A case over the time limit on a busy machine is not a hang: the restarted worker re-runs it first. In time,
+    the timeout is NOT REPRODUCED (unjudged, exit 0 unless --strict); over the limit again, it is NEW."""
+    lost = WorkerLost(0, "timeout", "a case ran longer than the case time limit (2 s)", _case_json(), ready=True)
+    engine = ReRunningEngine([[Ready(0), lost]], hangs_again)
+    config = CampaignConfig(seconds=30, out=str(tmp_path), quiet=True)
+    result = run_campaign(config, engine=engine)
+    (f,) = result.findings
+    assert engine.started[1].replay and engine.started[1].replay[0][0] == f.path  # the case, from its file
+    assert Path(f.path).is_file()  # kept either way
+    if hangs_again:
+        assert f.is_new and exit_status(result, config) == 1
+    else:
+        assert f.triage == "flaky" and f.unjudged and "not reproduced" in f.summary
+        assert exit_status(result, config) == 0 and exit_status(result, CampaignConfig(strict=True)) == 1
+        assert "NOT REPRODUCED" in campaign.summary_table(result, config)
