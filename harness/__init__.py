@@ -2,7 +2,7 @@
 
 The names below are what a user of the harness needs; each is loaded on first use (``import harness`` stays
 light, which matters because pytest loads the ``pt2e`` plugin, ``harness.plugin``, in every run). Where each one
-lives is in the table; the layers are described in the README ("Architecture").
+lives is in the table; the layers are described in docs/architecture.md.
 """
 
 from __future__ import annotations

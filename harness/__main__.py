@@ -1,8 +1,10 @@
-"""Command line: ``python -m harness fuzz | repro | show``.
+"""Command line: ``python -m harness fuzz | repro | show | report | shrink | scenarios`` (docs/campaign.md).
 
-    python -m harness fuzz [--candidate MODULE:FUNCTION] [--seconds N] [--seed N] [--jobs N] [--out DIR]
-                           [--strict] [--mode valid|adversarial|mixed] [--max-nodes N] [--numerics]
+    python -m harness fuzz [--candidate MODULE:FUNCTION | --quantizer MODULE:NAME] [--seconds N] [--seed N]
+                           [--jobs N] [--out DIR] [--strict] [--mode valid|adversarial|mixed]
+                           [--generation fast|hypothesis] [--max-nodes N] [--numerics] [--float-semantics]
                            [--case-timeout S] [--engine local|ray] [--address ADDR] [--replay DIR]
+                           [--stop-on-new] [--quiet]
     python -m harness repro CASE        print a standalone torch/torchao script reproducing CASE upstream
     python -m harness show CASE [--svg OUT]   the graph of CASE with its sharing groups
     python -m harness report DIR [-o OUT]     one self-contained HTML page about the cases under DIR
@@ -10,13 +12,14 @@
                                               shrink a saved finding further (same failure), saved beside it
     python -m harness scenarios [--check]     write (or check) corpus/ from the scenarios in harness.corpus
 
-Exit status of ``fuzz``:
-    0    nothing new: no finding, or only known upstream bugs (a failure is known only when torchao, run on the
-         same case, fails the same way)
-    1    a new finding: a divergence only the candidate has, a crash, a timeout, or a case where the candidate
-         agrees with torchao and the reference does not (a suspected bug of ours); with --strict, any finding
+Exit status of ``fuzz`` (``python -m harness fuzz --help`` says more):
+    0    nothing new: no finding, only known upstream bugs (a failure is known only when torchao, run on the
+         same case, fails the same way), or unjudged disagreements with torchao (the candidate does what torchao
+         does and the reference does not), which the summary lists loudly
+    1    a new finding: a divergence only the candidate has, a crash, a timeout; with --strict, any finding
     2    usage error (bad flag, a candidate that cannot be loaded)
-    3    the harness failed (an error of the harness itself, or no case was checked): the results are incomplete
+    3    the harness failed (an error of the harness itself, such as a finding it could not write as a case,
+         kept raw in OUT/raw/; or no case was checked): the results are incomplete
     130  interrupted (Ctrl-C): the summary so far is printed, every finding is on disk
 """
 

@@ -16,7 +16,7 @@ and its process exits normally; :meth:`LocalEngine.stop` waits for it (``STOP_GR
 running then (late, or on Ctrl-C) and a worker whose case overran the time limit are sent SIGTERM first, and
 killed (SIGKILL) only if still alive after a grace period. A process that exits normally, or handles SIGTERM,
 runs its exit code: coverage.py's multiprocessing support saves the worker's data there (``coverage run -m
-harness fuzz``, README "Coverage of torchao's prepare"); a worker killed by SIGKILL (a hung case in C code, a
+harness fuzz``, docs/checks.md "Coverage of torchao's prepare"); a worker killed by SIGKILL (a hung case in C code, a
 candidate that ignores SIGTERM) or dead of its own (abort, ``os._exit``) loses its coverage data.
 
 A worker's own output (what the candidate prints, torch's warnings, the trace of a native crash) goes to

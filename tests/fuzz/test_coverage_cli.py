@@ -1,7 +1,7 @@
 """Coverage through the command line: ``coverage run -m harness fuzz`` measures the candidate in the workers.
 
 The workers are spawned processes; coverage.py measures them through its multiprocessing support, configured in
-pyproject.toml's ``[tool.coverage.run]`` (the README's command sequence, "Coverage of torchao's prepare"), and a
+pyproject.toml's ``[tool.coverage.run]`` (docs/checks.md's commands, "Coverage of torchao's prepare"), and a
 worker's data is saved only when its process ends normally at the end of the budget (not killed). The driver
 never loads torch, so any line of torchao's prepare.py in the combined data was measured in a worker.
 """
@@ -24,8 +24,8 @@ LINES_MIN = 80.0  # percent of prepare.py's lines; a 15-20 s run reaches about 9
 
 
 def _coverage(tmp_path: Path, command: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python -m coverage COMMAND ARGS`` in ``tmp_path`` with the project's settings (what the README's commands
-    read from pyproject.toml when run at the root)."""
+    """``python -m coverage COMMAND ARGS`` in ``tmp_path`` with the project's settings (what the commands of
+    docs/checks.md read from pyproject.toml when run at the root)."""
     env = dict(os.environ, TORCHAO_FORCE_SKIP_LOADING_SO_FILES="1")
     env.pop("COVERAGE_FILE", None)
     env.pop("COVERAGE_RCFILE", None)

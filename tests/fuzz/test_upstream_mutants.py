@@ -141,7 +141,7 @@ def test_an_unedited_reload_is_not_caught():
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("PT2E_SLOW_MUTANTS"), reason=(
     "33 mutants x up to 400 generated cases take ~10 min on 2 cores, more than CI can give; the campaign-level "
-    "evidence is benchmarks/bench_mutants.py (README table), the witness tests above run always; set "
+    "evidence is benchmarks/bench_mutants.py (docs/benchmarks.md), the witness tests above run always; set "
     "PT2E_SLOW_MUTANTS=1 to run it"))
 @pytest.mark.parametrize(
     "name",

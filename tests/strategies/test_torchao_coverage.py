@@ -2,7 +2,7 @@
 ``torchao/quantization/pt2e/prepare.py`` (benchmarks/coverage_torchao_prepare.py, 1000 derandomized cases).
 
 Measured 2026-11-30 with these 1000 cases: 97.2% (lines 236/241, branches 109/114); a 60 s campaign reaches the
-same. What stays missed is listed, with the reason, in the README section "Coverage of torchao's prepare".
+same. What stays missed is listed, with the reason, in docs/checks.md, section "Coverage of torchao's prepare".
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ FORMERLY_MISSED_BRANCHES = {
     (626, 631): "an observed output carrying from_node",
     (626, 632): "an observed output without from_node (an annotated placeholder or attribute)",
 }
-# What no annotation reaches (README, "Coverage of torchao's prepare").
+# What no annotation reaches (docs/checks.md, "Coverage of torchao's prepare").
 UNREACHABLE_LINES = {88, 356, 600, 601, 721}
 
 
