@@ -239,7 +239,6 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         title="tensor kwarg on an annotated node: bare AssertionError",
         link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
         matches=lambda o: _reference_raised(o, prepare_impl.TensorKwargError) and _raised(o, AssertionError),
-        lenient=True,
     ),
     KnownBug(
         id="ao-lenient-not-an-input",

@@ -18,16 +18,19 @@ QUANTIZER_TARGET = "harness.suite.fuzz_target:quantizer_target"
 
 EPILOG = """exit status:
   0    nothing new: only known upstream bugs (torchao, run on the same case, fails the same way) and unjudged
-       disagreements with torchao (listed loudly in the summary; they are not the candidate's failures)
+       findings (listed loudly in the summary; they are not established failures of the candidate)
   1    a NEW finding: a failure only the candidate has (a divergence torchao does not share, a crash, a
-       timeout), also a replayed case that still fails that way; with --strict, any finding at all
+       timeout that a re-run reproduced), also a replayed case that still fails that way; with --strict, any
+       finding at all
   2    usage error
-  3    the harness itself failed (its own errors, or no case checked): the results are incomplete
+  3    the harness itself failed (its own errors, among them a finding it could not write as a case, kept raw
+       in OUT/raw/; or no case checked): the results are incomplete
   130  interrupted (Ctrl-C); the summary so far is printed and every finding is on disk
 
-An unjudged disagreement is a case where the candidate does what torchao does and the reference does not
-(REFERENCE?: a suspected bug of the reference) or where torchao crashes on annotations the reference rejects with
-a typed error (UPSTREAM?: an upstream bug no known bug names yet). Please report them with the case file.
+An unjudged finding is a case where the candidate does what torchao does and the reference does not
+(REFERENCE?: a suspected bug of the reference), where torchao crashes on annotations the reference rejects with
+a typed error (UPSTREAM?: an upstream bug no known bug names yet), or a timeout that a fresh worker, re-running the
+case, did not reproduce (TIMEOUT?: a busy machine, or a rare hang). Please report them with the case file.
 
 Before the search, the cases already in --out (and under each --replay folder) are replayed: each is reported
 "still failing" or "fixed"; a fixed finding in --out is moved to --out/fixed/, never deleted.
