@@ -1,6 +1,6 @@
-"""Writing the compact encoding (``harness.case.compact``): finding runs of repeated structure and writing each once.
+"""Writing the compact encoding (``harness.case.compact_decode``): finding runs of repeated structure and writing each once.
 
-The rule: :func:`compress` returns data that ``harness.case.compact.expand`` turns back into equal JSON data (the
+The rule: :func:`compress` returns data that ``harness.case.compact_decode.expand`` turns back into equal JSON data (the
 same values of the same JSON types; only the order of object keys may change), because items become a run only
 when the run's template is checked to give back every one of them. Runs are looked for
 
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from harness.case.compact import (
+from harness.case.compact_decode import (
     ENCODING,
     ENCODING_KEY,
     RUN,

@@ -6,7 +6,7 @@ functions also when opted in: ``harness.case.derive_names``); sizes and nesting 
 ``harness.case.decode_fields``; node references point at nodes of the graph (arguments at earlier ones); every
 node is annotated at most once. Every malformed input raises
 :class:`harness.case.jsonform.CaseFormatError` naming the source and the field path. The JSON form itself is
-described in ``harness.case.encode``; a compact document (runs, ``harness.case.compact``) is expanded first,
+described in ``harness.case.encode``; a compact document (runs, ``harness.case.compact_decode``) is expanded first,
 within limits, and then decoded like any other.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from harness import case as C
 from harness.case import derive_names, names
-from harness.case.compact import expand
+from harness.case.compact_decode import expand
 from harness.case.decode_fields import NONFINITE, FieldReader, describe
 from harness.case.jsonform import FORMAT, CaseFormatError
 from harness.case.limits import (MAX_ANNOTATIONS, MAX_ARG_TEXT_LENGTH, MAX_ARGS, MAX_CONST_LENGTH, MAX_CTOR_KWARGS,
@@ -316,7 +316,7 @@ class _Decoder(FieldReader):
 
 
 def case_from_json(data: Any, source: str = "<memory>") -> C.Case:
-    """The case encoded by JSON ``data`` (plain, or compact: ``harness.case.compact``); raises
+    """The case encoded by JSON ``data`` (plain, or compact: ``harness.case.compact_decode``); raises
     :class:`CaseFormatError` naming ``source`` and the field."""
     try:
         return _Decoder(source).case(expand(data, source))

@@ -16,7 +16,7 @@ is the exception: the info's title, link, notes, upstream and tags (at most ``MA
 expected error's name are clipped to the limits the decoder reads them with (:mod:`harness.case.limits`, ending
 in ``...``), so a case described at length (a finding titled and tagged with a long signature) is still written
 and read back. This is the plain form; large cases are written to files in its compact encoding
-(``harness.case.compact``).
+(``harness.case.compact_decode``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ form lives in ``harness.case.encode`` and ``harness.case.decode`` (with its vali
 ``harness.case.jsonform.CaseFormatError`` naming the file and the field.
 
 Small cases are written in the plain form, indented. A case whose plain text would exceed
-:data:`COMPACT_ABOVE` bytes is written in the compact encoding of ``harness.case.compact`` (repeated structure
+:data:`COMPACT_ABOVE` bytes is written in the compact encoding of ``harness.case.compact_decode`` (repeated structure
 stored once as runs), indented if that stays within :data:`COMPACT_ABOVE` bytes, else without whitespace. Both
 forms load; every file ever written in the plain form keeps loading.
 """
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from harness import case as C
-from harness.case.compact import expand
+from harness.case.compact_decode import expand
 from harness.case.compact_encode import compress
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
-from harness.case.jsonform import CaseFormatError
+from harness.case.jsonform import CaseFormatError, DuplicateKey
 from harness.case.limits import MAX_FILE_BYTES
 from harness.common.atomic import write_atomic
 
@@ -48,15 +48,13 @@ COMPACT_ABOVE = 64 * 1024  # bytes of plain text above which a case is written c
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class _DuplicateKey(ValueError):
-    pass
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(key)
+            raise DuplicateKey(key)
         out[key] = value
     return out
 
@@ -114,7 +112,7 @@ def loads(text: Union[str, bytes], source: str = "<memory>") -> C.Case:
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
         raise CaseFormatError(source, "", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-    except _DuplicateKey as e:
+    except DuplicateKey as e:
         raise CaseFormatError(source, "", f"invalid JSON: duplicate key {str(e)[:60]!r}") from None
     except ValueError as e:
         raise CaseFormatError(source, "", f"invalid JSON: {e}") from None

@@ -1,7 +1,7 @@
 """The limits of the case JSON format, defined once: the decoder refuses what exceeds them, the encoder keeps within
 them.
 
-The rule: the decoder (``harness.case.decode``, ``harness.case.decode_fields``, ``harness.case.compact``) and
+The rule: the decoder (``harness.case.decode``, ``harness.case.decode_fields``, ``harness.case.compact_decode``) and
 the corpus files (``harness.case.files``) read every size and length limit from here, and the writers
 (``harness.case.encode``, ``harness.case.files.dumps``) read the same names, so that what is written is what can
 be read back. The descriptive text of a case (its info's title, link, notes, upstream and tags, and the name of

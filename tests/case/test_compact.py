@@ -1,4 +1,4 @@
-"""harness.case.compact / compact_encode: the compact (runs) encoding of cases, its limits, and the writer's choice."""
+"""harness.case.compact_decode / compact_encode: the compact (runs) encoding of cases, its limits, and the writer's choice."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from harness import case as C
 from harness.case import files as io
-from harness.case.compact import ENCODING, MAX_EXPANDED_BYTES, expand
+from harness.case.compact_decode import ENCODING, MAX_EXPANDED_BYTES, expand
 from harness.case.compact_encode import compress
 from harness.case.decode import case_from_json
 from harness.case.limits import MAX_ANNOTATIONS, MAX_NODES

@@ -26,7 +26,7 @@ def always_crashes(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
 
 @pytest.mark.slow
 def test_a_worker_sends_the_finding_as_data_first_pending_then_shrunk(tmp_path):
-    """With hypothesis drawing and shrinking (the fast source's worker: tests/strategies/test_fast.py)."""
+    """With hypothesis drawing and shrinking (the fast source's worker: tests/fuzz/test_search_fast.py)."""
     config = CampaignConfig(candidate=f"{__name__}:always_crashes", out=str(tmp_path), mode="valid", round_size=10,
                             shrink_seconds=20, generation="hypothesis")
     now = time.time()

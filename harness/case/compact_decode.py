@@ -42,7 +42,7 @@ import re
 from typing import Any, Union
 
 from harness.case.decode_fields import FieldReader, describe
-from harness.case.jsonform import CaseFormatError
+from harness.case.jsonform import CaseFormatError, DuplicateKey
 from harness.case.limits import MAX_ANNOTATIONS, MAX_EXPANDED_BYTES, MAX_NODES, MAX_OFFSET_DIGITS
 
 __all__ = [
@@ -185,7 +185,7 @@ class _Expander(FieldReader):
         self.patterns(item, f"{path}.item", patterns, start)
         try:
             out = [_instance(item, i, patterns) for i in range(start, start + count)]
-        except _DuplicateKey as e:
+        except DuplicateKey as e:
             return self.fail(f"{path}.item", f"two keys of the template give the key {str(e)[:60]!r}")
         return sorted(out) if by_text else out
 
@@ -219,14 +219,12 @@ def _instance(item: Any, i: int, patterns: dict[str, Pattern]) -> Any:
         for k, x in item.items():
             key = _instance(k, i, patterns)
             if key in out:
-                raise _DuplicateKey(key)
+                raise DuplicateKey(key)
             out[key] = _instance(x, i, patterns)
         return out
     return item
 
 
-class _DuplicateKey(ValueError):
-    pass
 
 
 def template_patterns(item: Any) -> dict[str, Pattern]:
