@@ -1,5 +1,8 @@
 """The allow-listed names, as plain data (no torch import).
 
+The op names hold every op of the strategies' op table (``harness.strategies.op_table``, kept so by
+``tests/strategies/test_op_table.py``) and the ops a quantizer or ``torch.export`` writes besides.
+
 ``harness.fx.ops`` resolves these names to torch objects (and fails at import if one does not resolve);
 ``harness.case.decode`` validates corpus files against them without importing torch, so reading a corpus is
 cheap and safe.
@@ -62,6 +65,22 @@ to.dtype _to_copy.default type_as.default zeros_like.default ones_like.default f
 arange.default arange.start arange.start_step full.default zeros.default ones.default
 _assert_tensor_metadata.default repeat.default flip.default cumsum.default
 slice_copy.Tensor reciprocal.default index_select.default
+relu6.default relu6_.default amin.default pixel_unshuffle.default rms_norm.default conv_transpose3d.input
+gt.Tensor lt.Tensor ge.Tensor le.Tensor ne.Tensor cos.default sign.default ceil.default floor.default
+round.default atan.default erf.default square.default hardsigmoid_.default leaky_relu_.default sigmoid_.default
+tanh_.default le.Scalar ge.Scalar __and__.Tensor __or__.Tensor __xor__.Tensor logical_and.default bitwise_or.Tensor
+bitwise_xor.Tensor where.ScalarSelf celu.default selu.default tan.default cosh.default sinh.default asinh.default
+expm1.default clamp_.default dropout_.default gather.default index_copy.default scatter.src scatter.value
+scatter_add.default scatter_reduce.two slice_scatter.default eye.default linspace.default sort.default
+adaptive_max_pool2d.default narrow.default unflatten.int repeat_interleave.self_int tile.default glu.default
+channel_shuffle.default movedim.int moveaxis.int swapaxes.default var.dim linalg_vector_norm.default round.decimals
+clamp_max.default remainder.Scalar cosine_similarity.default cdist.default einsum.default expand_as.default
+view_as.default clamp.Tensor rsub.Tensor max.other min.other floor_divide.default remainder.Tensor divide.Tensor
+sub_.Tensor div_.Tensor instance_norm.default avg_pool3d.default adaptive_avg_pool3d.default im2col.default
+grid_sampler.default upsample_bicubic2d.vec conv1d.padding conv2d.padding conv3d.padding argmin.default concat.default
+concatenate.default movedim.intlist moveaxis.intlist var.correction fill.Scalar fill_.Scalar log10.default
+log1p.default log2.default acos.default asin.default atanh.default erfinv.default logit.default log_.default
+log10_.default log1p_.default log2_.default sqrt_.default rsqrt_.default pow.Tensor_Tensor
 """.split()
 
 # Ops of another library ("<namespace>.<packet>.<overload>" of torch.ops), each with the module that registers it:

@@ -3,9 +3,11 @@
 Everything generated is plain ``harness.case`` data, so hypothesis shrinks the data, never a torch object;
 ``harness.fx.build`` turns it into a ``GraphModule``. The strategies compose:
 
-* :func:`graphs` (``graphs.py``, ops from ``op_gens.py``): random DAGs in the ATen IR ``torch.export`` produces. Every node's shape is
-  tracked with :data:`SHAPE_RULES` (``shapes.py``) while drawing, so every graph builds; :func:`infer_meta`
-  replays the rules on a graph.
+* :func:`graphs` (``graphs.py``, ops from the op table ``op_table.py``: one entry per op with its shape rule,
+  generator and module-program spelling): random DAGs in the ATen IR ``torch.export`` produces. Every node's shape
+  is tracked with :data:`SHAPE_RULES` while drawing, so every graph builds; :func:`infer_meta` replays the rules on
+  a graph. By default they draw the whole table (:data:`GENERATED_OPS`, the vocabulary of real quantizers surveyed
+  in ``op_survey.json``); :func:`cases` keep to the first ops (:data:`IR_OPS`).
 * :func:`annotations` (``annotations.py``): the quantization annotations of a given graph, ``"valid"`` (what a
   correct quantizer could emit, ``valid.py`` with the specs of ``qspecs.py``) or ``"adversarial"`` (exactly one
   injected defect, ``adversarial.py``; :func:`adversarial_annotations` also says which, see
@@ -27,16 +29,9 @@ from harness.strategies.annotations import annotations, later_anchored_shares
 from harness.strategies.cases import adversarial_cases, cases
 from harness.strategies.graph_state import PLACEHOLDER_SHAPES
 from harness.strategies.graphs import graphs
-from harness.strategies.op_gens import GENERATED_OPS
+from harness.strategies.op_table import GENERATED_OPS, IR_OPS, PROGRAM_OPS, SHAPE_RULES, infer_meta
 from harness.strategies.qspecs import DERIVE_PER_CHANNEL, DERIVE_PER_TENSOR, FQ, OBS
-from harness.strategies.shapes import (
-    MAX_NUMEL,
-    SHAPE_RULES,
-    Meta,
-    ShapeRuleError,
-    infer_meta,
-    is_float,
-)
+from harness.strategies.shapes import MAX_NUMEL, Meta, ShapeRuleError, is_float
 
 __all__ = [
     "ADVERSARIAL_KINDS",
@@ -46,10 +41,12 @@ __all__ = [
     "EXPORTABLE_OPS",
     "FQ",
     "GENERATED_OPS",
+    "IR_OPS",
     "MAX_NUMEL",
     "Meta",
     "OBS",
     "PLACEHOLDER_SHAPES",
+    "PROGRAM_OPS",
     "SHAPE_RULES",
     "ShapeRuleError",
     "adversarial_annotations",

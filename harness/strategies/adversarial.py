@@ -16,7 +16,8 @@ from harness.case import DerivedSpec, Graph, NodeAnnotation, NodeRef, SharedSpec
 from harness.case.walks import has_tensor_kwarg, refs
 from harness.strategies.annotation_set import AnnSet, Item, items_by_node
 from harness.strategies.qspecs import DERIVE_PER_TENSOR, INT32_MAX, INT32_MIN, act_qspec
-from harness.strategies.shapes import Meta, infer_meta, is_float
+from harness.strategies.op_table import infer_meta
+from harness.strategies.shapes import Meta, is_float
 from harness.strategies.valid import valid_set
 from harness.strategies.reuse import BOOLS, ints, sampled
 from harness.strategies.fast import assume

@@ -18,7 +18,8 @@ from typing import Mapping, Optional
 
 from harness.case import EdgeRef, Graph, Node, NodeAnnotation, NodeRef, Ref, Spec, Target, TensorMeta
 from harness.case.walks import has_tensor_kwarg, refs
-from harness.strategies.shapes import Meta, infer_meta, is_float
+from harness.strategies.op_table import infer_meta
+from harness.strategies.shapes import Meta, is_float
 
 __all__ = ["WEIGHTED_OPS", "Item", "items_by_node", "annotation_items", "Ann", "AnnSet"]
 

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from harness.case import Case, Graph, NodeAnnotation, SharedSpec, Target
 from harness.strategies.adversarial import adversarial_annotations
 from harness.strategies.annotation_set import Ann, AnnSet
-from harness.strategies.shapes import Meta, infer_meta
+from harness.strategies.op_table import infer_meta
+from harness.strategies.shapes import Meta
 from harness.strategies.valid import valid_set
 
 __all__ = ["annotations", "later_anchored_shares"]

@@ -10,7 +10,7 @@ from harness.case import Case, Expected, Info
 from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
 from harness.strategies.annotations import annotations
 from harness.strategies.graphs import graphs
-from harness.strategies.shapes import infer_meta
+from harness.strategies.op_table import IR_OPS, infer_meta
 from harness.strategies.reuse import BOOLS
 from harness.strategies.fast import assume
 
@@ -40,7 +40,7 @@ def cases(
     if mode == "adversarial":
         return draw(adversarial_cases(None, is_qat, min_nodes, max_nodes, ops, allow_implicit_sharing))[0]
     qat = draw(as_strategy(is_qat))
-    graph = draw(graphs(min_nodes, max_nodes, ops))
+    graph = draw(graphs(min_nodes, max_nodes, IR_OPS if ops is None else ops))
     anns = draw(annotations(graph, mode, allow_implicit_sharing, qat, sharing_order))
     return Case(graph, anns, is_qat=qat, info=Info(title="generated", kind="scenario", tags=("generated", mode)))
 
@@ -64,7 +64,7 @@ def adversarial_cases(
         raise ValueError(f"unknown adversarial kinds {sorted(unknown)}; known: {ADVERSARIAL_KINDS}")
     qat = draw(as_strategy(is_qat))
     want_kwargs = "tensor_kwarg" in kinds and (len(kinds) == 1 or draw(BOOLS))
-    graph = draw(graphs(min_nodes, max_nodes, ops, tensor_kwargs=want_kwargs))
+    graph = draw(graphs(min_nodes, max_nodes, IR_OPS if ops is None else ops, tensor_kwargs=want_kwargs))
     meta = infer_meta(graph)
     possible = applicable_kinds(graph, kinds, meta)
     assume(bool(possible))

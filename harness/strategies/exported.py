@@ -1,8 +1,9 @@
 """Exported cases: the ATen IR that ``torch.export`` gives for an ordinary module program, i.e. what quantizers see.
 
 A graph drawn by :func:`harness.strategies.graphs.graphs` is written as a plain ``torch.nn.Module``
-(:func:`graph_to_module`: ``nn.Conv2d``/``nn.Linear``/``nn.LayerNorm`` submodules, ``torch.relu(x)``, ``x + y``,
-``x.view(...)``, ``torch.cat``, ``F.max_pool2d``, ``self.buf.copy_(y)``...), exported with
+(:func:`graph_to_module`: each op's program spelling in the op table, :mod:`harness.strategies.op_table`:
+``nn.Conv2d``/``nn.Linear``/``nn.LayerNorm`` submodules, ``torch.relu(x)``, ``x + y``, ``x.view(...)``,
+``torch.cat``, ``F.max_pool2d``, ``self.buf.copy_(y)``...), exported with
 ``harness.fx.export.export_module`` and read back with ``harness.fx.build.extract_case``
 (:func:`export_graph`, cached: an export costs 0.1-1 s). The exported graph differs from the drawn one the way
 real programs do: export's own node names, dotted attribute paths (``conv2d.weight``), argument spelling.
@@ -17,75 +18,92 @@ from typing import Iterable, Mapping, Optional, Union
 import torch
 from hypothesis import strategies as st
 
-from harness.case import Case, Expected, Graph, Info, Node, Ref, TensorMeta
+from harness.case import Case, Const, Expected, Graph, Info, Node, Ref, TensorMeta
 from harness.case.walks import has_tensor_kwarg, users_of
 from harness.fx.build import build_module, example_inputs, extract_case
 from harness.fx.export import export_module
+from harness.fx.ops import resolve_const, resolve_op
 from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
 from harness.strategies.annotations import annotations
 from harness.strategies.cases import as_strategy
 from harness.strategies.graphs import graphs
-from harness.strategies.op_gens import BASIC_OPS
+from harness.strategies.op_table import BASIC_OPS, ENTRIES, infer_meta
 from harness.strategies.shapes import Meta, ShapeRuleError, arg_at
 from harness.strategies.fast import assume
 
-__all__ = ["graph_to_module", "export_graph", "exported_cases", "EXPORTABLE_OPS"]
+__all__ = ["Call", "graph_to_module", "export_graph", "exported_cases", "EXPORTABLE_OPS"]
 
 F = torch.nn.functional
 
-# Ops whose module spelling export turns back into the same op (the basic generated ops; tensor kwargs excluded).
+# Ops whose module spelling export turns back into the same op (the basic generated ops; tensor kwargs excluded):
+# the default of exported_cases, whose cases the prepare checks read. Every op of the table with a spelling is
+# PROGRAM_OPS (harness.strategies.op_table).
 EXPORTABLE_OPS: tuple[str, ...] = BASIC_OPS
-_MODULE_OPS = ("aten.conv2d.default", "aten.linear.default", "aten.layer_norm.default")
+
+
+class Call:
+    """What an op's program spelling (``Op.program``, ``Op.module``) is given: the node's arguments with their
+    values (``a``, ``k``; for ``Op.module`` the owned arguments are their tensors, the others stay ``Ref``),
+    ``p(i, key, default)`` (argument ``i`` or keyword ``key``), ``owned(i)`` (whether argument ``i`` is a tensor
+    the module owns) and ``torch``, ``F``, ``nn``."""
+
+    torch = torch
+    F = F
+    nn = torch.nn
+
+    def __init__(self, args: tuple, kwargs: Mapping[str, object]) -> None:
+        self.a = args
+        self.k = kwargs
+
+    def p(self, i: int, key: str, default):
+        return arg_at(self.a, self.k, i, key, default)
+
+    def owned(self, i: int) -> bool:
+        return i < len(self.a) and isinstance(self.a[i], torch.Tensor)
 
 
 def graph_to_module(graph: Graph, seed: int = 0) -> torch.nn.Module:
-    """An ordinary ``torch.nn.Module`` program computing ``graph`` with everyday torch code.
+    """An ordinary ``torch.nn.Module`` program computing ``graph`` with everyday torch code (each op's program
+    spelling in the op table).
 
-    Conv2d/Linear/LayerNorm whose parameters belong to that one node become submodules named after the node;
-    other parameters and buffers are attributes named after their get_attr node. Parameter values are those
-    ``harness.fx.build`` gives for ``seed``. Graphs with tensor kwargs are rejected (:class:`ShapeRuleError`):
-    export would move the tensor to a positional argument.
+    An op whose parameters belong to that one node and whose entry has a module (``nn.Conv2d``, ``nn.Linear``,
+    ``nn.LayerNorm``...) becomes a submodule named after the node; other parameters and buffers are attributes
+    named after their get_attr node. Parameter values are those ``harness.fx.build`` gives for ``seed``. Graphs
+    with tensor kwargs, or an op without a program spelling, are rejected (:class:`ShapeRuleError`): export would
+    move the tensor to a positional argument, or write something else.
     """
     for n in graph.nodes:
         if n.op == "call_function" and has_tensor_kwarg(n):
             raise ShapeRuleError(n.name, "tensor kwargs cannot be written as a module program")
+        if n.op == "call_function" and (n.target not in ENTRIES or ENTRIES[n.target].program is None):
+            raise ShapeRuleError(n.name, f"no module spelling for {n.target!r}")
     values = build_module(graph, seed)
     return GraphProgram(graph, {n.name: values.get_parameter(n.target) if n.attr_kind == "parameter"
                                 else values.get_buffer(n.target) for n in graph.nodes if n.op == "get_attr"})
 
 
-def _module_for(node: Node, attrs: Mapping[str, torch.Tensor], users: Mapping[str, list[str]]) -> Optional[torch.nn.Module]:
-    """An nn.Conv2d / nn.Linear / nn.LayerNorm owning ``node``'s parameters, or None if it cannot own them."""
-    params = [a for a in node.args if isinstance(a, Ref) and a.name in attrs]
-    if not params or any(users[p.name] != [node.name] for p in params):
-        return None  # a tied or otherwise shared tensor: keep it an attribute
-    if any(not isinstance(attrs[p.name], torch.nn.Parameter) for p in params):
+def _module_for(node: Node, attrs: Mapping[str, torch.Tensor], users: Mapping[str, list[str]],
+                meta: Meta) -> Optional[torch.nn.Module]:
+    """The module of ``node``'s entry owning its parameters, or None if it cannot own them (tied or shared
+    tensors, a buffer where the module has a parameter, arguments the module does not fit). The other tensor
+    arguments are given to the entry's ``module`` as their ``TensorMeta``."""
+    entry = ENTRIES[node.target]
+    owned = {i: attr for i, attr in enumerate(entry.owns) if attr is not None}
+    params = [(i, a) for i, a in enumerate(node.args) if isinstance(a, Ref) and a.name in attrs]
+    if not params or any(i not in owned for i, _ in params) or any(users[a.name] != [node.name] for _, a in params):
+        return None  # a tied or otherwise shared tensor, or one the module does not own: keep it an attribute
+    args = tuple((attrs[a.name] if a.name in attrs else meta[a.name]) if isinstance(a, Ref) else a for a in node.args)
+    mod = entry.module(Call(args, dict(node.kwargs)))
+    if mod is None:
         return None
-    args = node.args
-    bias = None
-    if node.target == "aten.conv2d.default":
-        w = attrs[args[1].name]
-        bias = args[2] if len(args) > 2 else None
-        groups = arg_at(args, {}, 6, "groups", 1)
-        mod: torch.nn.Module = torch.nn.Conv2d(
-            w.shape[1] * groups, w.shape[0], tuple(w.shape[2:]), stride=arg_at(args, {}, 3, "stride", (1, 1)),
-            padding=arg_at(args, {}, 4, "padding", (0, 0)), dilation=arg_at(args, {}, 5, "dilation", (1, 1)),
-            groups=groups, bias=bias is not None)
-    elif node.target == "aten.linear.default":
-        w = attrs[args[1].name]
-        bias = args[2] if len(args) > 2 else None
-        mod = torch.nn.Linear(w.shape[1], w.shape[0], bias=bias is not None)
-    elif node.target == "aten.layer_norm.default":
-        if len(args) < 4 or not isinstance(args[2], Ref) or not isinstance(args[3], Ref):
+    for i, a in params:
+        mine = getattr(mod, owned[i], None)
+        if not isinstance(mine, torch.Tensor) or mine.shape != attrs[a.name].shape or (
+                isinstance(mine, torch.nn.Parameter) != isinstance(attrs[a.name], torch.nn.Parameter)):
             return None
-        w, bias = attrs[args[2].name], args[3]
-        mod = torch.nn.LayerNorm(tuple(args[1]), eps=arg_at(args, {}, 4, "eps", 1e-5))
-    else:
-        return None
     with torch.no_grad():
-        mod.weight.copy_(w)
-        if bias is not None:
-            mod.bias.copy_(attrs[bias.name])
+        for i, a in params:
+            getattr(mod, owned[i]).copy_(attrs[a.name])
     return mod
 
 
@@ -97,10 +115,14 @@ class GraphProgram(torch.nn.Module):
         self._graph = graph
         self._owned_by_module: set[str] = set()
         users = users_of(graph)
+        meta = infer_meta(graph)
+        # each call's arguments as its program spelling reads them (worked out here: export traces forward only)
+        self._calls = {n.name: _positional(n.target, n.args, dict(n.kwargs)) for n in graph.nodes
+                       if n.op == "call_function"}
         owned: set[str] = set()
         for n in graph.nodes:
-            if n.op == "call_function" and n.target in _MODULE_OPS:
-                mod = _module_for(n, attrs, users)
+            if n.op == "call_function" and ENTRIES[n.target].module is not None:
+                mod = _module_for(n, attrs, users, meta)
                 if mod is not None:
                     self.add_module(n.name, mod)
                     self._owned_by_module.add(n.name)
@@ -131,73 +153,31 @@ class GraphProgram(torch.nn.Module):
                 return env[a.name]
             if isinstance(a, tuple):
                 return [v(b) for b in a]
+            if isinstance(a, Const):
+                return resolve_const(a)
             return a
 
         if n.name in self._owned_by_module:  # the module owns the parameters: only the input is passed
-            return getattr(self, n.name)(v(n.args[0]))
-        args = [v(a) for a in n.args]
-        kwargs = {k: v(a) for k, a in n.kwargs}
-        t = n.target
-        p = lambda i, key, default: arg_at(tuple(args), kwargs, i, key, default)  # noqa: E731
-        if t == "aten.conv2d.default":
-            return F.conv2d(args[0], args[1], p(2, "bias", None), p(3, "stride", 1), p(4, "padding", 0),
-                            p(5, "dilation", 1), p(6, "groups", 1))
-        if t == "aten.linear.default":
-            return F.linear(args[0], args[1], p(2, "bias", None))
-        if t == "aten.layer_norm.default":
-            return F.layer_norm(args[0], args[1], p(2, "weight", None), p(3, "bias", None), p(4, "eps", 1e-5))
-        if t == "aten.relu.default":
-            return torch.relu(args[0])
-        if t == "aten.sigmoid.default":
-            return torch.sigmoid(args[0])
-        if t == "aten.clone.default":
-            return args[0].clone()
-        if t == "aten.hardtanh.default":
-            return F.hardtanh(args[0], p(1, "min_val", -1.0), p(2, "max_val", 1.0))
-        if t == "aten.add.Tensor":
-            alpha = kwargs.get("alpha", 1)
-            return args[0] + args[1] if alpha == 1 else torch.add(args[0], args[1], alpha=alpha)
-        if t == "aten.mul.Tensor":
-            return args[0] * args[1]
-        if t == "aten.minimum.default":
-            return torch.minimum(args[0], args[1])
-        if t == "aten.eq.Tensor":
-            return args[0] == args[1]
-        if t == "aten.cat.default":
-            return torch.cat(args[0], p(1, "dim", 0))
-        if t == "aten.stack.default":
-            return torch.stack(args[0], p(1, "dim", 0))
-        if t == "aten.split.Tensor":
-            return torch.split(args[0], args[1], p(2, "dim", 0))
-        if t == "getitem":
-            return args[0][args[1]]
-        if t == "aten.view.default":
-            return args[0].view(args[1])
-        if t == "aten.reshape.default":
-            return args[0].reshape(args[1])
-        if t == "aten.permute.default":
-            return args[0].permute(args[1])
-        if t == "aten.flatten.using_ints":
-            return torch.flatten(args[0], p(1, "start_dim", 0), p(2, "end_dim", -1))
-        if t == "aten.max_pool2d.default":
-            return F.max_pool2d(args[0], args[1], p(2, "stride", None) or None, p(3, "padding", 0))
-        if t == "aten.avg_pool2d.default":
-            return F.avg_pool2d(args[0], args[1], p(2, "stride", None) or None, p(3, "padding", 0))
-        if t == "aten.adaptive_avg_pool2d.default":
-            return F.adaptive_avg_pool2d(args[0], args[1])
-        if t == "aten.mean.dim":
-            return args[0].mean(args[1], keepdim=p(2, "keepdim", False))
-        if t == "aten.softmax.int":
-            return F.softmax(args[0], args[1])
-        if t == "aten.mm.default":
-            return torch.mm(args[0], args[1])
-        if t == "aten.bmm.default":
-            return torch.bmm(args[0], args[1])
-        if t == "aten.copy_.default":
-            return args[0].copy_(args[1])
-        if t == "aten.add_.Tensor":
-            return args[0].add_(args[1])
-        raise ShapeRuleError(n.name, f"no module spelling for {t!r}")
+            owns = ENTRIES[n.target].owns
+            return getattr(self, n.name)(*(v(a) for i, a in enumerate(n.args)
+                                           if isinstance(a, Ref) and (i >= len(owns) or owns[i] is None)))
+        args, kwargs = self._calls[n.name]
+        return ENTRIES[n.target].program(Call(tuple(v(a) for a in args), {k: v(a) for k, a in kwargs.items()}))
+
+
+def _positional(target: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``(args, kwargs)`` of a call with every argument that is not keyword-only given by position (schema
+    defaults filling the gaps), as the program spellings read them: ``mean(x, dim=(-1,))`` -> ``mean(x, (-1,))``."""
+    if target == "getitem" or not kwargs:
+        return args, kwargs
+    schema = resolve_op(target)._schema.arguments
+    given = dict(zip((a.name for a in schema), args)) | kwargs
+    positional = [a for a in schema if not a.kwarg_only]
+    last = max((i for i, a in enumerate(positional) if a.name in given), default=-1)
+    if any(a.name not in given and not a.has_default_value() for a in positional[:last + 1]):
+        return args, kwargs
+    return (tuple(given[a.name] if a.name in given else a.default_value for a in positional[:last + 1]),
+            {a.name: given[a.name] for a in schema if a.kwarg_only and a.name in given})
 
 
 def _meta_of_value(value) -> Union[TensorMeta, tuple, None]:

@@ -1,79 +1,43 @@
 """The state of a graph being drawn: its nodes so far, the value (meta) and contiguity of each, and fresh names.
 
-The rule: every appended op's value is computed with its shape rule (:data:`harness.strategies.shapes.SHAPE_RULES`)
-as it is drawn, so every drawn graph builds; an operand choice shrinks towards the most recent value (chains of
-ops), any other choice towards the first option. Also the shape facts op generators share (reshape targets,
-contiguity of a permutation). :class:`OpGen` is how one op is drawn; ``variants`` turns on the IR spellings
-``torch.export`` itself does not write but a quantizer can meet (list arguments given by keyword, constants).
+The rule: every appended op's value is computed with its shape rule (the op table's,
+:data:`harness.strategies.op_table.SHAPE_RULES`) as it is drawn, so every drawn graph builds; an operand choice
+shrinks towards the most recent value (chains of ops), any other choice towards the first option. Which values are
+views of another (and may not be written in place) follows the table's ``view`` facts. ``variants`` turns on the
+IR spellings ``torch.export`` itself does not write but a quantizer can meet (list arguments given by keyword,
+constants). :class:`OpGen`, :class:`Val` and the shape facts generators share live in
+``harness.strategies.gen_base`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import builtins
-import functools
 import keyword
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from hypothesis import strategies as st
-
 from harness.case import Node, TensorMeta
 from harness.case.walks import refs
-from harness.strategies.shapes import FLOAT, SHAPE_RULES, Meta
+from harness.strategies.gen_base import (
+    PLACEHOLDER_SHAPES,
+    OpGen,
+    Val,
+    base_name,
+    default_trimmed,
+    indices,
+    numel,
+    permuted_contiguous,
+    reshape_targets,
+)
+from harness.strategies.op_table import MULTI_VIEW_OPS, OVERLAP_VIEW_OPS, SHAPE_RULES, VIEW_OPS
 from harness.strategies.reuse import BOOLS
+from harness.strategies.shapes import FLOAT, Meta
 
-__all__ = [
-    "PLACEHOLDER_SHAPES",
-    "OpGen",
-    "Val",
-    "GraphState",
-    "indices",
-    "base_name",
-    "default_trimmed",
-    "numel",
-    "permuted_contiguous",
-    "reshape_targets",
-]
+# GraphState, and the names of harness.strategies.gen_base imported above (their home), kept importable from here
+__all__ = ["GraphState", "PLACEHOLDER_SHAPES", "OpGen", "Val", "base_name", "default_trimmed", "indices", "numel",
+           "permuted_contiguous", "reshape_targets"]
 
 _FX_RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
-# Ops returning several views of their input: autograd forbids writing one of them in place (nor a view of it).
-_MULTI_VIEW_OPS = frozenset({"aten.split.Tensor", "aten.split_with_sizes.default", "aten.chunk.default",
-                             "aten.unbind.int"})
-# Ops whose value is a view of (or is) their first argument.
-_VIEW_OPS = frozenset({"aten.view.default", "aten.reshape.default", "aten.permute.default",
-                       "aten.flatten.using_ints", "aten.relu_.default", "aten.hardtanh_.default", "aten.mul_.Tensor",
-                       "aten.add_.Tensor"})
-
-PLACEHOLDER_SHAPES: tuple[tuple[int, ...], ...] = ((1, 4, 8, 8), (2, 8), (2, 3, 8), (1, 8, 4, 4))
-
-
-def base_name(target: str) -> str:
-    return "getitem" if target == "getitem" else target.split(".")[1]
-
-
-def default_trimmed(args: list, defaults: Sequence) -> tuple:
-    """Drop trailing arguments equal to their schema default (as ``torch.export`` prints them)."""
-    n_required = len(args) - len(defaults)
-    while len(args) > n_required and args[-1] == defaults[len(args) - 1 - n_required]:
-        args.pop()
-    return tuple(args)
-
-
-@dataclass(frozen=True)
-class OpGen:
-    """How to draw one op: ``ok`` says whether it can be applied to the current graph, ``emit`` appends it."""
-
-    name: str
-    ok: Callable[["GraphState"], bool]
-    emit: Callable[["GraphState"], None]
-
-
-@dataclass
-class Val:
-    name: str
-    meta: TensorMeta
-    contiguous: bool
 
 
 @dataclass
@@ -93,7 +57,7 @@ class GraphState:
     names: set[str] = field(default_factory=set)
     n_tensor_kwargs: int = 0
     targets: dict[str, str] = field(default_factory=dict)  # op node -> its target
-    multiview: set[str] = field(default_factory=set)  # values that are (views of) a multi-view op's pieces
+    multiview: set[str] = field(default_factory=set)  # (views of) a multi-view op's pieces or an overlapping view
     roots: dict[str, str] = field(default_factory=dict)  # a view (or in-place result) -> the value it views
     split_roots: set[str] = field(default_factory=set)  # values (view roots) a multi-view op has split
 
@@ -150,12 +114,21 @@ class GraphState:
 
     def attr(self, base: str, shape: tuple[int, ...], kind: str, reuse: bool = True) -> str:
         """A get_attr of ``shape``: a fresh one, or (drawn) an existing one of that shape and kind (tying)."""
-        same = [n for n in self.attrs if n.tensor.shape == shape and n.attr_kind == kind]
+        same = [n for n in self.attrs if n.tensor.shape == shape and n.attr_kind == kind and n.tensor.dtype == FLOAT]
         if reuse and same and self.draw(BOOLS):
             return self.pick(same).name
         name = self.fresh(base)
         self.attrs.append(Node(name, "get_attr", name, tensor=TensorMeta(shape), attr_kind=kind))  # type: ignore[arg-type]
         self.meta[name] = TensorMeta(shape)
+        return name
+
+    def index_buffer(self, shape: tuple[int, ...]) -> str:
+        """A fresh get_attr of an int64 buffer of ``shape`` (``harness.fx.build`` fills it with 0s and 1s: indices
+        valid along any dim of size 2 or more)."""
+        name = self.fresh("indices")
+        self.attrs.append(Node(name, "get_attr", name, tensor=TensorMeta(shape, "int64"),  # type: ignore[arg-type]
+                               attr_kind="buffer"))
+        self.meta[name] = TensorMeta(shape, "int64")
         return name
 
     def emit(self, target: str, args: tuple, kwargs: tuple = (), contiguous: Optional[bool] = None,
@@ -170,12 +143,12 @@ class GraphState:
             self.n_tensor_kwargs += 1
         self.targets[name] = target
         first = next(refs(args), None)
-        if (target == "getitem" and self.targets.get(first) in _MULTI_VIEW_OPS) or (
-                target in _VIEW_OPS and first in self.multiview):
+        if target in OVERLAP_VIEW_OPS or (target == "getitem" and self.targets.get(first) in MULTI_VIEW_OPS) or (
+                target in VIEW_OPS and first in self.multiview):
             self.multiview.add(name)
-        if first is not None and (target in _VIEW_OPS or target == "getitem"):
+        if first is not None and (target in VIEW_OPS or target == "getitem"):
             self.roots[name] = self.roots.get(first, first)
-        if first is not None and target in _MULTI_VIEW_OPS:
+        if first is not None and target in MULTI_VIEW_OPS:
             self.split_roots.add(self.roots.get(first, first))
         self.body.append(node)
         self.meta[name] = value
@@ -190,45 +163,3 @@ class GraphState:
             if v.name == name:
                 return v.contiguous
         return True  # get_attrs are contiguous
-
-
-@functools.lru_cache(maxsize=None)
-def indices(n: int) -> st.SearchStrategy[int]:
-    """Strategy for an index into a sequence of ``n`` options (cached: building strategies is not free)."""
-    return st.integers(0, n - 1)
-
-
-def numel(v: Val) -> int:
-    return math.prod(v.meta.shape)
-
-
-def permuted_contiguous(shape: tuple[int, ...], dims: Sequence[int]) -> bool:
-    """Whether permuting a contiguous tensor of ``shape`` by ``dims`` gives a contiguous tensor."""
-    strides, acc = [0] * len(shape), 1
-    for i in reversed(range(len(shape))):
-        strides[i] = acc
-        acc *= shape[i]
-    kept = [strides[d] for d in dims if shape[d] != 1]
-    return kept == sorted(kept, reverse=True)
-
-
-@functools.lru_cache(maxsize=4096)
-def reshape_targets(shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    """Shapes a value can move to with view/reshape: merge or split adjacent dims, flatten, and a few fixed ones."""
-    n = math.prod(shape)
-    out: list[tuple[int, ...]] = [(n,)]
-    for i in range(len(shape) - 1):
-        out.append(shape[:i] + (shape[i] * shape[i + 1],) + shape[i + 2 :])
-    if len(shape) < 4:
-        for i, s in enumerate(shape):
-            for f in (2, 4):
-                if s % f == 0 and s > f:
-                    out.append(shape[:i] + (f, s // f) + shape[i + 1 :])
-    for fixed in PLACEHOLDER_SHAPES + ((2, 4, 8), (1, 64), (2, 32), (4, 8)):
-        if math.prod(fixed) == n:
-            out.append(fixed)
-    seen: list[tuple[int, ...]] = []
-    for s in out:
-        if s not in seen and s != shape and len(s) <= 4:
-            seen.append(s)
-    return tuple(seen)

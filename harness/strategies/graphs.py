@@ -8,12 +8,13 @@ parameters and buffers as ``get_attr`` nodes first (as export orders them), fan-
 ``max.dim``), in-place writes to buffers (``copy_``/``add_`` whose value nobody uses, as in export) and to
 activations, and an output of 1-3 values. With ``variants`` (the default) also what a quantizer can meet beyond
 ``torch.export``'s spelling: list and int arguments passed by keyword, and constants (``get_attr`` of a plain
-tensor attribute, not a buffer) when the case format can store them. Each node's value is computed with :data:`harness.strategies.shapes.SHAPE_RULES` while
+tensor attribute, not a buffer) when the case format can store them. Each node's value is computed with :data:`harness.strategies.op_table.SHAPE_RULES` while
 drawing (and contiguity is tracked, so ``view`` only sees contiguous inputs): every graph builds.
 
 Shrinking: each op is one span ending with its continue flag, ops are listed simplest first, operands shrink to
 the most recent value and to distinct values, so failing graphs shrink to a handful of nodes. The op generators
-live in ``harness.strategies.op_gens``, the state they append to in ``harness.strategies.graph_state``.
+are those of the op table (``harness.strategies.op_table``), the state they append to in
+``harness.strategies.graph_state``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from harness.case import Case, Graph, Node, Ref, TensorMeta
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.case.jsonform import CaseFormatError
+from harness.strategies.gen_base import OpGen
 from harness.strategies.graph_state import PLACEHOLDER_SHAPES, GraphState, Val, indices
-from harness.strategies.op_gens import FAVOURED, GENERATED_OPS, OP_GENS, OpGen
-from harness.strategies.reuse import ints, reused, spanned
+from harness.strategies.op_table import FAVOURED, GENERATED_OPS, IR_OPS, OP_GENS
+from harness.strategies.reuse import BOOLS, ints, reused, spanned
 
 __all__ = ["graphs"]
 
@@ -38,10 +40,22 @@ _CONTINUE = st.integers(0, 15)
 _MORE_INPUTS = st.lists(st.sampled_from(PLACEHOLDER_SHAPES), max_size=2)
 
 
+_FIRST = frozenset(IR_OPS)
+
+
 def _op_step(draw, s: GraphState, gens: Sequence[OpGen], ask: bool) -> bool:
-    """Append one op to ``s``; then, if ``ask``, draw whether another op follows (one span per op)."""
+    """Append one op to ``s``; then, if ``ask``, draw whether another op follows (one span per op).
+
+    When both the first ops (:data:`IR_OPS`) and later ones of the table may be drawn, a flag picks one of the two
+    sets first (each half the time; shrinking goes to the first ops, so a failure shrinks towards the simplest
+    ops); with only one of the two, nothing more is drawn (the prepare campaign's cases are drawn as before)."""
     s.draw = draw
     ok = [g for g in gens if g.ok(s)]
+    first = [g for g in ok if g.name in _FIRST]
+    if first and len(first) < len(ok) and draw(BOOLS):
+        ok = [g for g in ok if g.name not in _FIRST]
+    elif first and len(first) < len(ok):
+        ok = first
     gen = s.pick(ok + [g for g in ok if g.name in FAVOURED])
     gen.emit(s)
     return not ask or draw(_CONTINUE) != 0
@@ -74,7 +88,7 @@ def graphs(
     variants: bool = True,
 ) -> Graph:
     """Random DAGs of ``min_nodes``..``max_nodes`` operator nodes drawn from ``ops`` (default: all of
-    :data:`GENERATED_OPS`).
+    :data:`GENERATED_OPS`, the op table; half the ops from its first entries, :data:`IR_OPS`, see :func:`_op_step`).
 
     Graphs have 1-3 float placeholders and end with an output of 1-3 values (the values nothing uses, newest
     first). With ``tensor_kwargs`` some ops pass a tensor as keyword argument (``add(x, other=y)``,

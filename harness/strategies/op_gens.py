@@ -2,20 +2,19 @@
 
 The rule: a generator only applies to a graph holding a value it accepts (rank, size, contiguity) and draws the
 op the way ``torch.export`` spells it (trailing default arguments dropped, in-place writes to buffers whose value
-nobody uses). :data:`OP_GENS` lists them from simplest to most involved, so shrinking goes towards the front;
-:data:`FAVOURED` ops (weights, sharing through cat, fixed qparams on sigmoid) are drawn twice as often.
+nobody uses). Each ``gen_*`` factory takes the op's name and gives its :class:`OpGen`; the op table
+(:mod:`harness.strategies.op_table`) names the factory of each op and orders them.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from hypothesis import strategies as st
 
 from harness.case import Ref
-from harness.strategies.graph_state import (
-    GraphState,
+from harness.strategies.gen_base import (
     OpGen,
     Val,
     base_name,
@@ -24,18 +23,24 @@ from harness.strategies.graph_state import (
     permuted_contiguous,
     reshape_targets,
 )
-from harness.strategies.op_gens_ir import IR_GENS
 from harness.strategies.shapes import MAX_NUMEL
 from harness.strategies.reuse import BOOLS, ints
 
-__all__ = ["OpGen", "OP_GENS", "GENERATED_OPS", "BASIC_OPS", "FAVOURED"]
+if TYPE_CHECKING:
+    from harness.strategies.graph_state import GraphState
+
+__all__ = [
+    "gen_adaptive", "gen_binary", "gen_cat", "gen_conv2d", "gen_flatten", "gen_inplace", "gen_layer_norm",
+    "gen_linear", "gen_matmul", "gen_mean", "gen_permute", "gen_pool", "gen_softmax", "gen_split", "gen_stack",
+    "gen_unary", "gen_view", "hardtanh_bounds",
+]
 
 
 def _any_float(s: GraphState) -> bool:
     return s.has()
 
 
-def _gen_unary(target: str, extra: Callable[[GraphState], tuple] = lambda s: ()) -> OpGen:
+def gen_unary(target: str, extra: Callable[[GraphState], tuple] = lambda s: ()) -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats())
         s.emit(target, (Ref(x.name),) + extra(s))
@@ -43,11 +48,11 @@ def _gen_unary(target: str, extra: Callable[[GraphState], tuple] = lambda s: ())
     return OpGen(target, _any_float, emit)
 
 
-def _hardtanh_bounds(s: GraphState) -> tuple:
+def hardtanh_bounds(s: GraphState) -> tuple:
     return s.pick([(), (0.0, 6.0), (-2.0, 2.0)])
 
 
-def _gen_binary(target: str) -> OpGen:
+def gen_binary(target: str) -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats())
         # how to get the second operand; shrinks to another existing value, then a constant
@@ -74,7 +79,7 @@ def _gen_binary(target: str) -> OpGen:
     return OpGen(target, _any_float, emit)
 
 
-def _gen_cat() -> OpGen:
+def gen_cat(target: str = "aten.cat.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: numel(v) * 2 <= MAX_NUMEL))
         rank = len(x.meta.shape)
@@ -91,14 +96,14 @@ def _gen_cat() -> OpGen:
         dim = d - rank if s.draw(BOOLS) else d
         tensors = tuple(Ref(m.name) for m in members)
         if s.tensor_kwargs and s.draw(BOOLS):  # the tensors nested in a list keyword argument
-            s.emit("aten.cat.default", (), (("tensors", tensors),) + ((("dim", dim),) if dim else ()))
+            s.emit(target, (), (("tensors", tensors),) + ((("dim", dim),) if dim else ()))
             return
-        s.emit("aten.cat.default", *s.by_keyword((tensors,) + ((dim,) if dim else ()), ["dim"]))
+        s.emit(target, *s.by_keyword((tensors,) + ((dim,) if dim else ()), ["dim"]))
 
-    return OpGen("aten.cat.default", lambda s: s.has(lambda v: numel(v) * 2 <= MAX_NUMEL), emit)
+    return OpGen(target, lambda s: s.has(lambda v: numel(v) * 2 <= MAX_NUMEL), emit)
 
 
-def _gen_stack() -> OpGen:
+def gen_stack(target: str = "aten.stack.default") -> OpGen:
     def ok_val(v: Val) -> bool:
         return len(v.meta.shape) < 4 and numel(v) * 2 <= MAX_NUMEL
 
@@ -116,7 +121,7 @@ def _gen_stack() -> OpGen:
     return OpGen("aten.stack.default", lambda s: s.has(ok_val), emit)
 
 
-def _gen_split() -> OpGen:
+def gen_split(target: str = "aten.split.Tensor") -> OpGen:
     def ok_val(v: Val) -> bool:
         return any(d >= 2 for d in v.meta.shape)
 
@@ -136,7 +141,7 @@ def _gen_split() -> OpGen:
     return OpGen("aten.split.Tensor", lambda s: s.has(ok_val), emit)
 
 
-def _gen_view(target: str) -> OpGen:
+def gen_view(target: str) -> OpGen:
     need_contig = target == "aten.view.default"
 
     def ok_val(v: Val) -> bool:
@@ -154,7 +159,7 @@ def _gen_view(target: str) -> OpGen:
     return OpGen(target, lambda s: s.has(ok_val), emit)
 
 
-def _gen_permute() -> OpGen:
+def gen_permute(target: str = "aten.permute.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         dims = tuple(s.draw(st.permutations(range(len(x.meta.shape)))))
@@ -164,7 +169,7 @@ def _gen_permute() -> OpGen:
     return OpGen("aten.permute.default", lambda s: s.has(lambda v: len(v.meta.shape) >= 2), emit)
 
 
-def _gen_flatten() -> OpGen:
+def gen_flatten(target: str = "aten.flatten.using_ints") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         rank = len(x.meta.shape)
@@ -180,7 +185,7 @@ def _is_nchw(v: Val) -> bool:
     return len(v.meta.shape) == 4 and v.meta.shape[1] <= 16
 
 
-def _gen_conv2d() -> OpGen:
+def gen_conv2d(target: str = "aten.conv2d.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(_is_nchw))
         n, c, h, w = x.meta.shape
@@ -199,7 +204,7 @@ def _gen_conv2d() -> OpGen:
     return OpGen("aten.conv2d.default", lambda s: s.has(_is_nchw), emit)
 
 
-def _gen_linear() -> OpGen:
+def gen_linear(target: str = "aten.linear.default") -> OpGen:
     def ok_val(v: Val) -> bool:
         return 1 <= len(v.meta.shape) <= 4 and v.meta.shape[-1] <= 64
 
@@ -217,7 +222,7 @@ def _pool_ok(v: Val) -> bool:
     return len(v.meta.shape) == 4 and min(v.meta.shape[2:]) >= 2
 
 
-def _gen_pool(target: str) -> OpGen:
+def gen_pool(target: str) -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(_pool_ok))
         k = s.pick([2, 3]) if min(x.meta.shape[2:]) >= 3 else 2
@@ -229,7 +234,7 @@ def _gen_pool(target: str) -> OpGen:
     return OpGen(target, lambda s: s.has(_pool_ok), emit)
 
 
-def _gen_adaptive() -> OpGen:
+def gen_adaptive(target: str = "aten.adaptive_avg_pool2d.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) == 4))
         size = s.pick([1, 2])
@@ -238,7 +243,7 @@ def _gen_adaptive() -> OpGen:
     return OpGen("aten.adaptive_avg_pool2d.default", lambda s: s.has(lambda v: len(v.meta.shape) == 4), emit)
 
 
-def _gen_mean() -> OpGen:
+def gen_mean(target: str = "aten.mean.dim") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         rank = len(x.meta.shape)
@@ -250,7 +255,7 @@ def _gen_mean() -> OpGen:
     return OpGen("aten.mean.dim", lambda s: s.has(lambda v: len(v.meta.shape) >= 2), emit)
 
 
-def _gen_softmax() -> OpGen:
+def gen_softmax(target: str = "aten.softmax.int") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats())
         s.emit("aten.softmax.int", (Ref(x.name), s.pick([-1, 0])))
@@ -258,7 +263,7 @@ def _gen_softmax() -> OpGen:
     return OpGen("aten.softmax.int", _any_float, emit)
 
 
-def _gen_layer_norm() -> OpGen:
+def gen_layer_norm(target: str = "aten.layer_norm.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         last = x.meta.shape[-1]
@@ -274,7 +279,7 @@ def _gen_layer_norm() -> OpGen:
     return OpGen("aten.layer_norm.default", lambda s: s.has(lambda v: len(v.meta.shape) >= 2), emit)
 
 
-def _gen_matmul(target: str, rank: int) -> OpGen:
+def gen_matmul(target: str, rank: int) -> OpGen:
     def ok_val(v: Val) -> bool:
         return len(v.meta.shape) == rank and v.meta.shape[-1] <= 64
 
@@ -293,7 +298,7 @@ def _gen_matmul(target: str, rank: int) -> OpGen:
     return OpGen(target, lambda s: s.has(ok_val), emit)
 
 
-def _gen_inplace(target: str) -> OpGen:
+def gen_inplace(target: str) -> OpGen:
     def emit(s: GraphState) -> None:
         src = s.choose(s.floats())
         buf = s.attr("buf", src.meta.shape, s.attr_kind(("buffer",)))
@@ -301,45 +306,3 @@ def _gen_inplace(target: str) -> OpGen:
         s.emit(target, (Ref(buf), Ref(src.name)), operand=False)
 
     return OpGen(target, _any_float, emit)
-
-
-# Ordered from simplest to most involved: shrinking goes towards the front.
-_BASIC_GENS: tuple[OpGen, ...] = (
-    _gen_unary("aten.relu.default"),
-    _gen_binary("aten.add.Tensor"),
-    _gen_unary("aten.sigmoid.default"),
-    _gen_binary("aten.mul.Tensor"),
-    _gen_unary("aten.clone.default"),
-    _gen_unary("aten.hardtanh.default", _hardtanh_bounds),
-    _gen_cat(),
-    _gen_linear(),
-    _gen_conv2d(),
-    _gen_view("aten.view.default"),
-    _gen_view("aten.reshape.default"),
-    _gen_flatten(),
-    _gen_permute(),
-    _gen_split(),
-    _gen_stack(),
-    _gen_pool("aten.max_pool2d.default"),
-    _gen_pool("aten.avg_pool2d.default"),
-    _gen_adaptive(),
-    _gen_mean(),
-    _gen_softmax(),
-    _gen_layer_norm(),
-    _gen_binary("aten.minimum.default"),
-    _gen_binary("aten.eq.Tensor"),
-    _gen_matmul("aten.mm.default", 2),
-    _gen_matmul("aten.bmm.default", 3),
-    _gen_inplace("aten.copy_.default"),
-    _gen_inplace("aten.add_.Tensor"),
-)
-
-# then the IR shapes of harness.strategies.op_gens_ir (multi-output ops, in-place ops on activations)
-OP_GENS: tuple[OpGen, ...] = _BASIC_GENS + IR_GENS
-
-GENERATED_OPS: tuple[str, ...] = tuple(dict.fromkeys(g.name for g in OP_GENS))
-# The ops of the first, basic generators: those an ordinary module program spells (harness.strategies.exported).
-BASIC_OPS: tuple[str, ...] = tuple(dict.fromkeys(g.name for g in _BASIC_GENS))
-# Drawn twice as often: the ops quantizers care most about (weights and biases, sharing through cat, fixed
-# qparams on sigmoid).
-FAVOURED = ("aten.conv2d.default", "aten.linear.default", "aten.cat.default", "aten.sigmoid.default")

@@ -13,14 +13,21 @@ Every value is computed with its shape rule as it is drawn (``GraphState.emit``)
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
 from harness.case import Ref
-from harness.strategies.graph_state import GraphState, OpGen, Val, default_trimmed
+from harness.strategies.gen_base import OpGen, Val, default_trimmed
 from harness.strategies.reuse import BOOLS, ints
 
-__all__ = ["IR_GENS"]
+if TYPE_CHECKING:
+    from harness.strategies.graph_state import GraphState
+
+__all__ = [
+    "gen_chunk", "gen_inplace_binary", "gen_inplace_unary", "gen_max_dim", "gen_split_with_sizes", "gen_topk",
+    "gen_unbind",
+]
 
 _MAX_PIECES = 4  # getitems drawn per multi-output node, at most
 
@@ -41,7 +48,7 @@ def _leading(v: Val, d: int) -> bool:
     return v.contiguous and math.prod(v.meta.shape[:d]) == 1
 
 
-def _gen_unbind() -> OpGen:
+def gen_unbind(target: str = "aten.unbind.int") -> OpGen:
     def ok_val(v: Val) -> bool:
         return len(v.meta.shape) >= 2 and any(1 < d <= 8 for d in v.meta.shape)
 
@@ -55,7 +62,7 @@ def _gen_unbind() -> OpGen:
     return OpGen("aten.unbind.int", lambda s: s.has(ok_val), emit)
 
 
-def _gen_chunk() -> OpGen:
+def gen_chunk(target: str = "aten.chunk.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: bool(_dims(v))))
         d = s.pick(_dims(x))
@@ -68,7 +75,7 @@ def _gen_chunk() -> OpGen:
     return OpGen("aten.chunk.default", lambda s: s.has(lambda v: bool(_dims(v))), emit)
 
 
-def _gen_split_with_sizes() -> OpGen:
+def gen_split_with_sizes(target: str = "aten.split_with_sizes.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: bool(_dims(v))))
         d = s.pick(_dims(x))
@@ -81,7 +88,7 @@ def _gen_split_with_sizes() -> OpGen:
     return OpGen("aten.split_with_sizes.default", lambda s: s.has(lambda v: bool(_dims(v))), emit)
 
 
-def _gen_topk() -> OpGen:
+def gen_topk(target: str = "aten.topk.default") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: bool(_dims(v))))
         d = s.pick(_dims(x)[::-1])  # the last dim first: topk's default
@@ -94,7 +101,7 @@ def _gen_topk() -> OpGen:
     return OpGen("aten.topk.default", lambda s: s.has(lambda v: bool(_dims(v))), emit)
 
 
-def _gen_max_dim() -> OpGen:
+def gen_max_dim(target: str = "aten.max.dim") -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(lambda v: len(v.meta.shape) >= 2))
         d = s.draw(ints(0, len(x.meta.shape) - 1))
@@ -105,7 +112,7 @@ def _gen_max_dim() -> OpGen:
     return OpGen("aten.max.dim", lambda s: s.has(lambda v: len(v.meta.shape) >= 2), emit)
 
 
-def _gen_inplace_unary(target: str) -> OpGen:
+def gen_inplace_unary(target: str) -> OpGen:
     def emit(s: GraphState) -> None:
         x = s.choose(s.floats(s.maybe_writable))
         extra = s.pick([(), (0.0, 6.0)]) if target == "aten.hardtanh_.default" else ()
@@ -116,7 +123,7 @@ def _gen_inplace_unary(target: str) -> OpGen:
     return OpGen(target, lambda s: s.has(s.maybe_writable), emit)
 
 
-def _gen_inplace_binary(target: str) -> OpGen:
+def gen_inplace_binary(target: str) -> OpGen:
     """``add_``/``mul_`` writing an activation (its value is consumed later) or, drawn second, a buffer or a
     constant (a state update nobody reads)."""
 
@@ -131,17 +138,3 @@ def _gen_inplace_binary(target: str) -> OpGen:
         s.emit(target, (Ref(dest), Ref(src.name)), operand=False)
 
     return OpGen(target, lambda s: s.has(), emit)
-
-
-# Ordered from simplest to most involved: shrinking goes towards the front.
-IR_GENS: tuple[OpGen, ...] = (
-    _gen_inplace_unary("aten.relu_.default"),
-    _gen_inplace_binary("aten.mul_.Tensor"),
-    _gen_unbind(),
-    _gen_chunk(),
-    _gen_split_with_sizes(),
-    _gen_topk(),
-    _gen_max_dim(),
-    _gen_inplace_unary("aten.hardtanh_.default"),
-    _gen_inplace_binary("aten.add_.Tensor"),
-)

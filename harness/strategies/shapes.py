@@ -1,9 +1,10 @@
-"""Shape rules of the generated ops, and :func:`infer_meta`, their replay over a whole graph (pure, no torch).
+"""Shape rules of the generated ops (pure, no torch), by kind (:data:`RULES`).
 
-One rule per op the graph generator draws (:data:`SHAPE_RULES`): given a node's args/kwargs and a lookup of its
-inputs' values it returns the node's value (a ``TensorMeta``, or a tuple of them for ``split``). The generator
-tracks shapes with these rules as it draws, so every graph it makes builds; :func:`infer_meta` replays them, and
-the tests compare its answer with the FakeTensors of the built module.
+A rule, given a node's args/kwargs and a lookup of its inputs' values, returns the node's value (a ``TensorMeta``,
+or a tuple of them for ``split``). Each entry of the op table (:mod:`harness.strategies.op_table`) names its rule
+by kind; the table's ``SHAPE_RULES`` maps op names to rules, the generator tracks shapes with them as it draws, so
+every graph it makes builds, and ``infer_meta`` (in the table's module) replays them over a graph; the tests compare
+its answer with the FakeTensors of the built module. More rules are in :mod:`harness.strategies.shapes_more`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping, Sequence, Union
 
-from harness.case import Graph, Ref, TensorMeta
+from harness.case import Ref, TensorMeta
 
 __all__ = [
-    "ShapeRuleError", "Meta", "FLOAT", "MAX_NUMEL", "SHAPE_RULES", "infer_meta", "is_float", "arg_at",
+    "ShapeRuleError", "Meta", "FLOAT", "MAX_NUMEL", "RULES", "Rule", "Lookup", "is_float", "arg_at", "norm_dim",
+    "broadcast", "pair", "conv_out",
 ]
 
 
@@ -292,71 +294,32 @@ def _getitem(node, args, kwargs, t):
     return seq[args[1]]
 
 
-SHAPE_RULES: dict[str, Rule] = {
-    "aten.relu.default": _unary,
-    "aten.sigmoid.default": _unary,
-    "aten.clone.default": _unary,
-    "aten.hardtanh.default": _unary,
-    "aten.softmax.int": _unary,
-    "aten.layer_norm.default": _unary,
-    "aten.copy_.default": _unary,
-    "aten.add_.Tensor": _unary,
-    "aten.mul_.Tensor": _unary,
-    "aten.relu_.default": _unary,
-    "aten.hardtanh_.default": _unary,
-    "aten.add.Tensor": _binary,
-    "aten.mul.Tensor": _binary,
-    "aten.minimum.default": _binary,
-    "aten.eq.Tensor": lambda n, a, k, t: _binary(n, a, k, t, dtype="bool"),
-    "aten.cat.default": _cat,
-    "aten.stack.default": _stack,
-    "aten.split.Tensor": _split,
-    "aten.split_with_sizes.default": _split_with_sizes,
-    "aten.chunk.default": _chunk,
-    "aten.unbind.int": _unbind,
-    "aten.topk.default": _topk,
-    "aten.max.dim": _max_dim,
+# the helpers the rules of harness.strategies.shapes_more share
+norm_dim, broadcast, pair, conv_out = _norm_dim, _broadcast, _pair, _conv_out
+
+# The shape rules by kind: an op table entry (:mod:`harness.strategies.op_table`) names its rule by one of these keys.
+RULES: dict[str, Rule] = {
+    "unary": _unary,
+    "binary": _binary,
+    "binary_bool": lambda n, a, k, t: _binary(n, a, k, t, dtype="bool"),
+    "cat": _cat,
+    "stack": _stack,
+    "split": _split,
+    "split_with_sizes": _split_with_sizes,
+    "chunk": _chunk,
+    "unbind": _unbind,
+    "topk": _topk,
+    "max_dim": _max_dim,
     "getitem": _getitem,
-    "aten.view.default": _view,
-    "aten.reshape.default": _view,
-    "aten.permute.default": _permute,
-    "aten.flatten.using_ints": _flatten,
-    "aten.conv2d.default": _conv2d,
-    "aten.linear.default": _linear,
-    "aten.max_pool2d.default": _max_pool2d,
-    "aten.avg_pool2d.default": _avg_pool2d,
-    "aten.adaptive_avg_pool2d.default": _adaptive_avg_pool2d,
-    "aten.mean.dim": _mean_dim,
-    "aten.mm.default": _mm,
-    "aten.bmm.default": _bmm,
+    "view": _view,
+    "permute": _permute,
+    "flatten": _flatten,
+    "conv2d": _conv2d,
+    "linear": _linear,
+    "max_pool2d": _max_pool2d,
+    "avg_pool2d": _avg_pool2d,
+    "adaptive_avg_pool2d": _adaptive_avg_pool2d,
+    "mean_dim": _mean_dim,
+    "mm": _mm,
+    "bmm": _bmm,
 }
-
-
-def infer_meta(graph: Graph) -> Meta:
-    """The value of every node of ``graph`` by the rules of :data:`SHAPE_RULES` (a pure replay, no torch).
-
-    Raises :class:`ShapeRuleError` naming the node for an op without a rule or arguments that do not fit.
-    """
-    meta: Meta = {}
-
-    def lookup(v):
-        if not isinstance(v, Ref):
-            raise ShapeRuleError(current, f"expected a node reference, got {v!r}")
-        if v.name not in meta:
-            raise ShapeRuleError(current, f"refers to {v.name!r}, which is not defined before it")
-        return meta[v.name]
-
-    for node in graph.nodes:
-        current = node.name
-        if node.op in ("placeholder", "get_attr"):
-            if node.tensor is None:
-                raise ShapeRuleError(node.name, f"{node.op} without a tensor")
-            meta[node.name] = node.tensor
-        elif node.op == "output":
-            meta[node.name] = None
-        else:
-            rule = SHAPE_RULES.get(node.target)
-            if rule is None:
-                raise ShapeRuleError(node.name, f"no shape rule for {node.target!r}")
-            meta[node.name] = rule(node.name, node.args, dict(node.kwargs), lookup)
-    return meta

@@ -262,8 +262,8 @@ def test_graphs_use_only_the_requested_ops(graph):
 
 
 def test_graphs_reject_ops_without_generator():
-    with pytest.raises(ValueError, match="aten.gelu.default"):
-        find(S.graphs(ops={"aten.gelu.default"}), lambda g: True, settings=REACH)
+    with pytest.raises(ValueError, match="aten.alias.default"):  # allowed in a case, not drawn
+        find(S.graphs(ops={"aten.alias.default"}), lambda g: True, settings=REACH)
 
 
 @settings(FAST, max_examples=25)
