@@ -14,7 +14,7 @@ from harness.case import Ref
 from harness.strategies.gen_base import OpGen, Val, default_trimmed, numel
 from harness.strategies.op_gens_more import on_value, rank_is
 from harness.strategies.reuse import BOOLS
-from harness.strategies.shapes import MAX_NUMEL, arg_at
+from harness.strategies.shapes import MAX_NUMEL
 
 if TYPE_CHECKING:
     from harness.strategies.graph_state import GraphState
@@ -108,20 +108,9 @@ def gen_batch_norm(target: str) -> OpGen:
                         0.1, 1e-05, True))
 
     def ok(s: "GraphState"):
-        return lambda v: (len(v.meta.shape) in (2, 3, 4) and v.meta.shape[0] * math.prod(v.meta.shape[2:]) > 1
-                          and not _grouped_transposed_conv(s, v))
+        return lambda v: len(v.meta.shape) in (2, 3, 4) and v.meta.shape[0] * math.prod(v.meta.shape[2:]) > 1
 
     return OpGen(target, lambda s: s.has(ok(s)), lambda s: make(s, s.choose(s.floats(ok(s)))))
-
-
-def _grouped_transposed_conv(s: "GraphState", v: Val) -> bool:
-    """Whether ``v`` is a grouped transposed convolution: prepare_pt2e's conv-bn fusion fails on one followed by a
-    batch norm (torch.nn.utils.fusion.fuse_conv_bn_weights, https://github.com/pytorch/pytorch/issues/180995), and
-    the quantizer campaign counts that as an error of the harness, so no batch norm reads one (yet)."""
-    if not s.targets.get(v.name, "").startswith("aten.conv_transpose"):
-        return False
-    node = next(n for n in reversed(s.body) if n.name == v.name)
-    return arg_at(node.args, dict(node.kwargs), 6, "groups", 1) != 1
 
 
 def gen_group_norm(target: str) -> OpGen:
