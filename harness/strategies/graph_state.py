@@ -76,10 +76,13 @@ class GraphState:
         return self.meta[v.name]
 
     def writable(self, v: Val) -> bool:
-        """Whether an in-place op may write ``v``: a computed value (a graph input is the caller's tensor, which
-        export never writes in place), not a piece of ``split`` & co. nor a view of one, nor (a view of) a value
-        such an op has split, whose pieces may be read later (autograd forbids all three)."""
-        return self.maybe_writable(v) and self.roots.get(v.name, v.name) not in self.split_roots
+        """Whether an in-place op may write ``v``: a computed value, and not a view of a graph input (the caller's
+        tensor, which an exported graph never writes in place, directly or through a view), not a piece of
+        ``split`` & co. nor a view of one, nor (a view of) a value such an op has split, whose pieces may be read
+        later (autograd forbids all three)."""
+        root = self.roots.get(v.name, v.name)
+        return (self.maybe_writable(v) and root not in self.split_roots
+                and all(root != i.name for i in self.inputs))
 
     def maybe_writable(self, v: Val) -> bool:
         """:meth:`writable` without the last rule: whether an in-place generator applies at all. Kept apart so that
