@@ -228,6 +228,8 @@ def gen_pair(target: str) -> OpGen:
             return len(v.meta.shape) == 2
         if op == "cdist":
             return len(v.meta.shape) in (2, 3)
+        if op == "cosine_similarity":  # its default dim is 1
+            return len(v.meta.shape) >= 2
         if op == "expand_as":
             return numel(v) * 2 <= MAX_NUMEL and len(v.meta.shape) < 4
         if op == "view_as":
