@@ -9,7 +9,10 @@ from typing import Any
 
 import torch
 
-__all__ = ["exc_line", "where", "target_name"]
+__all__ = ["exc_line", "where", "target_name", "root_cause", "is_refusal", "REFUSED"]
+
+REFUSED = "REFUSED"  # how a deliberate refusal of the quantizer ("X is not supported") is named in a problem
+_REFUSAL_WORDS = ("not supported", "unsupported", "is not implemented")
 
 _HARNESS_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -18,6 +21,24 @@ def exc_line(e: BaseException) -> str:
     """``"RuntimeError: <first line of the message, at most 300 characters>"`` (the type alone if it says nothing)."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {text[:300]}" if text else type(e).__name__
+
+
+def root_cause(e: BaseException) -> BaseException:
+    """The exception at the end of ``e``'s chain of causes (``raise ... from``, else the one being handled): a pass
+    manager that wraps "Argmax is not supported" in a bare ``Exception("An error occurred ...")`` is read through."""
+    seen = {id(e)}
+    while True:
+        nxt = e.__cause__ if e.__cause__ is not None else (None if e.__suppress_context__ else e.__context__)
+        if nxt is None or id(nxt) in seen:
+            return e
+        seen.add(id(nxt))
+        e = nxt
+
+
+def is_refusal(e: BaseException) -> bool:
+    """Whether ``e`` (or its root cause) is a deliberate refusal of an op or pattern: its message says it is not
+    supported. A refusal is not a bug of the quantizer; a crash (an ``IndexError``, an assertion) is."""
+    return any(word in str(x).lower() for x in (e, root_cause(e)) for word in _REFUSAL_WORDS)
 
 
 def where(e: BaseException, limit: int = 3) -> str:

@@ -18,7 +18,7 @@ from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite.check_registry import ANNOTATE
 from harness.suite.checks.hangs import earlier_hang, hung_earlier, record_hang
 from harness.suite.checks.structure import eliminated_dead_code, graph_structure, structure_changes
-from harness.suite.describe import exc_line, where
+from harness.suite.describe import REFUSED, exc_line, is_refusal, root_cause, where
 from harness.suite.results import Problem
 from harness.suite.source import QuantizerLoadError, QuantizerSource, make_quantizer
 
@@ -130,7 +130,12 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what
             hang(e)
             return None, Problem(ANNOTATE.name, f"{e}: the quantizer hangs in {step}()")
         except Exception as e:  # noqa: BLE001 - a crash of the quantizer is a finding
-            return None, Problem(ANNOTATE.name, f"{step}() raised {exc_line(e)}\n{where(e)}")
+            root = root_cause(e)
+            cause = f" (caused by {exc_line(root)})" if root is not e else ""
+            text = f"{step}() raised {exc_line(e)}{cause}\n{where(root)}"
+            if is_refusal(e):  # "X is not supported": the quantizer says no, it does not crash (a warning)
+                return None, Problem(ANNOTATE.name, f"{REFUSED}: {text}", "warning")
+            return None, Problem(ANNOTATE.name, text)
 
     transform = getattr(quantizer, "transform_for_annotation", None)
     if callable(transform):
