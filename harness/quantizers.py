@@ -60,18 +60,38 @@ class QuantizerUnavailable(ImportError):
     """The package a quantizer factory needs is not installed (the suite skips that quantizer)."""
 
 
-def xnnpack(is_qat: bool = False) -> Any:
-    """torchao's test copy of the XNNPACK quantizer, symmetric int8, per-channel weights."""
+def _torchao_xnnpack(is_per_channel: bool, is_qat: bool) -> Any:
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
-    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
+    class _XNNPACKQuantizerSkippingUnmatchableBn(XNNPACKQuantizer):
+        """torchao's XNNPACKQuantizer without its QAT-only conv-bn patterns on graphs that have no batch norm."""
+
+        def annotate(self, model: Any) -> Any:
+            if _has_batch_norm(model):
+                return super().annotate(model)
+            self.STATIC_QAT_ONLY_OPS = []
+            try:
+                return super().annotate(model)
+            finally:
+                del self.STATIC_QAT_ONLY_OPS
+
+    return _XNNPACKQuantizerSkippingUnmatchableBn().set_global(
+        get_symmetric_quantization_config(is_per_channel=is_per_channel, is_qat=is_qat))
+
+
+def xnnpack(is_qat: bool = False) -> Any:
+    """torchao's test copy of the XNNPACK quantizer, symmetric int8, per-channel weights.
+
+    For QAT, its annotate() matches four conv-bn patterns, each exported anew on every call (about 3 s CPU a call);
+    the instance returned here leaves them out when the graph has no ``batch_norm`` node, where they cannot match:
+    the annotations are the same (tests/test_torchao_xnnpack_qat.py) and annotate() takes milliseconds, as for
+    :func:`executorch_xnnpack`. On a graph with a batch norm it runs them all, as upstream does."""
+    return _torchao_xnnpack(True, is_qat)
 
 
 def xnnpack_per_tensor(is_qat: bool = False) -> Any:
-    """The XNNPACK quantizer with per-tensor weights."""
-    from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
-
-    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=False, is_qat=is_qat))
+    """The XNNPACK quantizer with per-tensor weights (the conv-bn patterns skipped as by :func:`xnnpack`)."""
+    return _torchao_xnnpack(False, is_qat)
 
 
 def x86_inductor(is_qat: bool = False) -> Any:

@@ -11,7 +11,9 @@ the driver writes it: at once to ``OUT/pending/`` when first seen (a finding is 
 killed while shrinking), then shrunk to ``OUT/`` (atomic, content-named files, one per signature), removing the
 pending copy. A worker lost to a hung case (``--case-timeout``) or a dead process is a ``timeout`` or ``crash``
 finding with the case it was running, and is restarted while there is time. Errors of the harness itself are
-counted and shown once each. Ctrl-C stops the workers and prints the summary so far. Exit statuses: see
+counted and shown once each. The lines of the quantizer's package that the workers' cases reached
+(:class:`harness.fuzz.events.Reach`, quantizer campaigns only) are counted as their union, shown in the progress line
+and the summary (``quantizer lines reached: N``). Ctrl-C stops the workers and prints the summary so far. Exit statuses: see
 :mod:`harness.fuzz.config`.
 
 The driver never dies on worker data. Each event is handled by the driver's ``on_<kind>`` method
@@ -39,8 +41,8 @@ from harness.check.groups import group_key
 from harness.fuzz.config import (EXIT_FOUND, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CampaignConfig,
                                  CampaignResult, Finding, WorkerSpec, count_line, exit_status, summary_table)
 from harness.fuzz.events import (KIND_CRASH, KIND_LOST, KIND_TIMEOUT, STAGE_PENDING, STAGE_SHRUNK, BadCandidate,
-                                 Done, Event, FindingEvent, HarnessError, HarnessWarning, Progress, Ready, ReplayResult, WorkerLost,
-                                 event_kind)
+                                 Done, Event, FindingEvent, HarnessError, HarnessWarning, Progress, Reach, Ready, ReplayResult,
+                                 WorkerLost, event_kind)
 from harness.fuzz.finding_files import Kept, keep, saved_cases, where
 from harness.fuzz.engine import Engine
 from harness.fuzz.local import LocalEngine
@@ -68,6 +70,7 @@ class _Driver:
         self.restarts = 0
         self.workers_lost = 0
         self.by_place: dict[str, int] = {}
+        self.reached: Optional[set[str]] = None  # lines of the quantizer's package reached (Reach events), if any
         self.replay_cases = saved_cases(self.out, config.replay, self.say)
         self.replayed: dict[str, str] = {}
         self.stop_now = False
@@ -123,6 +126,11 @@ class _Driver:
         self.cases += event.cases
         place = self.engine.placement(event.worker)
         self.by_place[place] = self.by_place.get(place, 0) + event.cases
+
+    def on_reach(self, event: Reach) -> None:
+        if self.reached is None:
+            self.reached = set()
+        self.reached.update(event.lines)
 
     def on_bad_candidate(self, event: BadCandidate) -> None:
         if self.usage_error is None:
@@ -290,7 +298,8 @@ class _Driver:
             return
         self._last_progress = now
         elapsed = now - self.started
-        self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s, "
+        reached = "" if self.reached is None else f", quantizer lines reached: {len(self.reached)}"
+        self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s{reached}, "
                  f"findings: {count_line(list(self.findings.values()))}")
 
     def unfinished(self) -> None:
@@ -331,7 +340,8 @@ class _Driver:
         self.progress(force=True)
         return CampaignResult(self.cases, time.time() - self.started, list(self.findings.values()),
                               dict(self.errors), interrupted, self.usage_error, dict(self.by_place),
-                              dict(self.replayed), self.workers_lost, list(self.startups))
+                              dict(self.replayed), self.workers_lost, list(self.startups),
+                              None if self.reached is None else frozenset(self.reached))
 
 
 def _describe(event: Any) -> str:

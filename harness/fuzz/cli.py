@@ -74,10 +74,11 @@ def fuzz_parser() -> argparse.ArgumentParser:
                         "disagreements with torchao too (the harness's own long campaigns use it)")
     p.add_argument("--mode", choices=("valid", "adversarial", "mixed"), default=d.mode,
                    help="valid annotations, adversarial ones, or both (default mixed)")
-    p.add_argument("--generation", choices=("fast", "hypothesis"), default=d.generation,
+    p.add_argument("--generation", choices=("fast", "hypothesis", "guided"), default=d.generation,
                    help="how cases are drawn: fast (default: our strategies drawn from a seeded random source, "
-                        "failures shrunk by the greedy case reducer; several times cheaper a case) or hypothesis "
-                        "(its engine draws and shrinks)")
+                        "failures shrunk by the greedy case reducer; several times cheaper a case), hypothesis "
+                        "(its engine draws and shrinks) or guided (with --quantizer: cases that reach new lines of "
+                        "the quantizer's package are kept and mutated, a uniform share stays; else as fast)")
     p.add_argument("--max-nodes", type=int, default=d.max_nodes, help="largest generated graph (operator nodes)")
     p.add_argument("--numerics", action="store_true",
                    help="also calibrate, convert_pt2e and compare outputs when the canonical forms agree")

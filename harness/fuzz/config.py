@@ -48,7 +48,7 @@ class CampaignConfig:
     mode: str = "mixed"  # valid | adversarial | mixed
     max_nodes: int = 10
     round_size: int = 30  # cases per hypothesis round (generation "hypothesis")
-    generation: str = "fast"  # fast (harness.strategies.fast, shrunk by harness.fuzz.reduce) | hypothesis
+    generation: str = "fast"  # fast (harness.strategies.fast, shrunk by harness.fuzz.reduce) | hypothesis | guided
     numerics: bool = False
     float_semantics: bool = False  # run the float-semantics invariant (runs both models: slower)
     shrink_seconds: float = 30.0  # longest shrinking of one finding (always within the budget)
@@ -131,6 +131,8 @@ class CampaignResult:
     workers_lost: int = 0  # workers lost to their infrastructure (a node or actor gone) and restarted
     # seconds from each start of a worker to its first case (Ready): (worker, seconds), restarts included, in order
     startups: list[tuple[int, float]] = field(default_factory=list)
+    # the lines of the quantizer's package the cases reached (the union over the workers); None: not measured
+    reached: Optional[frozenset[str]] = None
 
     def new(self) -> list[Finding]:
         return [f for f in self.findings if f.is_new]
@@ -197,6 +199,8 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
             lines.append(f"a row is a group of findings with one root cause (the first invariant violated, else the "
                          f"kind of divergence), shown by its smallest; each of the {len(result.findings)} findings "
                          "has its own file")
+    if result.reached is not None:
+        lines.append(f"quantizer lines reached: {len(result.reached)}")
     if result.replayed:
         still = sum(v.startswith("still failing") for v in result.replayed.values())
         lines.append(f"replayed {len(result.replayed)} saved case(s) first: {still} still failing, "

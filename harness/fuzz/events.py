@@ -96,6 +96,15 @@ class HarnessWarning:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """Lines of the quantizer's own package (``PACKAGE/path.py:LINE``, :mod:`harness.fuzz.reach`) that a case reached
+    and no earlier case of this worker had: the driver counts the union over all workers."""
+
+    worker: int
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Done:
     """The worker finished normally (its budget is spent)."""
 
@@ -117,7 +126,8 @@ class WorkerLost:
     ready: bool
 
 
-Event = Union[Ready, BadCandidate, Progress, FindingEvent, ReplayResult, HarnessError, HarnessWarning, Done, WorkerLost]
+Event = Union[Ready, BadCandidate, Progress, FindingEvent, ReplayResult, HarnessError, HarnessWarning, Reach, Done,
+              WorkerLost]
 
 
 def event_kind(event: Any) -> str:

@@ -49,6 +49,10 @@ SEARCHES: dict[str, SearchSpec] = {spec.name: spec for spec in (
                unsupported="harness.strategies.fast:FastUnsupported", fallback="hypothesis"),
     SearchSpec("hypothesis", "harness.fuzz.search_hypothesis:search_hypothesis",
                "hypothesis's engine draws and shrinks"),
+    SearchSpec("guided", "harness.fuzz.search_guided:search_guided",
+               "coverage-guided: cases reaching new lines of the quantizer are kept and mutated (a uniform share "
+               "stays), failures shrunk as by fast",
+               unsupported="harness.strategies.fast:FastUnsupported", fallback="hypothesis"),
 )}
 
 

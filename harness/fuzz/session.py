@@ -22,7 +22,7 @@ from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_SHRUNK, Event, FindingEvent, HarnessError,
-                                 Progress, ReplayResult)
+                                 Progress, Reach, ReplayResult)
 from harness.fuzz.target import CandidateEscaped, Target
 
 __all__ = ["SEARCH_MARGIN", "CaseGuard", "Worker", "error_key"]
@@ -53,6 +53,7 @@ class Worker:
         self.spec, self.config, self.target, self.emit, self.guard = spec, spec.config, target, emit, guard
         self.me = spec.worker
         self.seen: set[str] = set()
+        self.reached: set[str] = set()  # the lines of the code under test this worker's cases reached (Target.reach)
         self.cases = 0
         self._tick = time.time()
         self.generate_until = time.time() + spec.generate_share * max(0.0, spec.end - time.time())
@@ -66,6 +67,17 @@ class Worker:
         if self.cases and (force or time.time() - self._tick >= 1.0):
             self.emit(Progress(self.me, self.cases))
             self.cases, self._tick = 0, time.time()
+
+    def note_reach(self) -> frozenset[str]:
+        """The lines the last check reached that no earlier case of this worker had (sent as a :class:`Reach`
+        event); empty when the target measures no reach."""
+        if self.target.reach is None:
+            return frozenset()
+        new = frozenset(self.target.reach()) - self.reached
+        if new:
+            self.reached |= new
+            self.emit(Reach(self.me, tuple(sorted(new))))
+        return new
 
     def finding(self, report, stage: str, detected: float) -> FindingEvent:
         """The event of a failing ``report``: its case is the target's finding case as JSON data, which decodes

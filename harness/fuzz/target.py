@@ -16,7 +16,7 @@ which the worker turns into a ``crash`` finding.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from harness.case import Case, Info
 from harness.check.run import check_case, load_function, reference_expectation
@@ -84,13 +84,16 @@ class Verdict:
 @dataclass(frozen=True)
 class Target:
     """What a worker fuzzes. ``reads_annotations``: the check uses the case's annotations (the quantizer target
-    replaces them by the quantizer's, so shrinking them is pointless)."""
+    replaces them by the quantizer's, so shrinking them is pointless). ``reach``, when the target measures it: the
+    lines of the code under test (``PACKAGE/path.py:LINE``, :mod:`harness.fuzz.reach`) that the last ``check``
+    reached; the quantizer target measures its quantizer's package, the prepare target nothing (None)."""
 
     label: str
     strategy: Any  # a hypothesis strategy of harness.case.Case
     check: Callable[[Case], CheckReport]
     finding_case: Callable[[Any], Case]
     reads_annotations: bool = True
+    reach: Optional[Callable[[], frozenset[str]]] = None
 
 
 def case_strategy(mode: str, max_nodes: int):

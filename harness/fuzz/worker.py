@@ -5,13 +5,16 @@ The searches are registered by name in :mod:`harness.fuzz.searches`; what they s
 session: the target, the events out, the signatures seen, the case guard) is :mod:`harness.fuzz.session`. The worker
 checks cases with the campaign's :class:`harness.fuzz.target.Target` (by default generated cases,
 :func:`harness.check.run.check_case` of the candidate; with ``--quantizer``, the quantizer suite's random-graph
-checks). The search draws the target's strategy in one of two ways (``--generation``):
+checks). The search draws the target's strategy in one of three ways (``--generation``):
 
 * ``fast`` (the default, :mod:`harness.fuzz.search_fast`): cases drawn straight from a seeded ``Random``
   (:func:`harness.strategies.fast.fast_example`), a failure shrunk by the greedy case reducer
   (:mod:`harness.fuzz.reduce`). A strategy the fast source cannot draw switches the worker to ``hypothesis``, with
   a warning;
-* ``hypothesis`` (:mod:`harness.fuzz.search_hypothesis`): rounds of hypothesis, a failure shrunk by hypothesis.
+* ``hypothesis`` (:mod:`harness.fuzz.search_hypothesis`): rounds of hypothesis, a failure shrunk by hypothesis;
+* ``guided`` (:mod:`harness.fuzz.search_guided`): as ``fast``, but the cases that reach new lines of the code under
+  test (the quantizer's package, :attr:`harness.fuzz.target.Target.reach`) are kept as seeds and mutated; a target
+  that measures no reach is searched as by ``fast``.
 
 Either way the first case that fails in a way this worker has not seen is sent at once as a *pending* finding (the
 driver writes it, so a finding is never lost), shrunk (only cases failing with the same signature count, so

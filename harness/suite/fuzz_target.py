@@ -9,6 +9,15 @@ first stage that fails names the finding; its signature is name-free (node names
 same bug on two graphs is one finding. The case saved is the exported graph with the quantizer's annotations (the
 graph alone when they cannot be read back).
 
+A quantizer with a QAT configuration (:attr:`harness.suite.source.QuantizerSource.qat_capable`) is fuzzed for QAT
+too: one case in four is a QAT case (``Case.is_qat``, drawn with the graph, so a search can change it), annotated by
+that configuration the way ``prepare_qat_pt2e`` does and prepared for QAT; a saved finding replays the same way.
+
+While the quantizer runs (``run_quantizer``: fusion, ``transform_for_annotation``, ``annotate``, ``validate``), the
+lines of its own package that it reaches are measured (:class:`harness.fuzz.reach.ReachTracer` on the directory of
+the quantizer's class): the target's ``reach``, which ``--generation guided`` follows and every quantizer campaign
+counts. The prepare and the checks after it are not traced.
+
 The quantizer runs without a time limit of its own: a hang is caught by the campaign engine's case time limit
 (a ``timeout`` finding, like a hanging candidate). A ``SystemExit`` or the like from the quantizer is a crash.
 """
@@ -16,8 +25,9 @@ The quantizer runs without a time limit of its own: a hang is caught by the camp
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from hypothesis import strategies as st
 
@@ -25,12 +35,14 @@ import prepare_impl
 from harness import strategies
 from harness.case import Case, Info
 from harness.check.run import check_case, load_function
+from harness.fuzz.reach import ReachTracer, package_directory
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
 from harness.suite.checks.quantizer_run import Annotated, run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
 from harness.suite.results import Problem
-from harness.suite.source import QuantizerSource, load_quantizer_factory
+from harness.suite.source import (QuantizerLoadError, QuantizerSource, load_quantizer_factory, make_quantizer,
+                                  qat_variant)
 from harness.suite.subjects.case_graphs import graph_module_for_quantizer
 
 __all__ = ["quantizer_target", "check_with_quantizer", "problem_class"]
@@ -59,11 +71,11 @@ def _annotated_case(ann: Annotated, drawn: Case) -> Case:
     read back (a dangling reference); the drawn graph when even that fails."""
     if ann.gm is not None:
         try:
-            return extract_case(ann.gm)
+            return extract_case(ann.gm, is_qat=drawn.is_qat)
         except UnsupportedGraph:
             pass
         try:
-            return Case(extract_graph(ann.gm), ())
+            return Case(extract_graph(ann.gm), (), is_qat=drawn.is_qat)
         except UnsupportedGraph:
             pass
     return replace(drawn, annotations=())
@@ -78,14 +90,17 @@ def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str]
 
 
 def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callable, numerics: bool = False,
-                         float_semantics: bool = False) -> Verdict:
-    """The checks of the module docstring on ``case``'s graph (its own annotations are ignored)."""
+                         float_semantics: bool = False,
+                         annotating: Callable[[], AbstractContextManager] = nullcontext) -> Verdict:
+    """The checks of the module docstring on ``case``'s graph (its own annotations are ignored); the quantizer runs
+    inside ``annotating()`` (the reach measure)."""
     try:
         gm = graph_module_for_quantizer(case.graph, source.export_strict)  # the suite's own export of a case graph
     except Exception:  # noqa: BLE001 - a graph that cannot be built is not the quantizer's fault
         return Verdict(case, False)
     try:
-        ann = run_quantizer(gm, source, 0, "a fuzzed graph", None)  # 0: no limit, the engine's case limit applies
+        with annotating():
+            ann = run_quantizer(gm, source, 0, "a fuzzed graph", None)  # 0: no limit, the engine's case limit applies
     except Exception:
         raise
     except BaseException as e:  # noqa: BLE001 - SystemExit & co. from the quantizer: a crash
@@ -99,7 +114,7 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
     if errors:
         return _failing(saved, errors, source.label, names)
     try:
-        annotated = extract_case(ann.gm)
+        annotated = extract_case(ann.gm, is_qat=case.is_qat)
     except UnsupportedGraph:
         return Verdict(saved, False)  # cannot be written as a case: not compared (as the suite skips it)
     report = check_case(annotated, candidate, numerics=numerics, float_semantics=float_semantics)
@@ -112,8 +127,12 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
     return Verdict(replace(found, info=info), True, signature, report.triage, report.known, text)
 
 
-def _graph_cases(max_nodes: int) -> Any:
-    return st.builds(lambda g: Case(g, ()), strategies.graphs(min_nodes=1, max_nodes=max_nodes))
+def _graph_cases(max_nodes: int, qat: bool = False) -> Any:
+    """Graphs without annotations; with ``qat``, one case in four for QAT (drawn, so a search can change it)."""
+    graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes)
+    if not qat:
+        return st.builds(lambda g: Case(g, ()), graphs)
+    return st.builds(lambda g, q: Case(g, (), is_qat=q), graphs, st.sampled_from((False, False, False, True)))
 
 
 def quantizer_target(config: Any) -> Target:
@@ -126,9 +145,36 @@ def quantizer_target(config: Any) -> Target:
     except ValueError as e:  # QuantizerLoadError: said as the option it came from
         raise ValueError(f"--quantizer: {e}") from e
     candidate = guarded(load_function(config.candidate))
+    tracer = _tracer(source)
+    last: list[frozenset[str]] = [frozenset()]  # the lines the last check reached
+
+    @contextmanager
+    def annotating() -> Iterator[None]:
+        lines: set[str] = set()
+        try:
+            with tracer.measure() as lines:
+                yield
+        finally:
+            last[0] = frozenset(lines)
+
+    qat = qat_variant(source) if source.qat_capable else None
 
     def check(case: Case) -> Verdict:
-        return check_with_quantizer(case, source, candidate, config.numerics, config.float_semantics)
+        last[0] = frozenset()
+        return check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
+                                    config.numerics, config.float_semantics,
+                                    annotating if tracer is not None else nullcontext)
 
     return Target(f"quantizer {source.label} (annotations prepared by {config.candidate})",
-                  _graph_cases(config.max_nodes), check, lambda verdict: verdict.case, reads_annotations=False)
+                  _graph_cases(config.max_nodes, qat is not None), check, lambda verdict: verdict.case, reads_annotations=False,
+                  reach=(lambda: last[0]) if tracer is not None else None)
+
+
+def _tracer(source: QuantizerSource) -> Any:
+    """The reach tracer of the quantizer's own package (the directory of its class); None when the factory fails
+    (each case then reports that) or the class has no module file."""
+    try:
+        directory = package_directory(make_quantizer(source))
+    except QuantizerLoadError:
+        return None
+    return ReachTracer(directory) if directory else None

@@ -294,7 +294,7 @@ def test_the_help_documents_the_exit_statuses():
     for status in ("0 nothing new", "1 a NEW finding", "2 usage", "3 the harness itself failed",
                    "130 interrupted", "unjudged disagreements", "with --strict, any finding"):
         assert status in " ".join(proc.stdout.split()), status
-    assert "--generation {fast,hypothesis}" in proc.stdout
+    assert "--generation {fast,hypothesis,guided}" in proc.stdout
 
 
 @pytest.mark.slow
