@@ -33,8 +33,10 @@ EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 13
 
 # the triages (harness.check.run.TRIAGE_*) of a disagreement with torchao that nobody has judged: the status shown
 # "flaky": a timeout that a fresh worker, re-running the case, did not reproduce (a busy machine, or a rare hang)
+# "refused": the quantizer said it does not support the graph ("X is not supported"): judged not a bug, but listed,
+# and failing with --strict
 UNJUDGED = {"reference": "REFERENCE? (unjudged)", "upstream": "UPSTREAM? (unjudged)",
-            "flaky": "TIMEOUT? (not reproduced)"}
+            "flaky": "TIMEOUT? (not reproduced)", "refused": "REFUSED (not supported)"}
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class Finding:
             return f"known upstream bug {self.known_id}"
         return {"reference": "UNJUDGED: the reference disagrees with torchao",
                 "upstream": "UNJUDGED: torchao crashes where the reference reports an annotation error",
-                "flaky": "UNJUDGED: a timeout a re-run did not reproduce"}.get(
+                "flaky": "UNJUDGED: a timeout a re-run did not reproduce",
+                "refused": "REFUSED: the quantizer says it does not support this graph"}.get(
                     self.triage, "NEW")
 
 
@@ -214,7 +217,11 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
     if result.workers_lost:
         lines.append(f"{result.workers_lost} worker(s) lost to their node or actor and restarted; findings already "
                      "sent are safe")
-    disagreements = [f for f in result.unjudged() if f.triage != "flaky"]
+    refused = [f for f in result.unjudged() if f.triage == "refused"]
+    if refused:
+        lines.append(f"{len(refused)} REFUSAL(S): the quantizer said it does not support these graphs ('... is not "
+                     "supported'); not bugs, so the exit status ignores them (--strict fails on them)")
+    disagreements = [f for f in result.unjudged() if f.triage not in ("flaky", "refused")]
     if disagreements:
         lines.append(f"!! {len(disagreements)} UNJUDGED disagreement(s) with torchao: the candidate does what torchao "
                      "does and the reference does not. Not failures of the candidate, so the exit status ignores "

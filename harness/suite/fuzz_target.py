@@ -40,6 +40,7 @@ from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case,
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
 from harness.suite.checks.quantizer_run import Annotated, run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
+from harness.suite.describe import REFUSED
 from harness.suite.results import Problem
 from harness.suite.source import (QuantizerLoadError, QuantizerSource, load_quantizer_factory, make_quantizer,
                                   qat_variant)
@@ -81,12 +82,21 @@ def _annotated_case(ann: Annotated, drawn: Case) -> Case:
     return replace(drawn, annotations=())
 
 
-def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str]) -> Verdict:
+def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str], triage: str = "new") -> Verdict:
     names = list(names)
     signature = " | ".join(sorted({problem_class(p, names) for p in errors}))
+    if triage == "refused":  # named by what was refused: the root cause's type and words, names and numbers out
+        signature = "annotate: refused: " + " | ".join(sorted({_refused_what(p, names) for p in errors}))
     text = f"quantizer {label}:\n" + "\n".join(f"{p.check}: {p.message}" for p in errors)
     info = Info(title=signature, kind="finding", notes=text, tags=("finding", "quantizer", signature))
-    return Verdict(replace(case, info=info), True, signature, "new", None, text)
+    return Verdict(replace(case, info=info), True, signature, triage, None, text)
+
+
+def _refused_what(problem: Problem, names: Iterable[str]) -> str:
+    line = problem.message.splitlines()[0]
+    cause = re.search(r"\(caused by (.*)\)$", line)
+    text = cause.group(1) if cause else line[len(REFUSED) + 2:]
+    return problem_class(Problem(problem.check, text), names).split(": ", 1)[1][:100]
 
 
 def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callable, numerics: bool = False,
@@ -110,6 +120,9 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
     errors = [p for p in ann.problems if p.level == "error"]
     if errors:
         return _failing(saved, errors, source.label, names)
+    refusals = [p for p in ann.problems if p.level == "warning" and p.message.startswith(REFUSED)]
+    if refusals:  # the quantizer says it does not support this graph: reported, not a bug (fails only --strict)
+        return _failing(saved, refusals, source.label, names, triage="refused")
     errors = [p for p in check_well_formed(ann.gm) if p.level == "error"]
     if errors:
         return _failing(saved, errors, source.label, names)

@@ -57,3 +57,24 @@ def test_a_refusal_is_a_warning_naming_its_cause():
 def test_a_wrapped_crash_is_an_error_naming_its_cause():
     (problem,) = run_quantizer(_graph(), quantizer_source(_Crashing), 30).problems
     assert problem.level == "error" and "caused by IndexError: tuple index out of range" in problem.message
+
+
+def test_a_refusal_in_a_quantizer_campaign_is_a_refused_finding_that_fails_only_strict():
+    from pathlib import Path
+
+    from harness.case.files import iter_cases
+    from harness.check.run import upstream_prepare
+    from harness.fuzz.config import CampaignConfig, CampaignResult, Finding, exit_status
+    from harness.suite.fuzz_target import check_with_quantizer
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus" / "conformance"
+    case = next(c for _, c in iter_cases(corpus))
+    verdict = check_with_quantizer(case, quantizer_source(_Wrapping), upstream_prepare())
+    assert verdict.failed and verdict.triage == "refused", verdict
+    assert verdict.signature.startswith("annotate: refused: RuntimeError")
+    found = Finding(verdict.signature, None, None, None, "x.json", "...", 3, 1.0, 1.0, triage="refused")
+    result = CampaignResult(5, 1.0, [found])
+    assert not found.is_new and exit_status(result, CampaignConfig()) == 0
+    assert exit_status(result, CampaignConfig(strict=True)) == 1
+    crash = check_with_quantizer(case, quantizer_source(_Crashing), upstream_prepare())
+    assert crash.failed and crash.triage == "new"
