@@ -14,6 +14,7 @@ from harness.case import TensorMeta, names
 from harness.fx import ops
 from harness.fx.build import build_module, example_inputs
 from harness.strategies import op_table
+from fake_meta import fake_meta
 
 REACH = settings(max_examples=2000, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
                  suppress_health_check=list(HealthCheck))
@@ -39,14 +40,6 @@ def test_the_table_derives_everything_else():
         assert (entry.module is None) == (not entry.owns), entry.name
 
 
-def _fake_meta(v):
-    if isinstance(v, torch.Tensor):
-        return TensorMeta(tuple(v.shape), ops.dtype_name(v.dtype))
-    if isinstance(v, (list, tuple)):
-        return tuple(_fake_meta(x) for x in v)
-    return v
-
-
 def _check_op(op: str) -> None:
     graph = find(S.graphs(max_nodes=4, ops=HELPERS | {op}, variants=False),
                  lambda g: any(n.target == op for n in g.nodes), settings=REACH)
@@ -55,7 +48,7 @@ def _check_op(op: str) -> None:
     gm.graph.lint()
     for node in gm.graph.nodes:
         if node.op != "output":
-            assert _fake_meta(node.meta["val"]) == meta[node.name], node.name
+            assert fake_meta(node.meta["val"]) == meta[node.name], node.name
     expected = gm(*example_inputs(graph))
     if op not in S.PROGRAM_OPS:
         return

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from torchao.quantization.pt2e.prepare import prepare as torchao_prepare
 
 import prepare_impl
+from fake_meta import fake_meta
 from harness.check import known_bugs
 from harness.fx import ops
 from harness import strategies as S
@@ -203,14 +204,6 @@ def shared_edge_on_cycle(case: Case) -> bool:
 # ---- graphs ------------------------------------------------------------------------------------
 
 
-def _fake_meta(v):
-    if isinstance(v, torch.Tensor):
-        return TensorMeta(tuple(v.shape), ops.dtype_name(v.dtype))
-    if isinstance(v, (list, tuple)):
-        return tuple(_fake_meta(x) for x in v)
-    return v
-
-
 @FAST
 @given(S.graphs())
 def test_generated_graphs_build_lint_match_their_shapes_and_run(graph):
@@ -220,10 +213,10 @@ def test_generated_graphs_build_lint_match_their_shapes_and_run(graph):
     assert [n.name for n in gm.graph.nodes] == [n.name for n in graph.nodes]
     for node in gm.graph.nodes:
         if node.op != "output":
-            assert _fake_meta(node.meta["val"]) == meta[node.name], node.name
+            assert fake_meta(node.meta["val"]) == meta[node.name], node.name
     outputs = gm(*example_inputs(graph))
     (out_refs,) = graph.nodes[-1].args
-    assert [_fake_meta(o) for o in outputs] == [meta[r.name] for r in out_refs]
+    assert [fake_meta(o) for o in outputs] == [meta[r.name] for r in out_refs]
 
 
 @settings(FAST, max_examples=150)
