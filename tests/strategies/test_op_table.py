@@ -10,7 +10,7 @@ import torch
 from hypothesis import HealthCheck, Phase, find, settings
 
 from harness import strategies as S
-from harness.case import TensorMeta, names
+from harness.case import names
 from harness.fx import ops
 from harness.fx.build import build_module, example_inputs
 from harness.strategies import op_table
