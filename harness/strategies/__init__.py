@@ -6,8 +6,8 @@ Everything generated is plain ``harness.case`` data, so hypothesis shrinks the d
 * :func:`graphs` (``graphs.py``, ops from the op table ``op_table.py``: one entry per op with its shape rule,
   generator and module-program spelling): random DAGs in the ATen IR ``torch.export`` produces. Every node's shape
   is tracked with :data:`SHAPE_RULES` while drawing, so every graph builds; :func:`infer_meta` replays the rules on
-  a graph. By default they draw the whole table (:data:`GENERATED_OPS`, the vocabulary of real quantizers surveyed
-  in ``op_survey.json``); :func:`cases` keep to the first ops (:data:`IR_OPS`).
+  a graph. By default they draw the table's first ops (:data:`IR_OPS`); the quantizer campaign passes the whole table
+  (:data:`GENERATED_OPS`, the vocabulary of real quantizers surveyed in ``op_survey.json``).
 * :func:`annotations` (``annotations.py``): the quantization annotations of a given graph, ``"valid"`` (what a
   correct quantizer could emit, ``valid.py`` with the specs of ``qspecs.py``) or ``"adversarial"`` (exactly one
   injected defect, ``adversarial.py``; :func:`adversarial_annotations` also says which, see

@@ -87,8 +87,9 @@ def graphs(
     tensor_kwargs: bool = False,
     variants: bool = True,
 ) -> Graph:
-    """Random DAGs of ``min_nodes``..``max_nodes`` operator nodes drawn from ``ops`` (default: all of
-    :data:`GENERATED_OPS`, the op table; half the ops from its first entries, :data:`IR_OPS`, see :func:`_op_step`).
+    """Random DAGs of ``min_nodes``..``max_nodes`` operator nodes drawn from ``ops`` (default: the table's first
+    entries, :data:`IR_OPS`; pass :data:`GENERATED_OPS` for the whole vocabulary of real quantizers, as the quantizer
+    campaign does: then half the ops come from the first entries, see :func:`_op_step`).
 
     Graphs have 1-3 float placeholders and end with an output of 1-3 values (the values nothing uses, newest
     first). With ``tensor_kwargs`` some ops pass a tensor as keyword argument (``add(x, other=y)``,
@@ -96,7 +97,7 @@ def graphs(
     observe kwargs. ``variants=False`` keeps to what ``torch.export`` writes for an ordinary module program
     (positional list arguments, parameters and buffers only).
     """
-    allowed = set(GENERATED_OPS if ops is None else ops)
+    allowed = set(IR_OPS if ops is None else ops)
     unknown = allowed - set(GENERATED_OPS) - {"getitem"}
     if unknown:
         raise ValueError(f"graphs(): no generator for ops {sorted(unknown)}; known: {list(GENERATED_OPS)}")

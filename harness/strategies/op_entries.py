@@ -119,7 +119,7 @@ IR: tuple[Op, ...] = (
     Op("aten.topk.default", "topk", gen_topk, lambda c: c.torch.topk(*c.a)),
     Op("aten.max.dim", "max_dim", gen_max_dim, lambda c: c.torch.max(*c.a)),
     Op("aten.hardtanh_.default", "unary", gen_inplace_unary,
-       lambda c: c.F.hardtanh(c.a[0], *c.a[1:], inplace=True), view="view"),
+       lambda c: c.F.hardtanh_(*c.a), view="view"),  # F.hardtanh_(x) exports without its default bounds
 )
 
 # getitem: a rule and a spelling, drawn by the multi-output ops' generators

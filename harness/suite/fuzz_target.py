@@ -142,7 +142,7 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
 
 def _graph_cases(max_nodes: int, qat: bool = False) -> Any:
     """Graphs without annotations; with ``qat``, one case in four for QAT (drawn, so a search can change it)."""
-    graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes)
+    graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes, ops=strategies.GENERATED_OPS)  # the whole vocabulary
     if not qat:
         return st.builds(lambda g: Case(g, ()), graphs)
     return st.builds(lambda g, q: Case(g, (), is_qat=q), graphs, st.sampled_from((False, False, False, True)))
