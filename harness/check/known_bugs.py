@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from torchao.quantization.pt2e.quantizer import DerivedQuantizationSpec, SharedQuantizationSpec
 
 import prepare_impl
+from harness.check.invariants.exempt import buffer_only_producers
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def _buffer_walk_misses_a_list_input(obs: Observed) -> bool:
         if isinstance(key, tuple):
             a, n = key
             if (_writes_first_arg(n) and n.args and n.args[0] is a
-                    and _reaches_input(a, lambda m: m.all_input_nodes, buffers) is None
+                    and buffer_only_producers(a) is None  # the full walk (the edges invariant's)
                     and _reaches_input(a, _top_level_args, buffers)):
                 return True
     return False

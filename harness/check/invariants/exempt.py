@@ -31,7 +31,7 @@ def _is_fake_tensor(value: Any) -> bool:
     return isinstance(value, FakeTensor)
 
 
-def _buffer_only_producers(arg: Node) -> Optional[list[Node]]:
+def buffer_only_producers(arg: Node) -> Optional[list[Node]]:
     """Nodes ``arg`` is computed from (through every input node, list elements included), or ``None`` when a
     graph input (placeholder) feeds it."""
     seen = {arg: None}  # insertion-ordered; each node walked once
@@ -57,7 +57,7 @@ def _is_inplace_buffer_destination(node: Node, arg: Node, buffer_names: set) -> 
         return False
     if not schema.arguments[0].alias_info.is_write:
         return False
-    producers = _buffer_only_producers(arg)
+    producers = buffer_only_producers(arg)
     if producers is None:
         return False
     return any(p.op == "get_attr" and str(p.target) in buffer_names for p in producers)
