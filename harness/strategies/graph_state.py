@@ -60,6 +60,7 @@ class GraphState:
     multiview: set[str] = field(default_factory=set)  # (views of) a multi-view op's pieces or an overlapping view
     roots: dict[str, str] = field(default_factory=dict)  # a view (or in-place result) -> the value it views
     split_roots: set[str] = field(default_factory=set)  # values (view roots) a multi-view op has split
+    focus: Optional[str] = None  # a motif's previous value: the next choose() takes it (harness.strategies.motifs)
 
     # ---- naming and bookkeeping ------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -101,7 +102,13 @@ class GraphState:
         return options[self.draw(indices(len(options)))]
 
     def choose(self, cands: list[Val]) -> Val:
-        """One of ``cands``, shrinking towards the most recent value (chains of ops)."""
+        """One of ``cands``, shrinking towards the most recent value (chains of ops); the :attr:`focus` (then
+        cleared), without a draw, when it is one of them."""
+        if self.focus is not None:
+            focus, self.focus = self.focus, None
+            for v in cands:
+                if v.name == focus:
+                    return v
         return cands[len(cands) - 1 - self.draw(indices(len(cands)))]
 
     def attr_kind(self, kinds: Sequence[str] = ("buffer", "parameter")) -> str:

@@ -30,6 +30,7 @@ from harness.case.encode import case_to_json
 from harness.case.jsonform import CaseFormatError
 from harness.strategies.gen_base import OpGen
 from harness.strategies.graph_state import PLACEHOLDER_SHAPES, GraphState, Val, indices
+from harness.strategies.motifs import motif_gens
 from harness.strategies.op_table import FAVOURED, GENERATED_OPS, IR_OPS, OP_GENS
 from harness.strategies.reuse import BOOLS, ints, reused, spanned
 
@@ -41,15 +42,22 @@ _MORE_INPUTS = st.lists(st.sampled_from(PLACEHOLDER_SHAPES), max_size=2)
 
 
 _FIRST = frozenset(IR_OPS)
+_MOTIF, _MOTIF_AT = st.integers(0, 3), 3  # a motif one step in four; shrinking goes to 0, a plain op
 
 
-def _op_step(draw, s: GraphState, gens: Sequence[OpGen], ask: bool) -> bool:
-    """Append one op to ``s``; then, if ``ask``, draw whether another op follows (one span per op).
+def _op_step(draw, s: GraphState, gens: Sequence[OpGen], motifs: Sequence[OpGen], ask: bool) -> bool:
+    """Append one op to ``s`` (or, one time in four when ``motifs`` are given and one applies, a motif: several
+    ops, :mod:`harness.strategies.motifs`); then, if ``ask``, draw whether another op follows (one span per op).
 
     When both the first ops (:data:`IR_OPS`) and later ones of the table may be drawn, a flag picks one of the two
     sets first (each half the time; shrinking goes to the first ops, so a failure shrinks towards the simplest
     ops); with only one of the two, nothing more is drawn (the prepare campaign's cases are drawn as before)."""
     s.draw = draw
+    if motifs and draw(_MOTIF) == _MOTIF_AT:
+        fit = [m for m in motifs if m.ok(s)]
+        if fit:
+            s.pick(fit).emit(s)
+            return not ask or draw(_CONTINUE) != 0
     ok = [g for g in gens if g.ok(s)]
     first = [g for g in ok if g.name in _FIRST]
     if first and len(first) < len(ok) and draw(BOOLS):
@@ -86,6 +94,7 @@ def graphs(
     ops: Optional[Iterable[str]] = None,
     tensor_kwargs: bool = False,
     variants: bool = True,
+    motifs: bool = False,
 ) -> Graph:
     """Random DAGs of ``min_nodes``..``max_nodes`` operator nodes drawn from ``ops`` (default: the table's first
     entries, :data:`IR_OPS`; pass :data:`GENERATED_OPS` for the whole vocabulary of real quantizers, as the quantizer
@@ -95,7 +104,9 @@ def graphs(
     first). With ``tensor_kwargs`` some ops pass a tensor as keyword argument (``add(x, other=y)``,
     ``layer_norm(x, [8], weight=w, bias=b)``), and at least one does: an adversarial feature, since prepare cannot
     observe kwargs. ``variants=False`` keeps to what ``torch.export`` writes for an ordinary module program
-    (positional list arguments, parameters and buffers only).
+    (positional list arguments, parameters and buffers only). With ``motifs``, one step in four draws one of the
+    fused patterns quantizers match (:data:`harness.strategies.motifs.MOTIFS`, kept to ``ops``) where an op would
+    be: its ops count towards ``max_nodes``, the last one may pass it.
     """
     allowed = set(IR_OPS if ops is None else ops)
     unknown = allowed - set(GENERATED_OPS) - {"getitem"}
@@ -104,6 +115,7 @@ def graphs(
     gens = [g for g in OP_GENS if g.name in allowed]
     if not gens:
         raise ValueError("graphs(): no op to draw from")
+    patterns = motif_gens(gens) if motifs else ()
     s = GraphState(draw=draw, tensor_kwargs=tensor_kwargs, variants=variants,
                    constants=variants and codec_keeps_constants())
 
@@ -128,8 +140,9 @@ def graphs(
     # then delete any op with its flag, not only the last ones. A flag continues with probability 15/16.
     n = 0
     while n < max_nodes:
-        more = spanned(draw, _op_step, s, gens, min_nodes <= n + 1 < max_nodes)
-        n += 1
+        before = len(s.body)
+        more = spanned(draw, _op_step, s, gens, patterns, min_nodes <= n + 1 < max_nodes)
+        n += max(1, len(s.body) - before) if patterns else 1  # with motifs: the nodes a step added
         if n >= min_nodes and not more:
             break
     s.draw = draw

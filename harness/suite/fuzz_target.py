@@ -6,7 +6,8 @@ change the graph), its annotations must be well formed (``well_formed``), and th
 test (``--candidate``, default torchao's) must agree on them with the invariants holding (``prepare``:
 :func:`harness.check.run.check_case`, triaged against torchao, so a known upstream bug stays ``known``). The
 first stage that fails names the finding; its signature is name-free (node names and numbers left out), so the
-same bug on two graphs is one finding. The case saved is the exported graph with the quantizer's annotations (the
+same bug on two graphs is one finding; a known upstream bug of the steps around the quantizer (torchao's
+batch-norm fusions, :mod:`harness.suite.checks.pipeline_bugs`) is a ``known`` finding named by the bug. The case saved is the exported graph with the quantizer's annotations (the
 graph alone when they cannot be read back).
 
 A quantizer with a QAT configuration (:attr:`harness.suite.source.QuantizerSource.qat_capable`) is fuzzed for QAT
@@ -27,17 +28,18 @@ from __future__ import annotations
 import re
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from hypothesis import strategies as st
 
 import prepare_impl
 from harness import strategies
 from harness.case import Case, Info
-from harness.check.run import check_case, load_function
+from harness.check.run import TRIAGE_KNOWN, TRIAGE_UPSTREAM, check_case, load_function
 from harness.fuzz.reach import ReachTracer, package_directory
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
+from harness.suite.checks.pipeline_bugs import PipelineBug, bug_of, is_pipeline_failure
 from harness.suite.checks.quantizer_run import Annotated, run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
 from harness.suite.describe import REFUSED
@@ -82,14 +84,17 @@ def _annotated_case(ann: Annotated, drawn: Case) -> Case:
     return replace(drawn, annotations=())
 
 
-def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str], triage: str = "new") -> Verdict:
+def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str], triage: str = "new",
+             known: Optional[PipelineBug] = None) -> Verdict:
     names = list(names)
     signature = " | ".join(sorted({problem_class(p, names) for p in errors}))
+    if known is not None:  # named by the bug, as a known bug of the prepare is
+        signature = known.id
     if triage == "refused":  # named by what was refused: the root cause's type and words, names and numbers out
         signature = "annotate: refused: " + " | ".join(sorted({_refused_what(p, names) for p in errors}))
     text = f"quantizer {label}:\n" + "\n".join(f"{p.check}: {p.message}" for p in errors)
     info = Info(title=signature, kind="finding", notes=text, tags=("finding", "quantizer", signature))
-    return Verdict(replace(case, info=info), True, signature, triage, None, text)
+    return Verdict(replace(case, info=info), True, signature, triage, known, text)
 
 
 def _refused_what(problem: Problem, names: Iterable[str]) -> str:
@@ -117,6 +122,11 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
         raise CandidateEscaped(e) from None
     saved = _annotated_case(ann, case)
     names = [n.name for g in (saved.graph, case.graph) for n in g.nodes if n.op != "output"]  # "output": a word too
+    upstream = [p for p in ann.problems if p.level in ("error", "known") and is_pipeline_failure(p.message)]
+    if upstream:  # torchao's steps around the quantizer failed (harness.suite.checks.pipeline_bugs): known or
+        bug = bug_of(upstream[0].message)  # unjudged, and the drawn graph saved, which replays through them
+        return _failing(replace(case, annotations=()), upstream[:1], source.label, names,
+                        TRIAGE_KNOWN if bug is not None else TRIAGE_UPSTREAM, bug)
     errors = [p for p in ann.problems if p.level == "error"]
     if errors:
         return _failing(saved, errors, source.label, names)
@@ -141,8 +151,9 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
 
 
 def _graph_cases(max_nodes: int, qat: bool = False) -> Any:
-    """Graphs without annotations; with ``qat``, one case in four for QAT (drawn, so a search can change it)."""
-    graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes, ops=strategies.GENERATED_OPS)  # the whole vocabulary
+    """Graphs without annotations, of the whole vocabulary with motifs (the patterns quantizers match); with
+    ``qat``, one case in four for QAT (drawn, so a search can change it)."""
+    graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes, ops=strategies.GENERATED_OPS, motifs=True)
     if not qat:
         return st.builds(lambda g: Case(g, ()), graphs)
     return st.builds(lambda g, q: Case(g, (), is_qat=q), graphs, st.sampled_from((False, False, False, True)))

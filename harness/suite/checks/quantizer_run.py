@@ -17,6 +17,8 @@ from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite.check_registry import ANNOTATE
 from harness.suite.checks.hangs import earlier_hang, hung_earlier, record_hang
+from harness.suite.checks.pipeline_bugs import (GROUPED_CONV_TRANSPOSE_BN, QAT_BN_WITHOUT_AFFINE, none_for_tensor, tagged,
+                                              unjudged)
 from harness.suite.checks.structure import eliminated_dead_code, graph_structure, structure_changes
 from harness.suite.describe import REFUSED, exc_line, is_refusal, root_cause, where
 from harness.suite.results import Problem
@@ -62,33 +64,39 @@ class Annotated:
         return annotated_node_count(self.gm) if self.gm is not None else 0
 
 
-GROUPED_CONV_TRANSPOSE_BN = "https://github.com/pytorch/pytorch/issues/180995"
-
-
 def _fuse_like_prepare_pt2e(gm: GraphModule) -> Optional[Problem]:
     """Fuse batch norms as ``prepare_pt2e`` does before ``annotate``; a failure there is upstream's, not the
-    quantizer's (it has not run yet): ``known`` for the open upstream report it matches (a grouped transposed conv
-    read by a batch norm), else an error that says whose failure it is."""
+    quantizer's (it has not run yet): ``known`` for the upstream bug whose shape it has
+    (:mod:`harness.suite.checks.pipeline_bugs`), else an error that says whose failure it is."""
+    grouped = GROUPED_CONV_TRANSPOSE_BN.shape(gm)  # before the fusion changes the graph
     try:
         _fuse_conv_bn_(gm)
         _fuse_linear_bn_(gm)
     except Exception as e:  # noqa: BLE001 - torch/torchao's own fusion failed: a finding, never the harness's error
         text = f"prepare_pt2e's batch-norm fusion (torchao, before annotate) raised {exc_line(e)}\n{where(e)}"
-        if _grouped_transposed_conv_into_batch_norm(gm):
-            return Problem(ANNOTATE.name, f"ConvTranspose with groups > 1 followed by BatchNorm: {text} "
-                           f"({GROUPED_CONV_TRANSPOSE_BN})", "known")
-        return Problem(ANNOTATE.name, f"{text}\n(an upstream failure, not the quantizer's)")
+        if grouped:
+            return Problem(ANNOTATE.name, tagged(GROUPED_CONV_TRANSPOSE_BN, text), "known")
+        return Problem(ANNOTATE.name, unjudged(text))
     return None
 
 
-def _grouped_transposed_conv_into_batch_norm(gm: GraphModule) -> bool:
-    for node in gm.graph.nodes:
-        name = str(node.target)
-        if node.op == "call_function" and "conv_transpose" in name:
-            groups = node.args[6] if len(node.args) > 6 else node.kwargs.get("groups", 1)
-            if groups != 1 and any("batch_norm" in str(u.target) for u in node.users):
-                return True
-    return False
+def _fuse_like_prepare_qat_pt2e(gm: GraphModule) -> Optional[Problem]:
+    """Rewrite conv-bn into its QAT form as ``prepare_qat_pt2e`` does after ``validate``; its failure (it raises, or
+    writes a graph that cannot run) is torchao's on these annotations: ``known`` for the upstream bug whose shape
+    the graph has, else an error naming the step."""
+    without_affine = QAT_BN_WITHOUT_AFFINE.shape(gm)
+    try:
+        _fuse_conv_bn_qat(gm)
+    except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
+        return Problem(ANNOTATE.name, unjudged(f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
+                                              f"{exc_line(e)} on the annotated graph\n{where(e)}"))
+    broken = none_for_tensor(gm)
+    if broken is None:
+        return None
+    text = f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) wrote a graph that cannot run: {broken}"
+    if without_affine:
+        return Problem(ANNOTATE.name, tagged(QAT_BN_WITHOUT_AFFINE, text), "known")
+    return Problem(ANNOTATE.name, unjudged(text))
 
 
 def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what: str = "a graph",
@@ -162,10 +170,7 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what
             problems.append(Problem(ANNOTATE.name, f"{step}() changed the graph (only annotations may change):\n"
                                     + "\n".join(f"  - {c}" for c in changes)))
     if source.is_qat:  # prepare_qat_pt2e's step between validate() and prepare
-        try:
-            _fuse_conv_bn_qat(gm)
-        except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
-            problems.append(Problem(ANNOTATE.name, f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
-                                    f"{exc_line(e)} on the annotated graph\n{where(e)}"))
-            return Annotated(gm, problems, True, quantizer, scope)
+        problem = _fuse_like_prepare_qat_pt2e(gm)
+        if problem is not None:
+            return Annotated(gm, problems + [problem], True, quantizer, scope)
     return Annotated(gm, problems, False, quantizer, scope)

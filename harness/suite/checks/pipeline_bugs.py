@@ -1,0 +1,115 @@
+"""Upstream bugs in the steps ``prepare_pt2e``/``prepare_qat_pt2e`` run around the quantizer (torchao's batch-norm
+fusions), judged from torchao's own output on the case: the quantizer is not at fault, and the finding is
+``known`` with the bug's link.
+
+The rule for each: torchao's step, run by the suite exactly as ``prepare_pt2e``/``prepare_qat_pt2e`` run it,
+fails on this graph (it raises, or it writes a graph that cannot run: an op given ``None`` where its schema wants a
+tensor, :func:`none_for_tensor`), and the graph has the shape the bug is about (:attr:`PipelineBug.shape`). A
+failure of such a step on any other shape is an error that names the step, never the quantizer's bug and never the
+harness's.
+
+* ``pt-180995-grouped-conv-transpose-bn``: ``prepare_pt2e`` folds a batch norm into the transposed convolution
+  before it, reading the weight as if ``groups`` were 1: a ``ConvTranspose`` with ``groups > 1`` then
+  ``BatchNorm`` raises (pytorch/pytorch#180995).
+* ``ao-qat-bn-without-affine``: ``prepare_qat_pt2e`` rewrites conv (transposed or not)→batch norm into its QAT form by pattern
+  matching with literals ignored, so the pattern's batch-norm weight and bias match the ``None`` of a
+  ``BatchNorm(affine=False)``, and the replacement computes ``div(None, running_std)``: the prepared model raises
+  ``Expected a proper Tensor but got None`` on its first call (``torchao/quantization/pt2e/qat_utils.py``,
+  ``_fuse_conv_bn_qat_helper``: ``replace_pattern_with_filters(..., ignore_literals=True)`` with no filter on the
+  batch norm's affine arguments). Repro: ``repros/ao_qat_bn_without_affine.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Optional
+
+import torch
+from torch.fx import GraphModule, Node
+
+__all__ = ["PipelineBug", "PIPELINE_BUGS", "GROUPED_CONV_TRANSPOSE_BN", "QAT_BN_WITHOUT_AFFINE", "none_for_tensor",
+           "tagged", "unjudged", "bug_of", "is_pipeline_failure"]
+
+
+@dataclass(frozen=True)
+class PipelineBug:
+    """A known upstream bug of a step around the quantizer: ``id``, ``title`` and ``link`` (as a
+    :class:`harness.check.known_bugs.KnownBug` has them), and ``shape``, whether a graph (before the step) has the
+    shape the bug is about."""
+
+    id: str
+    title: str
+    link: str
+    shape: Callable[[GraphModule], bool]
+
+
+def _users_of_convs(gm: GraphModule, transposed: Optional[bool] = None) -> Iterator[tuple[Node, Node]]:
+    """(conv, batch norm) for each batch norm reading a convolution (only transposed ones, or only others)."""
+    for node in gm.graph.nodes:
+        name = str(node.target)
+        if node.op == "call_function" and "conv" in name and transposed in (None, "conv_transpose" in name):
+            for user in node.users:
+                if "batch_norm" in str(user.target):
+                    yield node, user
+
+
+def _grouped_conv_transpose_into_batch_norm(gm: GraphModule) -> bool:
+    for conv, _ in _users_of_convs(gm, transposed=True):
+        if (conv.args[6] if len(conv.args) > 6 else conv.kwargs.get("groups", 1)) != 1:
+            return True
+    return False
+
+
+def _conv_into_batch_norm_without_affine(gm: GraphModule) -> bool:
+    return any(len(bn.args) < 3 or bn.args[1] is None or bn.args[2] is None
+               for _, bn in _users_of_convs(gm))
+
+
+GROUPED_CONV_TRANSPOSE_BN = PipelineBug(
+    "pt-180995-grouped-conv-transpose-bn", "prepare_pt2e's batch-norm folding fails on a grouped ConvTranspose",
+    "https://github.com/pytorch/pytorch/issues/180995", _grouped_conv_transpose_into_batch_norm)
+QAT_BN_WITHOUT_AFFINE = PipelineBug(
+    "ao-qat-bn-without-affine", "prepare_qat_pt2e's conv-bn rewrite divides None by the running std for a "
+    "BatchNorm(affine=False)",
+    "https://github.com/pytorch/ao/blob/main/torchao/quantization/pt2e/qat_utils.py",
+    _conv_into_batch_norm_without_affine)
+PIPELINE_BUGS: Mapping[str, PipelineBug] = {b.id: b for b in (GROUPED_CONV_TRANSPOSE_BN, QAT_BN_WITHOUT_AFFINE)}
+
+
+def none_for_tensor(gm: GraphModule) -> Optional[str]:
+    """The first op of ``gm`` given ``None`` for an argument its schema types ``Tensor`` (not ``Tensor?``), in
+    words; None when there is none. Such a graph raises when it runs."""
+    for node in gm.graph.nodes:
+        if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
+            continue
+        for i, arg in enumerate(node.target._schema.arguments):
+            given = node.args[i] if i < len(node.args) else node.kwargs.get(arg.name, arg.default_value)
+            if given is None and isinstance(arg.type, torch.TensorType):
+                return f"node {node.name!r} ({node.target}) is given None for its Tensor argument {arg.name!r}"
+    return None
+
+
+UNJUDGED = "(an upstream failure, not the quantizer's)"
+
+
+def unjudged(text: str) -> str:
+    """A problem's message for a failure of a step around the quantizer that no known bug names."""
+    return f"{text}\n{UNJUDGED}"
+
+
+def is_pipeline_failure(message: str) -> bool:
+    """Whether a problem's message is a failure of a step around the quantizer (:func:`tagged` or
+    :func:`unjudged`)."""
+    return bug_of(message) is not None or message.endswith(UNJUDGED)
+
+
+def tagged(bug: PipelineBug, text: str) -> str:
+    """A problem's message naming ``bug`` (read back by :func:`bug_of`)."""
+    return f"[{bug.id}] {bug.title}: {text} ({bug.link})"
+
+
+def bug_of(message: str) -> Optional[PipelineBug]:
+    """The bug a message made by :func:`tagged` names."""
+    if message.startswith("["):
+        return PIPELINE_BUGS.get(message[1:message.find("]")])
+    return None
