@@ -22,7 +22,7 @@ from harness.case.decode_fields import NONFINITE, FieldReader, describe
 from harness.case.jsonform import FORMAT, CaseFormatError
 from harness.case.limits import (MAX_ANNOTATIONS, MAX_ARG_TEXT_LENGTH, MAX_ARGS, MAX_CONST_LENGTH, MAX_CTOR_KWARGS,
                                  MAX_DEPTH, MAX_DERIVED_FROM, MAX_DIMS, MAX_ERROR_LENGTH, MAX_INPUTS, MAX_LINK_LENGTH,
-                                 MAX_NAME_LENGTH, MAX_NODES, MAX_QSCHEME_LENGTH, MAX_QUALNAME_LENGTH, MAX_TAG_LENGTH,
+                                 MAX_NODES, MAX_QSCHEME_LENGTH, MAX_QUALNAME_LENGTH, MAX_TAG_LENGTH,
                                  MAX_TAGS, MAX_TARGET_LENGTH, MAX_TENSOR_ELEMENTS, MAX_TEXT_LENGTH, MAX_TITLE_LENGTH,
                                  MAX_UPSTREAM_LENGTH, MAX_WORD_LENGTH)
 from harness.case.names import UnknownName
@@ -106,17 +106,8 @@ class _Decoder(FieldReader):
             self.fail(f"{path}.target", f"a {op} node has no target")
         args = tuple(self.arg(a, f"{path}.args[{i}]", index)
                      for i, a in enumerate(self.array(data.get("args", []), f"{path}.args", MAX_ARGS)))
-        kwargs = []
-        seen = set()
-        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", MAX_ARGS)):
-            p = f"{path}.kwargs[{i}]"
-            if not isinstance(pair, list) or len(pair) != 2:
-                self.fail(p, "expected a [name, value] pair")
-            key = self.string(pair[0], f"{p}[0]", MAX_NAME_LENGTH)
-            if key in seen:
-                self.fail(f"{p}[0]", f"duplicate kwarg {key!r}")
-            seen.add(key)
-            kwargs.append((key, self.arg(pair[1], f"{p}[1]", index)))
+        kwargs = [(key, self.arg(value, f"{p}[1]", index))
+                  for p, key, value in self.kwarg_pairs(data.get("kwargs", []), f"{path}.kwargs", MAX_ARGS)]
         if op in ("placeholder", "output") and kwargs:
             self.fail(f"{path}.kwargs", f"a {op} node has no kwargs")
         if op in ("placeholder", "get_attr") and args:
@@ -176,16 +167,8 @@ class _Decoder(FieldReader):
         qualname = self.string(data["class"], f"{path}.class", MAX_QUALNAME_LENGTH)
         self.allowed("observer class", qualname, _CTORS, f"{path}.class")
         kwargs = []
-        seen = set()
-        for i, pair in enumerate(self.array(data.get("kwargs", []), f"{path}.kwargs", MAX_CTOR_KWARGS)):
-            p = f"{path}.kwargs[{i}]"
-            if not isinstance(pair, list) or len(pair) != 2:
-                self.fail(p, "expected a [name, value] pair")
-            key = self.string(pair[0], f"{p}[0]", MAX_NAME_LENGTH)
-            if not key.isidentifier() or key in seen:
-                self.fail(f"{p}[0]", f"bad or duplicate kwarg name {key[:60]!r}")
-            seen.add(key)
-            value = pair[1]
+        for p, key, value in self.kwarg_pairs(data.get("kwargs", []), f"{path}.kwargs", MAX_CTOR_KWARGS,
+                                              identifiers=True):
             if isinstance(value, dict):
                 value = self.ctor(value, f"{p}[1]", depth + 1)
             elif isinstance(value, float) and not math.isfinite(value):

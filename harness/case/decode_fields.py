@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import math
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from harness.case.jsonform import CaseFormatError
 from harness.case.limits import MAX_DEPTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH
@@ -56,6 +56,24 @@ class FieldReader:
         if limit is not None and len(data) > limit:
             self.fail(path, f"too many entries ({len(data)} > {limit})")
         return data
+
+    def kwarg_pairs(self, data: Any, path: str, limit: int,
+                    identifiers: bool = False) -> Iterator[tuple[str, str, Any]]:
+        """The ``[name, value]`` pairs of the array ``data`` (at most ``limit``), as ``(path of the pair, name,
+        value)``, one at a time (a pair is checked when it is reached): each name at most once and, with
+        ``identifiers``, a Python identifier; the caller checks the value."""
+        seen = set()
+        for i, pair in enumerate(self.array(data, path, limit)):
+            p = f"{path}[{i}]"
+            if not isinstance(pair, list) or len(pair) != 2:
+                self.fail(p, "expected a [name, value] pair")
+            key = self.string(pair[0], f"{p}[0]", MAX_NAME_LENGTH)
+            if identifiers and (not key.isidentifier() or key in seen):
+                self.fail(f"{p}[0]", f"bad or duplicate kwarg name {key[:60]!r}")
+            if key in seen:
+                self.fail(f"{p}[0]", f"duplicate kwarg {key!r}")
+            seen.add(key)
+            yield p, key, pair[1]
 
     def string(self, data: Any, path: str, limit: int = MAX_TEXT_LENGTH) -> str:
         if not isinstance(data, str):

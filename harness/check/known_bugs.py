@@ -159,92 +159,109 @@ def _reference_raised(obs: Observed, error: type) -> bool:
     return isinstance(obs.reference_error, error)
 
 
+def _crashes(trigger: Callable[[Observed], bool], *errors: type) -> Callable[[Observed], bool]:
+    """The case triggers the bug and the candidate raised one of ``errors``."""
+    return lambda o: trigger(o) and _raised(o, *errors)
+
+
+def _named_by_reference(error: type, *errors: type) -> Callable[[Observed], bool]:
+    """The reference raised ``error`` (it names the problem) and the candidate one of ``errors`` (a bare one)."""
+    return _crashes(lambda o: _reference_raised(o, error), *errors)
+
+
+def _returned_wrong(trigger: Callable[[Observed], bool], kinds: set[str],
+                    diverged: bool = True) -> Callable[[Observed], bool]:
+    """The case triggers the bug, the candidate returned (no exception) and every divergence it showed is of one of
+    ``kinds``; with ``diverged``, it showed one at least."""
+    return lambda o: (trigger(o) and o.candidate_error is None and (bool(o.divergence_kinds) or not diverged)
+                      and o.divergence_kinds <= kinds)
+
+
+_AO = "https://github.com/pytorch/ao"
+_AO_4421 = f"{_AO}/issues/4421"
+_AO_4483 = f"{_AO}/pull/4483"
+_AO_PREPARE = f"{_AO}/blob/v0.18.0/torchao/quantization/pt2e/prepare.py"
+
+
+def _crash_of_4483(bug_id: str, title: str, error: type, *errors: type) -> KnownBug:
+    """An invalid annotation of a kind pytorch/ao#4483 is about: the reference raises ``error`` (naming the
+    problem), torchao 0.18 one of the bare ``errors``."""
+    return KnownBug(bug_id, title, _AO_4483, _named_by_reference(error, *errors))
+
+
+# torchao's own check of a tensor kwarg fails with a bare AssertionError: that is ao-tensor-kwarg, not the general
+# ao-4483-bare-error
+_tensor_kwarg_assertion = _named_by_reference(prepare_impl.TensorKwargError, AssertionError)
+
 KNOWN_BUGS: tuple[KnownBug, ...] = (
     KnownBug(
         id="ao-4421",
         title="SharedQuantizationSpec whose anchor comes later in graph order: AssertionError",
-        link="https://github.com/pytorch/ao/issues/4421",
-        matches=lambda o: _first_member_is_shared(o) and _raised(o, AssertionError),
+        link=_AO_4421,
+        matches=_crashes(_first_member_is_shared, AssertionError),
     ),
     KnownBug(
         id="ao-deep-chain",
         title="sharing chain longer than Python's recursion limit: RecursionError in _find_root_edge_or_node",
-        link="https://github.com/pytorch/ao/issues/4421",
-        matches=lambda o: _long_sharing_chain(o) and _raised(o, RecursionError),
+        link=_AO_4421,
+        matches=_crashes(_long_sharing_chain, RecursionError),
     ),
     KnownBug(
         id="ao-implicit-root-loop",
         title="implicit sharing roots a group at a key with a shared spec: _unwrap_shared_qspec never ends "
         "(RecursionError) on valid annotations",
-        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
+        link=_AO_PREPARE,
         matches=lambda o: o.analysis is not None and _raised(o, RecursionError) and not _long_sharing_chain(o),
     ),
     KnownBug(
         id="ao-4421-derived",
         title="DerivedQuantizationSpec whose source group comes later in graph order: KeyError",
-        link="https://github.com/pytorch/ao/issues/4421",
-        matches=lambda o: _derived_source_created_later(o) and _raised(o, KeyError, AssertionError),
+        link=_AO_4421,
+        matches=_crashes(_derived_source_created_later, KeyError, AssertionError),
     ),
     KnownBug(
         id="ao-qat-fq-ch-axis",
         title="fake quant around a per-channel observer: the spec's ch_axis is dropped (axis 0 is used)",
-        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
-        matches=lambda o: _fake_quant_drops_ch_axis(o) and o.candidate_error is None
-        and o.divergence_kinds <= {"observer_config", "numerics"},
+        link=_AO_PREPARE,
+        matches=_returned_wrong(_fake_quant_drops_ch_axis, {"observer_config", "numerics"}, diverged=False),
     ),
-    KnownBug(
-        id="ao-4483-dangling",
-        title="shared or derived spec referring to an unannotated edge/node: bare KeyError",
-        link="https://github.com/pytorch/ao/pull/4483",
-        matches=lambda o: _reference_raised(o, prepare_impl.DanglingReferenceError)
-        and _raised(o, KeyError, AssertionError),
-    ),
-    KnownBug(
-        id="ao-4483-cycle",
-        title="cycle of SharedQuantizationSpecs: RecursionError or bare AssertionError",
-        link="https://github.com/pytorch/ao/pull/4483",
-        matches=lambda o: _reference_raised(o, prepare_impl.CyclicSharingError)
-        and _raised(o, RecursionError, AssertionError, KeyError),
-    ),
-    KnownBug(
-        id="ao-derived-cycle",
-        title="derived specs depending on each other: bare KeyError",
-        link="https://github.com/pytorch/ao/pull/4483",
-        matches=lambda o: _reference_raised(o, prepare_impl.DerivedCycleError) and _raised(o, KeyError, AssertionError),
-    ),
+    _crash_of_4483("ao-4483-dangling", "shared or derived spec referring to an unannotated edge/node: bare KeyError",
+                   prepare_impl.DanglingReferenceError, KeyError, AssertionError),
+    _crash_of_4483("ao-4483-cycle", "cycle of SharedQuantizationSpecs: RecursionError or bare AssertionError",
+                   prepare_impl.CyclicSharingError, RecursionError, AssertionError, KeyError),
+    _crash_of_4483("ao-derived-cycle", "derived specs depending on each other: bare KeyError",
+                   prepare_impl.DerivedCycleError, KeyError, AssertionError),
     KnownBug(
         id="ao-buffer-walk-skips-lists",
         title="in-place op on a value computed from a graph input through a list argument (cat, stack) and a "
         "buffer: taken for a buffer update, its annotated input edge is left unobserved",
-        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/graph_utils.py#L194-L209",
-        matches=lambda o: _buffer_walk_misses_a_list_input(o) and o.candidate_error is None
-        and bool(o.divergence_kinds) and o.divergence_kinds <= {"unobserved", "structure", "partition", "numerics"},
+        link=f"{_AO}/blob/v0.18.0/torchao/quantization/pt2e/graph_utils.py#L194-L209",
+        matches=_returned_wrong(_buffer_walk_misses_a_list_input, {"unobserved", "structure", "partition", "numerics"}),
     ),
     KnownBug(
         id="ao-stale-edge-observer",
         title="input edge whose value is written in place before its consumer reads it: torchao observes it right "
         "after the producer (before the write) and reuses that observer, so the consumer reads a stale value",
-        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py#L455-L545",
-        matches=lambda o: _edge_read_after_a_write(o) and o.candidate_error is None
-        and bool(o.divergence_kinds) and o.divergence_kinds <= {"structure", "numerics"},
+        link=f"{_AO_PREPARE}#L455-L545",
+        matches=_returned_wrong(_edge_read_after_a_write, {"structure", "numerics"}),
     ),
     KnownBug(
         id="ao-4483-bare-error",
         title="invalid annotations (the reference names the problem): torchao fails with a bare, unrelated error",
-        link="https://github.com/pytorch/ao/pull/4483",
-        matches=lambda o: isinstance(o.reference_error, prepare_impl.AnnotationError) and _raised(o, *BARE_ERRORS)
-        and not (_reference_raised(o, prepare_impl.TensorKwargError) and _raised(o, AssertionError)),
+        link=_AO_4483,
+        matches=lambda o: _reference_raised(o, prepare_impl.AnnotationError) and _raised(o, *BARE_ERRORS)
+        and not _tensor_kwarg_assertion(o),
     ),
     KnownBug(
         id="ao-tensor-kwarg",
         title="tensor kwarg on an annotated node: bare AssertionError",
-        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
-        matches=lambda o: _reference_raised(o, prepare_impl.TensorKwargError) and _raised(o, AssertionError),
+        link=_AO_PREPARE,
+        matches=_tensor_kwarg_assertion,
     ),
     KnownBug(
         id="ao-lenient-not-an-input",
         title="input_qspec_map names a node that is not an input: torchao ignores it silently",
-        link="https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
+        link=_AO_PREPARE,
         matches=lambda o: _reference_raised(o, prepare_impl.NotAnInputError) and o.candidate_error is None,
         lenient=True,
     ),

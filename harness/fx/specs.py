@@ -164,27 +164,30 @@ SPEC_KINDS: tuple[SpecKind, ...] = (
 # ---- the two directions ------------------------------------------------------------------------
 
 
-def to_torchao(spec: Optional[C.Spec], nodes: Nodes, where: str = "spec") -> Any:
-    """The torchao quantization spec for a case spec (``None`` stays ``None``); targets resolve in ``nodes``."""
+def _convert(spec: Any, nodes: Nodes, where: str, side: str, other: str, unknown: str) -> Any:
+    """``spec``, a spec of ``side`` (``"case"`` or ``"torchao"``), as the spec of the ``other`` side, by its row of
+    :data:`SPEC_KINDS`: each field read under its ``side`` name, converted by its ``to_<other>``, given under its
+    ``other`` name. ``None`` stays ``None``. :class:`SpecError`: ``"<where>: <unknown> <its type>"`` for a spec of no
+    row, ``"<where>: <message>"`` for a ValueError of a conversion (unknown or unnamed objects, bad targets, bad
+    values, the spec's own checks)."""
     if spec is None:
         return None
-    kind = next((k for k in SPEC_KINDS if isinstance(spec, k.case_type)), None)
+    kind = next((k for k in SPEC_KINDS if isinstance(spec, getattr(k, f"{side}_type"))), None)
     if kind is None:
-        raise SpecError(f"{where}: not a spec: {type(spec).__name__}")
+        raise SpecError(f"{where}: {unknown} {type(spec).__name__}")
     try:
-        return kind.torchao_type(**{f.torchao: f.to_torchao(getattr(spec, f.case), nodes) for f in kind.fields})
-    except ValueError as e:  # unknown names, bad targets, the torchao spec's own checks
+        return getattr(kind, f"{other}_type")(**{
+            getattr(f, other): getattr(f, f"to_{other}")(getattr(spec, getattr(f, side)), nodes) for f in kind.fields
+        })
+    except ValueError as e:
         raise SpecError(f"{where}: {e}") from None
+
+
+def to_torchao(spec: Optional[C.Spec], nodes: Nodes, where: str = "spec") -> Any:
+    """The torchao quantization spec for a case spec (``None`` stays ``None``); targets resolve in ``nodes``."""
+    return _convert(spec, nodes, where, "case", "torchao", "not a spec:")
 
 
 def to_case(spec: Any, nodes: Nodes, where: str = "spec") -> Optional[C.Spec]:
     """The case spec of a torchao quantization spec (``None`` stays ``None``); targets must be nodes of ``nodes``."""
-    if spec is None:
-        return None
-    kind = next((k for k in SPEC_KINDS if isinstance(spec, k.torchao_type)), None)
-    if kind is None:
-        raise SpecError(f"{where}: unsupported spec type {type(spec).__name__}")
-    try:
-        return kind.case_type(**{f.case: f.to_case(getattr(spec, f.torchao), nodes) for f in kind.fields})
-    except ValueError as e:  # unnamed objects (UnknownName, UnsupportedCtor), bad targets, bad values
-        raise SpecError(f"{where}: {e}") from None
+    return _convert(spec, nodes, where, "torchao", "case", "unsupported spec type")

@@ -6,15 +6,16 @@ from typing import Iterable, Optional, Sequence, Union
 
 from hypothesis import strategies as st
 
-from harness.case import Case, Expected, Info
+from harness.case import Case, Expected, Graph, Info
 from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
 from harness.strategies.annotations import annotations
 from harness.strategies.graphs import graphs
 from harness.strategies.op_table import IR_OPS, infer_meta
 from harness.strategies.reuse import BOOLS
+from harness.strategies.shapes import Meta
 from harness.strategies.fast import assume
 
-__all__ = ["cases", "adversarial_cases", "as_strategy"]
+__all__ = ["cases", "adversarial_cases", "as_strategy", "with_defect"]
 
 
 def as_strategy(x) -> st.SearchStrategy:
@@ -65,10 +66,18 @@ def adversarial_cases(
     qat = draw(as_strategy(is_qat))
     want_kwargs = "tensor_kwarg" in kinds and (len(kinds) == 1 or draw(BOOLS))
     graph = draw(graphs(min_nodes, max_nodes, IR_OPS if ops is None else ops, tensor_kwargs=want_kwargs))
-    meta = infer_meta(graph)
+    return with_defect(draw, graph, kinds, allow_implicit_sharing, qat, infer_meta(graph),
+                       title="adversarial: {kind}", tags=("generated", "adversarial"))
+
+
+def with_defect(draw, graph: Graph, kinds: Sequence[str], allow_implicit_sharing: st.SearchStrategy[bool],
+                qat: bool, meta: Meta, title: str, tags: tuple[str, ...]) -> tuple[Case, str]:
+    """``(case, kind)``: ``graph`` (its values ``meta``) with annotations holding exactly one injected defect, of
+    one of ``kinds`` that applies to it (an example where none does is rejected); ``case.expected.error`` is the
+    error a correct prepare raises for it, ``case.info`` has ``title`` (``{kind}`` in it stands for the kind) and
+    ``tags``, then the kind. Called by a composite strategy with its ``draw``."""
     possible = applicable_kinds(graph, kinds, meta)
     assume(bool(possible))
     anns, kind = draw(adversarial_annotations(graph, possible, allow_implicit_sharing, qat, meta))
-    case = Case(graph, anns, is_qat=qat, expected=Expected(error=ERROR_FOR_KIND[kind]),
-                info=Info(title=f"adversarial: {kind}", kind="scenario", tags=("generated", "adversarial", kind)))
-    return case, kind
+    info = Info(title=title.format(kind=kind), kind="scenario", tags=(*tags, kind))
+    return Case(graph, anns, is_qat=qat, expected=Expected(error=ERROR_FOR_KIND[kind]), info=info), kind

@@ -12,24 +12,22 @@ real programs do: export's own node names, dotted attribute paths (``conv2d.weig
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 from typing import Iterable, Mapping, Optional, Union
 
 import torch
 from hypothesis import strategies as st
 
-from harness.case import Case, Const, Expected, Graph, Info, Node, Ref, TensorMeta
+from harness.case import Case, Const, Graph, Info, Node, Ref, TensorMeta
 from harness.case.walks import has_tensor_kwarg, users_of
 from harness.fx.build import build_module, example_inputs, extract_case
 from harness.fx.export import export_module
 from harness.fx.ops import resolve_const, resolve_op
-from harness.strategies.adversarial import ADVERSARIAL_KINDS, ERROR_FOR_KIND, adversarial_annotations, applicable_kinds
+from harness.strategies.adversarial import ADVERSARIAL_KINDS
 from harness.strategies.annotations import annotations
-from harness.strategies.cases import as_strategy
+from harness.strategies.cases import as_strategy, with_defect
 from harness.strategies.graphs import graphs
 from harness.strategies.op_table import BASIC_OPS, ENTRIES, infer_meta
 from harness.strategies.shapes import Meta, ShapeRuleError, arg_at
-from harness.strategies.fast import assume
 
 __all__ = ["Call", "graph_to_module", "export_graph", "exported_cases", "EXPORTABLE_OPS"]
 
@@ -223,10 +221,6 @@ def exported_cases(
     meta: Meta = dict(meta_pairs)  # type: ignore[arg-type]
     info = Info(title="exported", kind="scenario", tags=("generated", "exported", mode))
     if mode == "adversarial":
-        possible = applicable_kinds(graph, ADVERSARIAL_KINDS, meta)
-        assume(bool(possible))
-        anns, kind = draw(adversarial_annotations(graph, possible, allow_implicit_sharing, qat, meta))
-        return Case(graph, anns, is_qat=qat, expected=Expected(error=ERROR_FOR_KIND[kind]),
-                    info=replace(info, tags=info.tags + (kind,)))
+        return with_defect(draw, graph, ADVERSARIAL_KINDS, allow_implicit_sharing, qat, meta, info.title, info.tags)[0]
     anns = draw(annotations(graph, mode, allow_implicit_sharing, qat, sharing_order, meta))
     return Case(graph, anns, is_qat=qat, info=info)

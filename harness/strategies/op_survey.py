@@ -24,6 +24,13 @@ __all__ = ["SOURCES", "SURVEY_PATH", "scan", "survey", "load", "main"]
 
 SURVEY_PATH = Path(__file__).with_name("op_survey.json")
 
+
+def _executorch(backend: str, *parts: str) -> tuple[str, tuple[str, ...]]:
+    """An ExecuTorch backend's annotator: ``parts`` of the backend's directory ``backends/<backend>/``, by default
+    the package ``quantizer`` there."""
+    return "executorch", tuple(f"backends/{backend}/{part}" for part in parts or ("quantizer",))
+
+
 # quantizer (a factory of harness.quantizers, or the family of factories sharing one annotator) -> (distribution,
 # the files or directories of its annotator, relative to the distribution's package directory). OpenVINO's
 # quantizer names no ATen op: NNCF matches its own operator metatypes.
@@ -33,17 +40,16 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "arm_inductor": ("torchao", ("quantization/pt2e/quantizer/arm_inductor_quantizer.py",
                                  "quantization/pt2e/quantizer/x86_inductor_quantizer.py")),
     "embedding": ("torchao", ("quantization/pt2e/quantizer/embedding_quantizer.py",)),
-    "executorch_xnnpack": ("executorch", ("backends/xnnpack/quantizer",)),
-    "executorch_vulkan": ("executorch", ("backends/vulkan/quantizer",)),
-    "executorch_samsung_enn": ("executorch", ("backends/samsung/quantizer",)),
-    "executorch_example": ("executorch", ("backends/example/example_quantizer.py",
-                                          "backends/example/example_operators")),
-    "executorch_qnn": ("executorch", ("backends/qualcomm/quantizer",)),
-    "executorch_cadence": ("executorch", ("backends/cadence/aot/quantizer",)),
-    "executorch_arm": ("executorch", ("backends/arm/quantizer",)),
-    "executorch_cortex_m": ("executorch", ("backends/cortex_m/quantizer",)),
-    "executorch_coreml": ("executorch", ("backends/apple/coreml/quantizer",)),
-    "executorch_openvino": ("executorch", ("backends/openvino/quantizer",)),
+    "executorch_xnnpack": _executorch("xnnpack"),
+    "executorch_vulkan": _executorch("vulkan"),
+    "executorch_samsung_enn": _executorch("samsung"),
+    "executorch_example": _executorch("example", "example_quantizer.py", "example_operators"),
+    "executorch_qnn": _executorch("qualcomm"),
+    "executorch_cadence": _executorch("cadence/aot"),
+    "executorch_arm": _executorch("arm"),
+    "executorch_cortex_m": _executorch("cortex_m"),
+    "executorch_coreml": _executorch("apple/coreml"),
+    "executorch_openvino": _executorch("openvino"),
 }
 
 _REF = re.compile(r"\baten\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?")

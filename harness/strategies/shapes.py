@@ -239,24 +239,16 @@ def _linear(node, args, kwargs, t):
     return TensorMeta(x.shape[:-1] + (w.shape[0],), x.dtype)
 
 
-def _max_pool2d(node, args, kwargs, t):
+def _pool2d(node, args, kwargs, t, dilated: bool):
+    """max_pool2d and avg_pool2d over the last two dims: kernel (argument 1), stride (2; empty: the kernel),
+    padding (3) and, when ``dilated`` (max_pool2d), dilation (4; avg_pool2d's argument 4 is ceil_mode)."""
     x = t(args[0])
     k = _pair(args[1], node)
     s = arg_at(args, kwargs, 2, "stride", ())
     s = k if not s else _pair(s, node)
     p = _pair(arg_at(args, kwargs, 3, "padding", 0), node)
-    d = _pair(arg_at(args, kwargs, 4, "dilation", 1), node)
+    d = _pair(arg_at(args, kwargs, 4, "dilation", 1), node) if dilated else (1, 1)
     h, w = (_conv_out(x.shape[-2 + i], k[i], s[i], p[i], d[i]) for i in range(2))
-    return TensorMeta(x.shape[:-2] + (h, w), x.dtype)
-
-
-def _avg_pool2d(node, args, kwargs, t):
-    x = t(args[0])
-    k = _pair(args[1], node)
-    s = arg_at(args, kwargs, 2, "stride", ())
-    s = k if not s else _pair(s, node)
-    p = _pair(arg_at(args, kwargs, 3, "padding", 0), node)
-    h, w = (_conv_out(x.shape[-2 + i], k[i], s[i], p[i], 1) for i in range(2))
     return TensorMeta(x.shape[:-2] + (h, w), x.dtype)
 
 
@@ -316,8 +308,8 @@ RULES: dict[str, Rule] = {
     "flatten": _flatten,
     "conv2d": _conv2d,
     "linear": _linear,
-    "max_pool2d": _max_pool2d,
-    "avg_pool2d": _avg_pool2d,
+    "max_pool2d": lambda n, a, k, t: _pool2d(n, a, k, t, dilated=True),
+    "avg_pool2d": lambda n, a, k, t: _pool2d(n, a, k, t, dilated=False),
     "adaptive_avg_pool2d": _adaptive_avg_pool2d,
     "mean_dim": _mean_dim,
     "mm": _mm,

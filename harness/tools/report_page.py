@@ -165,6 +165,13 @@ def _index_table(entries: Sequence[Entry]) -> list[str]:
     return out
 
 
+def _figure(fig: Figure) -> list[str]:
+    """The parts of a case's picture it has: the drawing (already checked), the note on it, the text form."""
+    parts = ((fig.svg, f'<div class="figure">{fig.svg}</div>'), (fig.note, f'<p class="note">{escape(fig.note)}</p>'),
+             (fig.text, f"<details><summary>as text</summary><pre>{escape(fig.text)}</pre></details>"))
+    return [html for present, html in parts if present]
+
+
 def _section(i: int, e: Entry) -> list[str]:
     case = e.case
     info = case.info
@@ -186,13 +193,7 @@ def _section(i: int, e: Entry) -> list[str]:
     out.append(f'<div class="notes">{escape(info.notes.strip())}</div>' if info.notes.strip()
                else '<p class="note">The case records no notes.</p>')
     out.append("<h3>The graph and its sharing groups</h3>")
-    fig = e.figure
-    if fig.svg:
-        out.append(f'<div class="figure">{fig.svg}</div>')
-    if fig.note:
-        out.append(f'<p class="note">{escape(fig.note)}</p>')
-    if fig.text:
-        out.append(f"<details><summary>as text</summary><pre>{escape(fig.text)}</pre></details>")
+    out.extend(_figure(e.figure))
     out.append("<h3>Reproduce</h3>")
     if e.path is not None:
         out.append("<p>A standalone torch/torchao script, and the case with its sharing groups:</p>")

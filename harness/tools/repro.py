@@ -108,12 +108,8 @@ def _header(case: C.Case) -> str:
     info = case.info
     header = ["Standalone reproduction of a PT2E prepare case (needs torch and torchao only).", ""]
     header.append(f"Case: {info.title or '(untitled)'}  [{info.kind}{', QAT' if case.is_qat else ', PTQ'}]")
-    if info.link:
-        header.append(f"Report: {info.link}")
-    if info.upstream:
-        header.append(f"Upstream status: {info.upstream}")
-    if info.tags:
-        header.append(f"Tags: {', '.join(info.tags)}")
+    optional = (("Report", info.link), ("Upstream status", info.upstream), ("Tags", ", ".join(info.tags)))
+    header += [f"{label}: {value}" for label, value in optional if value]
     header += ["", "Exit status: 0 when torchao's prepare behaves as expected, 1 when it diverges."]
     body = "\n".join(line.replace('"""', "'''").replace("\\", "\\\\") for line in header)
     return f'"""{body}\n"""'

@@ -86,6 +86,12 @@ def conv_nodes(prefix: str, x: str, name: str, channels: int = 3) -> tuple[C.Nod
     )
 
 
+def conv_inputs_apart(prefix: str, x: str, name: str) -> tuple[list[str], ...]:
+    """The conv's activation, weight and bias edges (:func:`conv_nodes`) as ``groups`` of a scenario: one observer
+    each."""
+    return [f"edge:{x}->{name}"], [f"edge:{prefix}_weight->{name}"], [f"edge:{prefix}_bias->{name}"]
+
+
 def conv_annotation(prefix: str, x: str, name: str, output: Optional[C.Spec] = ACT,
                     bias: Optional[C.Spec] = BIAS_FLOAT, weight: C.Spec = WEIGHT,
                     act: C.Spec = ACT) -> C.NodeAnnotation:

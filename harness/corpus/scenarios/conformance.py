@@ -8,29 +8,9 @@ keyword argument, an entry for a node that is not an input) and the observer-cal
 from __future__ import annotations
 
 from harness import case as C
-from harness.corpus.scenarios.builders import (
-    ACT,
-    ACT_QAT,
-    AO_PREPARE,
-    AO_QAT_TESTS,
-    AO_TESTS,
-    DERIVED_CLS,
-    FIXED,
-    FQ,
-    OBS,
-    R,
-    WEIGHT,
-    WEIGHT_PC,
-    ann,
-    attr,
-    call,
-    conv_annotation,
-    conv_nodes,
-    derived_bias,
-    out,
-    ph,
-    shared_edge,
-)
+from harness.corpus.scenarios.builders import (ACT, ACT_QAT, AO_PREPARE, AO_QAT_TESTS, AO_TESTS, DERIVED_CLS, FIXED, FQ,
+                                               OBS, R, WEIGHT, WEIGHT_PC, ann, attr, call, conv_annotation,
+                                               conv_inputs_apart, conv_nodes, derived_bias, out, ph, shared_edge)
 from harness.corpus.scenarios.scenario import Scenario, conformance_scenario, observer_fields, partition
 
 # A case with this tag is replayed with an ``obs_or_fq_callback`` that replaces the observer of the sharing
@@ -38,6 +18,9 @@ from harness.corpus.scenarios.scenario import Scenario, conformance_scenario, ob
 CALLBACK_TAG = "callback:fix-output-qparams"
 CALLBACK_SCALE = 0.125
 CALLBACK_ZERO_POINT = 42
+
+# the groups of the conv ``conv2d = conv(x)`` whose three inputs are observed apart
+_CONV_INPUTS = conv_inputs_apart("conv", "x", "conv2d")
 
 
 def _fixed_observer(is_qat: bool) -> dict:
@@ -50,7 +33,6 @@ def _fixed_observer(is_qat: bool) -> dict:
 def conformance_scenarios() -> list[Scenario]:
     """The annotation patterns of torchao's own prepare tests, in our format."""
     conv_graph = (ph("x", (1, 3, 5, 5)), *conv_nodes("conv", "x", "conv2d"), out("conv2d"))
-    conv_inputs = ("edge:x->conv2d", "edge:conv_weight->conv2d", "edge:conv_bias->conv2d")
     scenarios = [
         conformance_scenario(
             "conv with input, weight, bias and output annotated",
@@ -58,7 +40,7 @@ def conformance_scenarios() -> list[Scenario]:
             "Checks that every annotated key gets its own observer: nothing is shared, since the four values are "
             "different tensors and the input is a graph input without an output spec.",
             conv_graph, [conv_annotation("conv", "x", "conv2d")],
-            groups=partition(*[[k] for k in conv_inputs], ["out:conv2d"]),
+            groups=partition(*_CONV_INPUTS, ["out:conv2d"]),
             observers=observer_fields(("edge:conv_bias->conv2d", {"cls": OBS + "PlaceholderObserver",
                                                          "dtype": "torch.float32"}),
                            ("edge:x->conv2d", {"dtype": "torch.uint8", "quant_min": 0, "quant_max": 255})),
@@ -68,31 +50,10 @@ def conformance_scenarios() -> list[Scenario]:
             "Only the conv's inputs are annotated. Checks that the output gets no observer at all (it is not a "
             "key), while the three inputs are observed separately.",
             conv_graph, [conv_annotation("conv", "x", "conv2d", output=None)],
-            groups=partition(*[[k] for k in conv_inputs]),
+            groups=partition(*_CONV_INPUTS),
         ),
-        conformance_scenario(
-            "maxpool shares its input edge with its output",
-            "A conv without output spec feeds max_pool2d, whose input edge has a spec and whose output shares "
-            "with that input edge (SharedQuantizationSpec((conv2d, max_pool2d))). Checks that the input edge and "
-            "the output of max_pool2d are one observer.",
-            (ph("x", (1, 3, 6, 6)), *conv_nodes("conv", "x", "conv2d"),
-             call("max_pool2d", "aten.max_pool2d.default", R("conv2d"), (2, 2), (2, 2)), out("max_pool2d")),
-            [conv_annotation("conv", "x", "conv2d", output=None),
-             ann("max_pool2d", (("conv2d", ACT),), shared_edge("conv2d", "max_pool2d"))],
-            groups=partition(*[[k] for k in conv_inputs], ["edge:conv2d->max_pool2d", "out:max_pool2d"]),
-        ),
-        conformance_scenario(
-            "maxpool shares with its producer's output",
-            "As the previous scenario, but the conv's output is annotated with the same spec as max_pool2d's "
-            "input edge. Checks implicit sharing: the edge (conv2d -> max_pool2d) is the conv's output tensor, "
-            "so the conv output, the edge and the maxpool output (shared with the edge) are one observer.",
-            (ph("x", (1, 3, 6, 6)), *conv_nodes("conv", "x", "conv2d"),
-             call("max_pool2d", "aten.max_pool2d.default", R("conv2d"), (2, 2), (2, 2)), out("max_pool2d")),
-            [conv_annotation("conv", "x", "conv2d"),
-             ann("max_pool2d", (("conv2d", ACT),), shared_edge("conv2d", "max_pool2d"))],
-            groups=partition(*[[k] for k in conv_inputs],
-                           ["out:conv2d", "edge:conv2d->max_pool2d", "out:max_pool2d"]),
-        ),
+        _maxpool_after_conv(conv_output=False),
+        _maxpool_after_conv(conv_output=True),
     ]
     for per_channel in (False, True):
         kind = "per-channel" if per_channel else "per-tensor"
@@ -104,7 +65,7 @@ def conformance_scenarios() -> list[Scenario]:
             "edge and of the weight edge. Checks that the bias gets its own DerivedObserverOrFakeQuantize that "
             "reads exactly those two observers, in derived_from order.",
             conv_graph, [conv_annotation("conv", "x", "conv2d", bias=bias, weight=weight)],
-            groups=partition(*[[k] for k in conv_inputs], ["out:conv2d"]),
+            groups=partition(*_CONV_INPUTS, ["out:conv2d"]),
             observers=observer_fields(("edge:conv_bias->conv2d", {
                 "cls": DERIVED_CLS,
                 "derived_from": [["edge:x->conv2d"], ["edge:conv_weight->conv2d"]],
@@ -244,6 +205,31 @@ def conformance_scenarios() -> list[Scenario]:
     return scenarios
 
 
+def _maxpool_after_conv(conv_output: bool) -> Scenario:
+    """A conv feeds max_pool2d, whose input edge has a spec and whose output shares with that edge; the conv's
+    output is annotated too when ``conv_output``."""
+    graph = (ph("x", (1, 3, 6, 6)), *conv_nodes("conv", "x", "conv2d"),
+             call("max_pool2d", "aten.max_pool2d.default", R("conv2d"), (2, 2), (2, 2)), out("max_pool2d"))
+    annotations = [conv_annotation("conv", "x", "conv2d", output=ACT if conv_output else None),
+                   ann("max_pool2d", (("conv2d", ACT),), shared_edge("conv2d", "max_pool2d"))]
+    shared = ["edge:conv2d->max_pool2d", "out:max_pool2d"]
+    if conv_output:
+        return conformance_scenario(
+            "maxpool shares with its producer's output",
+            "As the previous scenario, but the conv's output is annotated with the same spec as max_pool2d's "
+            "input edge. Checks implicit sharing: the edge (conv2d -> max_pool2d) is the conv's output tensor, "
+            "so the conv output, the edge and the maxpool output (shared with the edge) are one observer.",
+            graph, annotations, groups=partition(*_CONV_INPUTS, ["out:conv2d", *shared]),
+        )
+    return conformance_scenario(
+        "maxpool shares its input edge with its output",
+        "A conv without output spec feeds max_pool2d, whose input edge has a spec and whose output shares "
+        "with that input edge (SharedQuantizationSpec((conv2d, max_pool2d))). Checks that the input edge and "
+        "the output of max_pool2d are one observer.",
+        graph, annotations, groups=partition(*_CONV_INPUTS, shared),
+    )
+
+
 def _shared_cat() -> Scenario:
     graph = (ph("x", (1, 3, 5, 5)), ph("y", (1, 3, 5, 5)), *conv_nodes("conv1", "x", "conv2d"),
              *conv_nodes("conv2", "y", "conv2d_1"), call("cat", "aten.cat.default", (R("conv2d"), R("conv2d_1")), 1),
@@ -259,8 +245,7 @@ def _shared_cat() -> Scenario:
          ann("cat", (("conv2d", ACT), ("conv2d_1", shared_edge("conv2d", "cat"))), shared_edge("conv2d", "cat"))],
         groups=partition(
             ["out:conv2d", "out:conv2d_1", "edge:conv2d->cat", "edge:conv2d_1->cat", "out:cat"],
-            ["edge:x->conv2d"], ["edge:conv1_weight->conv2d"], ["edge:conv1_bias->conv2d"],
-            ["edge:y->conv2d_1"], ["edge:conv2_weight->conv2d_1"], ["edge:conv2_bias->conv2d_1"],
+            *conv_inputs_apart("conv1", "x", "conv2d"), *conv_inputs_apart("conv2", "y", "conv2d_1"),
         ),
     )
 
@@ -295,8 +280,7 @@ def _two_cats(anchor_second: bool) -> Scenario:
         groups=partition(
             ["out:conv2d", "out:conv2d_1", "edge:conv2d->cat", "edge:conv2d_1->cat", "out:cat", "edge:cat->cat_1",
              "edge:add->cat_1", "out:cat_1"],
-            ["edge:x1->conv2d"], ["edge:conv1_weight->conv2d"], ["edge:conv1_bias->conv2d"],
-            ["edge:x2->conv2d_1"], ["edge:conv2_weight->conv2d_1"], ["edge:conv2_bias->conv2d_1"],
+            *conv_inputs_apart("conv1", "x1", "conv2d"), *conv_inputs_apart("conv2", "x2", "conv2d_1"),
         ),
     )
 

@@ -9,25 +9,9 @@ from __future__ import annotations
 from typing import Optional
 
 from harness import case as C
-from harness.corpus.scenarios.builders import (
-    ACT,
-    attr,
-    ACT_QAT,
-    AO,
-    AO_PREPARE,
-    OBS,
-    R,
-    WEIGHT_QAT_PC_AXIS1,
-    ann,
-    call,
-    conv_annotation,
-    conv_nodes,
-    derived_bias,
-    out,
-    ph,
-    shared_edge,
-    shared_out,
-)
+from harness.corpus.scenarios.builders import (ACT, ACT_QAT, AO, AO_PREPARE, OBS, R, WEIGHT_QAT_PC_AXIS1, ann, attr,
+                                               call, conv_annotation, conv_inputs_apart, conv_nodes, derived_bias, out,
+                                               ph, shared_edge, shared_out)
 from harness.corpus.scenarios.scenario import Scenario, observer_fields, partition, upstream_bug_scenario
 
 DEEP_CHAIN_LENGTH = 2000
@@ -54,6 +38,81 @@ def _check_deep_chain(canonical: dict) -> Optional[str]:
     return None
 
 
+def _crash_modes_of_4483(two_branches: tuple[C.Node, ...]) -> list[Scenario]:
+    """The three crash modes of torchao 0.18 that pytorch/ao#4483 lists, in its order (two on ``two_branches``
+    joined by cat)."""
+
+    def crash_mode(n: int, title: str, notes: str, graph: tuple[C.Node, ...], annotations: list[C.NodeAnnotation],
+                   **expect) -> Scenario:
+        return upstream_bug_scenario(title, f"{AO}/pull/4483", f"Crash mode ({n}) of the PR: {notes}", "crashes",
+                                     graph, annotations, **expect)
+
+    cat = (*two_branches, call("cat", "aten.cat.default", (R("relu"), R("sigmoid")), 1), out("cat"))
+    return [
+        crash_mode(
+            1, "input edge shares with the same node's later output",
+            "a permute at the start of the graph whose input edge shares with its own output, the output holding "
+            "the concrete spec. The input edge comes first in annotation order, so torchao 0.18 raises the bare "
+            "AssertionError of _create_obs_or_fq_from_qspec. The reference prepares it: the edge and the output "
+            "share one observer.",
+            (ph("x", (2, 3, 4)), call("permute", "aten.permute.default", R("x"), (0, 2, 1)),
+             call("relu", "aten.relu.default", R("permute")), out("relu")),
+            [ann("permute", (("x", shared_out("permute")),), ACT), ann("relu", (("permute", ACT),), ACT)],
+            tags=("ao-4421",),
+            groups=partition(["edge:x->permute", "out:permute", "edge:permute->relu"], ["out:relu"]),
+        ),
+        crash_mode(
+            2, "shared spec refers to an unannotated node",
+            "cat's second input edge shares with the output of sigmoid, which has no annotation. torchao 0.18 fails "
+            "with a bare KeyError (the node is not in its sharing map). The reference raises DanglingReferenceError "
+            "naming the edge and the unannotated node.",
+            cat, [ann("cat", (("relu", ACT), ("sigmoid", shared_out("sigmoid"))), ACT)],
+            tags=("ao-4483-dangling",), error="DanglingReferenceError",
+        ),
+        crash_mode(
+            3, "cycle of shared specs",
+            "cat's first input edge shares with its second, the second with the output, and the output with the "
+            "first, so no key of the group has a concrete spec. torchao 0.18 recurses until RecursionError (or "
+            "asserts). The reference raises CyclicSharingError showing the cycle.",
+            cat, [ann("cat", (("relu", shared_edge("sigmoid", "cat")), ("sigmoid", shared_out("cat"))),
+                      shared_edge("relu", "cat"))],
+            tags=("ao-4483-cycle",), error="CyclicSharingError",
+        ),
+    ]
+
+
+def _cat_of_the_same_node_twice() -> list[Scenario]:
+    """pytorch/pytorch#129038, conv -> cat([conv2d, conv2d]): the annotation the XNNPACK quantizer makes now, and
+    the one behind the report."""
+    report = "https://github.com/pytorch/pytorch/issues/129038"
+    graph = (ph("x", (1, 3, 5, 5)), *conv_nodes("conv", "x", "conv2d"),
+             call("cat", "aten.cat.default", (R("conv2d"), R("conv2d")), 0), out("cat"))
+    conv = conv_annotation("conv", "x", "conv2d")
+    return [
+        upstream_bug_scenario(
+            "cat of the same node twice", report,
+            "conv -> cat([conv2d, conv2d]) as the XNNPACK quantizer annotates it since pytorch/pytorch#141651: "
+            "the repeated input gets one entry (the concrete spec) and the output shares with the edge. The "
+            "original RecursionError came from the annotator overwriting that entry with a spec shared with the "
+            "edge itself (see the next case); prepare handles this form: torchao 0.18 and the reference agree "
+            "(one observer for the conv output, the edge and the cat output, read once for both occurrences).",
+            "fixed", graph, [conv, ann("cat", (("conv2d", ACT),), shared_edge("conv2d", "cat"))],
+            groups=partition(*conv_inputs_apart("conv", "x", "conv2d"), ["out:conv2d", "edge:conv2d->cat", "out:cat"]),
+        ),
+        upstream_bug_scenario(
+            "cat of the same node twice with a self-referencing shared spec", report,
+            "The annotation behind the original report: for cat([conv2d, conv2d]) the annotator first gave the "
+            "input conv2d a concrete spec, then overwrote it with SharedQuantizationSpec((conv2d, cat)) for the "
+            "second occurrence, so the edge shares with itself. The report was closed by fixing the annotator; "
+            "prepare itself still recurses until RecursionError on this annotation in torchao 0.18. The reference "
+            "raises CyclicSharingError (a cycle of length one).",
+            "crashes", graph,
+            [conv, ann("cat", (("conv2d", shared_edge("conv2d", "cat")),), shared_edge("conv2d", "cat"))],
+            tags=("ao-4483-cycle",), error="CyclicSharingError",
+        ),
+    ]
+
+
 def upstream_bug_scenarios() -> list[Scenario]:
     """One case per known upstream bug (crashing, wrong, or fixed since)."""
     two_branches = (ph("x", (2, 4)), ph("y", (2, 4)), call("relu", "aten.relu.default", R("x")),
@@ -75,32 +134,7 @@ def upstream_bug_scenarios() -> list[Scenario]:
             tags=("ao-4421",),
             groups=partition(["edge:relu->maximum", "edge:sigmoid->maximum", "out:maximum"]),
         ),
-        upstream_bug_scenario(
-            "input edge shares with the same node's later output",
-            f"{AO}/pull/4483",
-            "Crash mode (1) of the PR: a permute at the start of the graph whose input edge shares with its own "
-            "output, the output holding the concrete spec. The input edge comes first in annotation order, so "
-            "torchao 0.18 raises the bare AssertionError of _create_obs_or_fq_from_qspec. The reference prepares "
-            "it: the edge and the output share one observer.",
-            "crashes",
-            (ph("x", (2, 3, 4)), call("permute", "aten.permute.default", R("x"), (0, 2, 1)),
-             call("relu", "aten.relu.default", R("permute")), out("relu")),
-            [ann("permute", (("x", shared_out("permute")),), ACT), ann("relu", (("permute", ACT),), ACT)],
-            tags=("ao-4421",),
-            groups=partition(["edge:x->permute", "out:permute", "edge:permute->relu"], ["out:relu"]),
-        ),
-        upstream_bug_scenario(
-            "shared spec refers to an unannotated node",
-            f"{AO}/pull/4483",
-            "Crash mode (2) of the PR: cat's second input edge shares with the output of sigmoid, which has no "
-            "annotation. torchao 0.18 fails with a bare KeyError (the node is not in its sharing map). The "
-            "reference raises DanglingReferenceError naming the edge and the unannotated node.",
-            "crashes",
-            (*two_branches, call("cat", "aten.cat.default", (R("relu"), R("sigmoid")), 1), out("cat")),
-            [ann("cat", (("relu", ACT), ("sigmoid", shared_out("sigmoid"))), ACT)],
-            tags=("ao-4483-dangling",),
-            error="DanglingReferenceError",
-        ),
+        *_crash_modes_of_4483(two_branches),
         upstream_bug_scenario(
             "implicit sharing makes a shared edge the root of its group",
             f"{AO}/blob/v0.18.0/torchao/quantization/pt2e/prepare.py",
@@ -123,19 +157,6 @@ def upstream_bug_scenarios() -> list[Scenario]:
             groups=partition(["edge:x->relu", "edge:y->sigmoid", "edge:x->tanh"]),
         ),
         upstream_bug_scenario(
-            "cycle of shared specs",
-            f"{AO}/pull/4483",
-            "Crash mode (3) of the PR: cat's first input edge shares with its second, the second with the output, "
-            "and the output with the first, so no key of the group has a concrete spec. torchao 0.18 recurses "
-            "until RecursionError (or asserts). The reference raises CyclicSharingError showing the cycle.",
-            "crashes",
-            (*two_branches, call("cat", "aten.cat.default", (R("relu"), R("sigmoid")), 1), out("cat")),
-            [ann("cat", (("relu", shared_edge("sigmoid", "cat")), ("sigmoid", shared_out("cat"))),
-                 shared_edge("relu", "cat"))],
-            tags=("ao-4483-cycle",),
-            error="CyclicSharingError",
-        ),
-        upstream_bug_scenario(
             "minimum and eq with inputs shared in both directions",
             "https://github.com/pytorch/executorch/issues/13842",
             "The Arm backend's model: a = minimum(x, y); b = (a == x). minimum's edge from x has a spec, its edge "
@@ -152,38 +173,7 @@ def upstream_bug_scenarios() -> list[Scenario]:
             groups=partition(["edge:x->minimum", "edge:y->minimum", "out:minimum", "edge:minimum->eq",
                             "edge:x->eq"]),
         ),
-        upstream_bug_scenario(
-            "cat of the same node twice",
-            "https://github.com/pytorch/pytorch/issues/129038",
-            "conv -> cat([conv2d, conv2d]) as the XNNPACK quantizer annotates it since pytorch/pytorch#141651: "
-            "the repeated input gets one entry (the concrete spec) and the output shares with the edge. The "
-            "original RecursionError came from the annotator overwriting that entry with a spec shared with the "
-            "edge itself (see the next case); prepare handles this form: torchao 0.18 and the reference agree "
-            "(one observer for the conv output, the edge and the cat output, read once for both occurrences).",
-            "fixed",
-            (ph("x", (1, 3, 5, 5)), *conv_nodes("conv", "x", "conv2d"),
-             call("cat", "aten.cat.default", (R("conv2d"), R("conv2d")), 0), out("cat")),
-            [conv_annotation("conv", "x", "conv2d"),
-             ann("cat", (("conv2d", ACT),), shared_edge("conv2d", "cat"))],
-            groups=partition(["edge:x->conv2d"], ["edge:conv_weight->conv2d"], ["edge:conv_bias->conv2d"],
-                           ["out:conv2d", "edge:conv2d->cat", "out:cat"]),
-        ),
-        upstream_bug_scenario(
-            "cat of the same node twice with a self-referencing shared spec",
-            "https://github.com/pytorch/pytorch/issues/129038",
-            "The annotation behind the original report: for cat([conv2d, conv2d]) the annotator first gave the "
-            "input conv2d a concrete spec, then overwrote it with SharedQuantizationSpec((conv2d, cat)) for the "
-            "second occurrence, so the edge shares with itself. The report was closed by fixing the annotator; "
-            "prepare itself still recurses until RecursionError on this annotation in torchao 0.18. The reference "
-            "raises CyclicSharingError (a cycle of length one).",
-            "crashes",
-            (ph("x", (1, 3, 5, 5)), *conv_nodes("conv", "x", "conv2d"),
-             call("cat", "aten.cat.default", (R("conv2d"), R("conv2d")), 0), out("cat")),
-            [conv_annotation("conv", "x", "conv2d"),
-             ann("cat", (("conv2d", shared_edge("conv2d", "cat")),), shared_edge("conv2d", "cat"))],
-            tags=("ao-4483-cycle",),
-            error="CyclicSharingError",
-        ),
+        *_cat_of_the_same_node_twice(),
         upstream_bug_scenario(
             "QAT fake quant around a per-channel observer loses ch_axis",
             AO_PREPARE,
