@@ -1,8 +1,13 @@
-"""Whole cases: a generated graph with valid or adversarial annotations."""
+"""Whole cases: a generated graph with valid or adversarial annotations.
+
+Where the graph comes from is a :class:`GraphSource`: by default a random graph (:func:`graphs`) as drawn; the
+exported cases of :mod:`harness.strategies.exported` pass one that writes it as a module program and exports it.
+One strategy, :func:`cases`, annotates either."""
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence, Union
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 from hypothesis import strategies as st
 
@@ -15,7 +20,17 @@ from harness.strategies.reuse import BOOLS
 from harness.strategies.shapes import Meta
 from harness.strategies.fast import assume
 
-__all__ = ["cases", "adversarial_cases", "as_strategy", "with_defect"]
+__all__ = ["cases", "adversarial_cases", "as_strategy", "with_defect", "GraphSource"]
+
+
+@dataclass(frozen=True)
+class GraphSource:
+    """Where a case's graph comes from: ``draw(draw, min_nodes, max_nodes, ops)`` gives the graph and its values
+    (``Meta``); ``title`` and ``tags`` name the cases (``info``)."""
+
+    draw: Callable[..., tuple[Graph, Meta]]
+    title: str
+    tags: tuple[str, ...]
 
 
 def as_strategy(x) -> st.SearchStrategy:
@@ -33,17 +48,26 @@ def cases(
     ops: Optional[Iterable[str]] = None,
     allow_implicit_sharing: st.SearchStrategy[bool] = st.booleans(),
     sharing_order: str = "any",
+    source: Optional[GraphSource] = None,
 ) -> Case:
-    """A graph from :func:`graphs` with annotations from :func:`annotations` (``mode`` valid or adversarial).
+    """A graph from :func:`graphs` (or from ``source``) with annotations from :func:`annotations` (``mode`` valid or
+    adversarial).
 
     Adversarial cases carry ``expected=Expected(error=...)`` and their kind in ``info.tags``.
     """
-    if mode == "adversarial":
+    if mode == "adversarial" and source is None:
         return draw(adversarial_cases(None, is_qat, min_nodes, max_nodes, ops, allow_implicit_sharing))[0]
     qat = draw(as_strategy(is_qat))
-    graph = draw(graphs(min_nodes, max_nodes, IR_OPS if ops is None else ops))
-    anns = draw(annotations(graph, mode, allow_implicit_sharing, qat, sharing_order))
-    return Case(graph, anns, is_qat=qat, info=Info(title="generated", kind="scenario", tags=("generated", mode)))
+    if source is None:
+        graph = draw(graphs(min_nodes, max_nodes, IR_OPS if ops is None else ops))
+        meta, title, tags = None, "generated", ("generated", mode)
+    else:
+        graph, meta = source.draw(draw, min_nodes, max_nodes, ops)
+        title, tags = source.title, source.tags + (mode,)
+    if mode == "adversarial":
+        return with_defect(draw, graph, ADVERSARIAL_KINDS, allow_implicit_sharing, qat, meta, title, tags)[0]
+    anns = draw(annotations(graph, mode, allow_implicit_sharing, qat, sharing_order, meta))
+    return Case(graph, anns, is_qat=qat, info=Info(title=title, kind="scenario", tags=tags))
 
 
 @st.composite

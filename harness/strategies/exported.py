@@ -17,14 +17,12 @@ from typing import Iterable, Mapping, Optional, Union
 import torch
 from hypothesis import strategies as st
 
-from harness.case import Case, Const, Graph, Info, Node, Ref, TensorMeta
+from harness.case import Case, Const, Graph, Node, Ref, TensorMeta
 from harness.case.walks import has_tensor_kwarg, users_of
 from harness.fx.build import build_module, example_inputs, extract_case
 from harness.fx.export import export_module
 from harness.fx.ops import resolve_const, resolve_op
-from harness.strategies.adversarial import ADVERSARIAL_KINDS
-from harness.strategies.annotations import annotations
-from harness.strategies.cases import as_strategy, with_defect
+from harness.strategies.cases import GraphSource, cases
 from harness.strategies.graphs import graphs
 from harness.strategies.op_table import BASIC_OPS, ENTRIES, infer_meta
 from harness.strategies.shapes import Meta, ShapeRuleError, arg_at
@@ -199,28 +197,20 @@ def export_graph(graph: Graph, seed: int = 0) -> tuple[Graph, tuple[tuple[str, o
     return exported, meta
 
 
-@st.composite
-def exported_cases(
-    draw,
-    mode: str = "valid",
-    is_qat: Union[bool, st.SearchStrategy[bool]] = st.booleans(),
-    min_nodes: int = 1,
-    max_nodes: int = 8,
-    ops: Optional[Iterable[str]] = None,
-    allow_implicit_sharing: st.SearchStrategy[bool] = st.booleans(),
-    sharing_order: str = "any",
-) -> Case:
-    """Cases whose graph is what ``torch.export.export(m, inputs).module()`` gives for a random module program.
+def _exported_graph(draw, min_nodes: int, max_nodes: int, ops: Optional[Iterable[str]]) -> tuple[Graph, Meta]:
+    source = draw(graphs(min_nodes, max_nodes, EXPORTABLE_OPS if ops is None else ops, variants=False))
+    graph, meta_pairs = export_graph(source)
+    return graph, dict(meta_pairs)  # type: ignore[arg-type]
+
+
+EXPORTED = GraphSource(_exported_graph, "exported", ("generated", "exported"))
+
+
+def exported_cases(mode: str = "valid", max_nodes: int = 8, **options) -> st.SearchStrategy[Case]:
+    """Cases whose graph is what ``torch.export.export(m, inputs).module()`` gives for a random module program:
+    :func:`harness.strategies.cases.cases` with graphs from :data:`EXPORTED` (``options`` are its own).
 
     Annotations are drawn for the exported graph (``mode`` valid or adversarial; adversarial cases carry
     ``expected.error`` and end ``info.tags`` with their kind).
     """
-    qat = draw(as_strategy(is_qat))
-    source = draw(graphs(min_nodes, max_nodes, EXPORTABLE_OPS if ops is None else ops, variants=False))
-    graph, meta_pairs = export_graph(source)
-    meta: Meta = dict(meta_pairs)  # type: ignore[arg-type]
-    info = Info(title="exported", kind="scenario", tags=("generated", "exported", mode))
-    if mode == "adversarial":
-        return with_defect(draw, graph, ADVERSARIAL_KINDS, allow_implicit_sharing, qat, meta, info.title, info.tags)[0]
-    anns = draw(annotations(graph, mode, allow_implicit_sharing, qat, sharing_order, meta))
-    return Case(graph, anns, is_qat=qat, info=info)
+    return cases(mode, max_nodes=max_nodes, source=EXPORTED, **options)
