@@ -4,7 +4,8 @@ Rule: every ``*.json`` file under DIR (recursively) is loaded with :func:`harnes
 that fails to load is listed on the page with its error and never ends the report. Each case gets its class and
 status (:mod:`harness.tools.report_status`, from what the case records), its picture and text
 (:mod:`harness.tools.report_figure`), and its section (:mod:`harness.tools.report_page`), new findings first, then
-by group (:func:`harness.check.groups.group_key`), the smallest case of a group first (its witness).
+by group (:func:`harness.check.groups.group_key`), the smallest case of a group first (its witness). A campaign's
+``OUT/timeline.jsonl`` in DIR adds its timeline (:mod:`harness.tools.report_timeline`).
 The page is written atomically (a temporary file in the target's directory, then ``os.replace``).
 
 :func:`write_report` is the same as a function (the pytest plugin calls it for ``--pt2e-html=FILE``).
@@ -22,9 +23,11 @@ from harness import case as C
 from harness.case.files import load_case
 from harness.case.jsonform import CaseFormatError
 from harness.common.atomic import write_atomic
+from harness.common.timeline import read_timeline
 from harness.tools.report_figure import MAX_NODES, figure
 from harness.tools.report_page import Entry, Unreadable, render_page
 from harness.tools.report_status import STATUSES, verdict
+from harness.tools.report_timeline import timeline_section
 
 __all__ = ["write_report", "collect", "report_html", "main_report", "TITLE"]
 
@@ -85,7 +88,8 @@ def report_html(cases_or_dir: CasesOrDir, title: str = TITLE, max_nodes: int = M
                                t[1].info.title))
     entries = [Entry(path, case, v, figure(case, max_nodes, id_prefix=f"c{i}-"))
                for i, (path, case, v) in enumerate(judged, 1)]
-    return render_page(entries, unreadable, source, title)
+    timeline = read_timeline(source) if source and os.path.isdir(source) else None
+    return render_page(entries, unreadable, source, title, timeline_section(timeline))
 
 
 def write_report(cases_or_dir: CasesOrDir, out_path: PathLike, *, title: str = TITLE,

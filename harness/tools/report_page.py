@@ -206,10 +206,11 @@ def _section(i: int, e: Entry) -> list[str]:
 
 
 def render_page(entries: Sequence[Entry], unreadable: Sequence[Unreadable], source: str,
-                title: str = "PT2E prepare findings") -> str:
-    """The whole page: a table by group and status, the groups with their smallest case, the unreadable files, one
-    section per case (a group's cases together, its smallest first: ``entries`` come in that order).
-    ``source``: the directory or file the cases were read from (``""`` when they were given one by one)."""
+                title: str = "PT2E prepare findings", timeline: Sequence[str] = ()) -> str:
+    """The whole page: a table by group and status, the groups with their smallest case, the campaign's
+    ``timeline`` section (HTML, :mod:`harness.tools.report_timeline`) if any, the unreadable files, one section per
+    case (a group's cases together, its smallest first: ``entries`` come in that order). ``source``: the directory
+    or file the cases were read from (``""`` when they were given one by one)."""
     statuses = Counter(e.verdict.status for e in entries)
     head = ", ".join(f"{statuses[s]} {s}" for s in STATUSES if statuses[s]) or "none"
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"/>',
@@ -228,6 +229,7 @@ def render_page(entries: Sequence[Entry], unreadable: Sequence[Unreadable], sour
         out.append(f"<h2>The groups, by their smallest case ({len(_groups(entries))})</h2>")
         out.extend(_index_table(entries))
     out.append("</section>")
+    out.extend(timeline)
     if unreadable:
         out.append('<section id="unreadable"><h2>Files that could not be loaded</h2><ul>')
         out.extend(f'<li><code>{escape(str(u.path))}</code>: <span class="error">{escape(u.error)}</span></li>'
