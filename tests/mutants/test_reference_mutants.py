@@ -58,7 +58,8 @@ def test_every_mutant_of_the_reference_and_of_torchao_resolves_at_its_public_nam
     for name, home in homes.items():
         fn = resolve_object(f"harness.mutants:{name}")
         assert fn is getattr(home, name) and fn.__name__ == name, name
-    assert set(mutants.__all__) == {"MUTANTS", "UPSTREAM_MUTANTS", *homes}
+    assert set(mutants.__all__) == {"MUTANTS", "UPSTREAM_MUTANTS", "QUANTIZER_MUTANTS", *homes,
+                                    *mutants.QUANTIZER_MUTANTS}
 
 
 MACHINERY_ERRORS = (AttributeError, ImportError, NameError, TypeError)
