@@ -128,6 +128,8 @@ def extract_annotations(gm: torch.fx.GraphModule) -> tuple[C.NodeAnnotation, ...
         where = f"annotation of {n.name!r}"
         if not isinstance(qa, QuantizationAnnotation):
             raise UnsupportedGraph(f"{where}: not a QuantizationAnnotation but {type(qa).__name__}")
+        if not isinstance(qa.input_qspec_map, dict):
+            raise UnsupportedGraph(f"{where}: input_qspec_map is not a dict but {type(qa.input_qspec_map).__name__}")
         inputs = []
         for arg, spec in qa.input_qspec_map.items():
             if not isinstance(arg, torch.fx.Node) or nodes.get(arg.name) is not arg:

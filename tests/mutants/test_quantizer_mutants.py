@@ -206,6 +206,9 @@ def test_the_campaigns_check_catches_the_mutant_on_its_shape_and_not_the_base(na
     verdict = check_with_quantizer(case, mutant, load_function(CANDIDATE))
     assert verdict.failed and verdict.signature.startswith(seeded.detect + ": "), (verdict.signature, verdict.text)
     assert not check_with_quantizer(case, base, load_function(CANDIDATE)).failed
+    saved = Case(verdict.case.graph, (), is_qat=verdict.case.is_qat)  # what a replay of the saved finding checks
+    again = check_with_quantizer(saved, mutant, load_function(CANDIDATE))
+    assert again.failed and again.signature == verdict.signature, (again.signature, again.text)
 
 
 @pytest.mark.parametrize("name", ALL)
