@@ -3,7 +3,8 @@
 Quantizers annotate patterns, not single ops: conv→batch norm→relu (or hardtanh, relu6), linear→relu, add→relu,
 mul→relu, conv_transpose→batch norm→relu, attention (matmul→softmax→matmul), a residual block (conv→...→add of an
 earlier value), a classifier head (pooling→flatten→linear). A uniform random DAG seldom chains the right ops in the
-right order, so a quantizer's pattern code stays unreached.
+right order, so a quantizer's pattern code stays unreached. Also drawn: SwiGLU (linear→silu→mul) and
+squeeze-excite (pool→conv→relu→conv→hardsigmoid→mul), the gated forms of modern blocks.
 
 The rule: a :class:`Motif` is a list of steps; a step is a set of alternative ops (op-table names), optional or
 not. Drawing a motif draws each step in order with the op's own generator from the op table, the step's main
@@ -61,7 +62,8 @@ class Motif:
 
 
 MOTIFS: tuple[Motif, ...] = (
-    Motif("conv_bn_act", (_step(*_CONVS), _step("batch_norm.default", optional=True), _step(*_ACTS, optional=True))),
+    Motif("conv_bn_act", (_step(*_CONVS), _step("batch_norm.default", optional=True),
+                          _step(*(_ACTS + _GLU_ACTS), optional=True))),
     Motif("conv_transpose_bn_act", (_step(*_CONV_TRANSPOSES), _step("batch_norm.default", optional=True),
                                     _step(*_ACTS, optional=True))),
     Motif("conv_add_act", (_step(*_CONVS), _step("batch_norm.default", optional=True), _step("add.Tensor", "add_.Tensor"),
@@ -80,6 +82,11 @@ MOTIFS: tuple[Motif, ...] = (
                           _step("linear.default"), _step(*_GLU_ACTS, optional=True))),
     Motif("act_pool", (_step(*_CONVS), _step(*_ACTS), _step("max_pool2d.default", "avg_pool2d.default",
                                                          "adaptive_avg_pool2d.default", optional=True))),
+    Motif("swiglu", (_step("linear.default"), _step("silu.default", "gelu.default", "sigmoid.default"),
+                     _step("mul.Tensor"))),
+    Motif("squeeze_excite", (_step("adaptive_avg_pool2d.default", "mean.dim"), _step("conv2d.default", "linear.default"),
+                             _step("relu.default", "silu.default"), _step("conv2d.default", "linear.default"),
+                             _step("hardsigmoid.default", "sigmoid.default"), _step("mul.Tensor"))),
     Motif("upsample_cat", (_step("upsample_nearest2d.vec", "upsample_bilinear2d.vec", "pixel_shuffle.default"),
                            _step("cat.default", "concat.default"))),
 )
