@@ -29,14 +29,13 @@ def sample(n: int, seed: int, mode: str, generation: str = "fast") -> list:
     from harness.fuzz.worker import case_strategy
 
     out = []
-    if generation == "fast":  # what the campaign's workers do by default (harness.strategies.fast)
-        import random
-
+    if generation == "fast":  # what the campaign's workers do by default: case i from its own source
+        from harness.fuzz.search_fast import case_source
         from harness.strategies.fast import fast_example
 
-        strategy, rng = case_strategy(mode, 10), random.Random(seed)
+        strategy = case_strategy(mode, 10)
         t = time.perf_counter()
-        out = [fast_example(strategy, rng) for _ in range(n)]
+        out = [fast_example(strategy, case_source(seed, i)) for i in range(n)]
         return out, (time.perf_counter() - t) / max(n, 1)
 
     @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate],

@@ -1,35 +1,43 @@
 """What a campaign costs through the command line, per case, against torchao's prepare alone, in the same run.
 
-    python benchmarks/bench_cli.py [--seconds 30] [--seed 0] [--mode valid|mixed] [--jobs 1]
+    python benchmarks/bench_cli.py [--seconds 30] [--seed 0] [--mode valid mixed] [--jobs 1] [--cases 1200]
 
-It runs ``python -m harness fuzz`` as a user does (torchao as the candidate, one worker by default), reads from its
-summary the cases checked, the run's length and each worker's start-up (from its start to its first case), then
-draws the same cases as that worker (the fast source, from the worker's seed) and times torchao's ``prepare`` alone
-on each in this process. A worker searches from its first case until ``SEARCH_MARGIN`` before the end of the budget:
-that time over the cases is the cost per case once started. Printed: start-up apart; that cost, as a ratio to
-torchao's prepare alone (issue #16's goal: at most 5x in valid mode, start-up excluded); the machine's load.
+For each mode it runs ``python -m harness fuzz`` as a user does (torchao as the candidate, one worker by default),
+reads from its summary the cases checked, the run's length and the first worker's start-up (from its start to its
+first case). Then, in this process, it draws the cases that worker drew (the fast source: case ``i`` of a worker
+is a pure function of its seed and ``i``, :func:`harness.fuzz.search_fast.case_source`) and times, in turn (so the
+machine's load weighs on all alike): the draw of each, the worker's check (``check_case`` with the guarded
+candidate, as the worker calls it) of the even ones and torchao's ``prepare`` alone (the floor of any differential
+test; its build is not timed) on a fresh build of the odd ones, so that each case is seen once, as in the worker.
+A worker searches from its first case until ``SEARCH_MARGIN`` before the end of the budget: that time over the
+cases is the command line's cost per case once started.
+
+Printed, as ratios to torchao's prepare alone: the command line's cost per case (issue #16's goal: at most 5x in
+valid mode, start-up excluded), the in-process check and draw + check; start-up apart: the first worker's (it waits
+for the server that imports torch and torchao) and later workers' (forked from that server, as a restarted worker
+is: measured here with the local engine); the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 
-SEARCH_MARGIN = 1.0  # harness.fuzz.session.SEARCH_MARGIN (not imported: this process times torchao alone)
+SEARCH_MARGIN = 1.0  # harness.fuzz.session.SEARCH_MARGIN (not imported: the campaign runs in its own process)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_cli(seconds: float, seed: int, mode: str, jobs: int) -> dict:
-    """One real command-line campaign: cases, seconds, start-ups (from its summary)."""
+    """One real command-line campaign: cases, seconds, the first worker's start-up (from its summary)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "harness", "fuzz", "--seconds", str(seconds), "--seed", str(seed), "--mode",
                mode, "--jobs", str(jobs), "--out", out, "--quiet"]
@@ -38,56 +46,111 @@ def run_cli(seconds: float, seed: int, mode: str, jobs: int) -> dict:
         wall = time.time() - started
     text = proc.stdout
     m = re.search(r"^(?:interrupted: )?(\d+) cases in ([\d.]+) s", text, re.M)
-    s = re.search(r"worker start-up \(from its start to its first case\): ([\d.]+) s for the first"
-                  r"(?:, ([\d.]+) s at most)?", text)
+    s = re.search(r"worker start-up \(from its start to its first case\): ([\d.]+) s for the first", text)
     if m is None or s is None:
         raise SystemExit(f"could not read the campaign's summary (exit {proc.returncode}):\n{text}\n{proc.stderr}")
     return {"cases": int(m.group(1)), "seconds": float(m.group(2)), "wall": wall, "startup": float(s.group(1)),
             "exit": proc.returncode}
 
 
-def torchao_alone(n: int, seed: int, mode: str, max_nodes: int = 10) -> float:
-    """Mean seconds of torchao's prepare alone on the first ``n`` cases the worker of ``seed`` draws."""
+def in_process(n: int, seed: int, mode: str) -> dict:
+    """Mean seconds of the draw, the worker's check and torchao's prepare alone over the first ``n`` cases the worker
+    of ``seed`` drew (the first few left out: they pay for warming caches, which a started worker has done). Every
+    case is drawn; the even ones are checked, the odd ones prepared by torchao alone: each case is seen once, as
+    the worker sees it (a second prepare of a case is cheaper, and a check after torchao's build of the case would
+    find its fake values computed), and the two halves are drawn alike and timed in turn."""
+    import gc
+
     from torchao.quantization.pt2e.prepare import prepare as upstream
 
-    from harness.fuzz.target import case_strategy
+    from harness.fuzz.config import CampaignConfig
+    from harness.fuzz.search_fast import case_source
+    from harness.fuzz.target import prepare_target
     from harness.fx.build import build
     from harness.strategies.fast import fast_example
 
-    strategy, rng = case_strategy(mode, max_nodes), random.Random(seed)
-    times = []
-    for _ in range(n):
-        case = fast_example(strategy, rng)
+    target = prepare_target(CampaignConfig(mode=mode))
+    gc.freeze()  # as the worker does once loaded
+    times: dict[str, list[float]] = {"draw": [], "alone": [], "check": []}
+    for i in range(n):
+        t = time.perf_counter()
+        case = fast_example(target.strategy, case_source(seed, i))
+        times["draw"].append(time.perf_counter() - t)
+        if i % 2 == 0:
+            t = time.perf_counter()
+            target.check(case)
+            times["check"].append(time.perf_counter() - t)
+            continue
         gm = build(case)
         t = time.perf_counter()
         try:
             upstream(gm, {}, case.is_qat)
         except Exception:  # noqa: BLE001 - torchao's failures cost time too
             pass
-        times.append(time.perf_counter() - t)
-    return statistics.mean(times[5:] or times)  # the first few pay for warming caches, as a started worker has
+        times["alone"].append(time.perf_counter() - t)
+    return {k: statistics.mean(v[5:] or v) for k, v in times.items()}
+
+
+def later_startups(restarts: int = 3) -> list[float]:
+    """Seconds from the start of a worker to its first case, for workers started once the server is up (as a
+    restarted worker is), with the local engine."""
+    from harness.fuzz.config import CampaignConfig, WorkerSpec
+    from harness.fuzz.events import Done, Ready
+    from harness.fuzz.local import LocalEngine
+
+    out: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = LocalEngine(10, Path(tmp) / "scratch")
+        config = CampaignConfig(out=tmp, mode="valid", quiet=True)
+        try:
+            for worker in range(restarts + 1):
+                launched = time.time()
+                engine.start(WorkerSpec(config, worker, worker, launched, launched + 2.5))
+                ready = done = False
+                while not done and time.time() < launched + 300:
+                    for event in engine.events(0.5):
+                        if isinstance(event, Ready) and not ready:
+                            ready = True
+                            if worker:  # the first waits for the server's imports: the campaign measures it
+                                out.append(time.time() - launched)
+                        done = done or isinstance(event, Done)
+        finally:
+            engine.stop()
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--mode", default="valid", choices=("valid", "mixed", "adversarial"))
+    parser.add_argument("--mode", nargs="+", default=["valid", "mixed"], choices=("valid", "mixed", "adversarial"))
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--cases", type=int, default=1200,
+                        help="cases drawn in this process (at most those the run checked): half checked, half prepared "
+                             "by torchao alone")
     args = parser.parse_args()
-    run = run_cli(args.seconds, args.seed, args.mode, args.jobs)
-    # a worker searches from its first case until SEARCH_MARGIN before the end of the budget
-    searching = max(args.seconds - run["startup"] - SEARCH_MARGIN, 1e-9) * args.jobs
-    per_case = searching / max(run["cases"], 1)
-    # the worker's seed: the campaign's seed + its index (harness.fuzz.campaign._Driver.spec)
-    alone = torchao_alone(min(run["cases"], 400), args.seed, args.mode)
-    print(f"command line: {run['cases']} {args.mode} cases in {run['seconds']:.1f} s ({run['wall']:.1f} s wall, "
-          f"exit {run['exit']}), {args.jobs} job(s), seed {args.seed}")
-    print(f"  worker start-up (start to first case)  {run['startup']:7.2f} s   (goal: under 2 s)")
-    print(f"  per case once started                  {1000 * per_case:7.2f} ms")
-    print(f"  torchao prepare alone, same cases      {1000 * alone:7.2f} ms")
-    print(f"  ratio                                  {per_case / alone:7.1f}x   (goal: at most 5x, start-up excluded)")
-    print(f"  machine load (1 min)                   {os.getloadavg()[0]:7.2f} on {os.cpu_count()} CPUs")
+    print(f"machine load (1 min) at the start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    for mode in args.mode:
+        run = run_cli(args.seconds, args.seed, mode, args.jobs)
+        # a worker searches from its first case until SEARCH_MARGIN before the end of the budget
+        searching = max(args.seconds - run["startup"] - SEARCH_MARGIN, 1e-9) * args.jobs
+        per_case = searching / max(run["cases"], 1)
+        # worker 0's seed is the campaign's (harness.fuzz.campaign._Driver.spec: seed + worker + 1000 * restarts)
+        t = in_process(min(run["cases"], args.cases), args.seed, mode)
+        alone = t["alone"]
+        print(f"{mode}: command line {run['cases']} cases in {run['seconds']:.1f} s ({run['wall']:.1f} s wall, exit "
+              f"{run['exit']}), {args.jobs} job(s), seed {args.seed}")
+        print(f"  first worker's start-up (start to first case)  {run['startup']:7.2f} s   (goal: under 2 s)")
+        print(f"  torchao prepare alone, the worker's cases      {1000 * alone:7.2f} ms")
+        print(f"  command line, per case once started            {1000 * per_case:7.2f} ms = {per_case / alone:5.1f}x"
+              "   (goal: at most 5x in valid mode)")
+        print(f"  in process: the worker's check of a case       {1000 * t['check']:7.2f} ms = "
+              f"{t['check'] / alone:5.1f}x")
+        print(f"  in process: draw + check                       {1000 * (t['draw'] + t['check']):7.2f} ms = "
+              f"{(t['draw'] + t['check']) / alone:5.1f}x")
+        print(f"  machine load (1 min)                           {os.getloadavg()[0]:7.2f} on {os.cpu_count()} CPUs")
+    later = later_startups()
+    print(f"later workers' start-up (forked from the running server): {', '.join(f'{s:.2f}' for s in later)} s")
 
 
 if __name__ == "__main__":

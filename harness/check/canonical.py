@@ -23,7 +23,7 @@ from torch.fx import GraphModule
 
 from harness.check.keys import CanonicalFormatError, output_key, parse_key
 from harness.check.observer_config import ObserverConfig, observer_config
-from harness.check.observer_map import locate_observers
+from harness.check.observer_map import ObserverMap, locate_observers
 
 __all__ = [
     "Canonical",
@@ -32,6 +32,7 @@ __all__ = [
     "Structure",
     "canonical_error",
     "canonical_form",
+    "canonical_of",
 ]
 
 
@@ -198,8 +199,12 @@ def canonical_form(original: GraphModule, prepared: GraphModule) -> Canonical:
     ``original`` may be the very model ``prepare`` mutated (its annotations are still there) or an
     unmutated twin; only annotations and node names are read from it.
     """
-    om = locate_observers(original, prepared)
+    return canonical_of(locate_observers(original, prepared))
 
+
+def canonical_of(om: ObserverMap) -> Canonical:
+    """The canonical form of the prepared model whose observers ``om`` located (:func:`canonical_form`; the
+    differential check locates them once, for this and for the invariants)."""
     by_module: dict[int, list[str]] = defaultdict(list)
     modules: dict[int, torch.nn.Module] = {}
     unobserved = []

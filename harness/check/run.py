@@ -1,17 +1,21 @@
 """Differential testing of one case: a candidate prepare against the reference and the invariants, then triage.
 
-``check_case(case, candidate)`` builds the case (an untouched original, one copy for each prepare, since prepare
-edits its input in place), runs the reference (``prepare_impl.prepare``) and the candidate (any function with
-torchao's ``prepare`` signature), puts both results in canonical form, compares them (:mod:`harness.check.compare`)
-and checks the candidate's result against the invariants (:mod:`harness.check.invariants`, with the reference's
-sharing groups as the expected partition). The reference's sharing analysis runs once, on the original: when it
-rejects the annotations, that error is the reference's outcome (it is the reference prepare's first step, which
-raises before touching the graph), and no copy is built for the reference.
+``check_case(case, candidate)`` builds the case twice (an original, and the candidate's copy, since prepare edits
+its input in place), runs the candidate (any function with torchao's ``prepare`` signature) on its copy and the
+reference (``prepare_impl.prepare``), puts both results in canonical form, compares them
+(:mod:`harness.check.compare`) and checks the candidate's result against the invariants
+(:mod:`harness.check.invariants`, with the reference's sharing groups as the expected partition). The order (the
+rule): the reference's sharing analysis runs first, on the original: when it rejects the annotations, that error
+is the reference's outcome (it is the reference prepare's first step, which raises before touching the graph). Then
+the candidate prepares its copy and the invariants read the original, unmutated; only then does the reference
+prepare the original itself (the canonical form reads only the annotations and node names of the model prepared
+from, which a prepare keeps). A failing case is triaged over a fresh build of the case, unmutated.
 
 Triage by reproduction (the rule): a failure is *known* only when the pinned upstream prepare (``UPSTREAM``), run
 on the same case, fails the same way: the same divergence classes and the same error or prepared result
-(:func:`same_failure`). Upstream is run only on failing cases, and not at all when the candidate *is* upstream.
-The known-bug predicates (:mod:`harness.check.known_bugs`) then only name the bug. The triage is three-way:
+(:func:`same_failure`). Upstream is run only on failing cases, and not at all when the candidate *is* upstream
+(or a wrapper of it that names it in ``__wrapped__``, as :func:`functools.wraps` does). The known-bug predicates
+(:mod:`harness.check.known_bugs`) then only name the bug. The triage is three-way:
 
 * ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug);
 * ``known``: torchao fails the same way and a known bug names it;
@@ -30,7 +34,9 @@ The :class:`Report` says all of it in plain words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+import sys
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 from torch.fx import GraphModule
@@ -39,7 +45,8 @@ import prepare_impl
 from harness.check import known_bugs
 from harness.common.loading import resolve_object
 from harness.fx.build import build, example_inputs
-from harness.check.canonical import Canonical, canonical_error, canonical_form
+from harness.check.canonical import Canonical, canonical_error, canonical_of
+from harness.check.observer_map import ObserverMap, locate_observers
 from harness.case import Case
 from harness.check.compare import Divergence, compare, divergence_signature
 from harness.check.numerics import compare_numerics
@@ -67,6 +74,7 @@ class Outcome:
     prepared: Optional[GraphModule] = None
     error: Optional[BaseException] = None
     note: str = ""  # what the prepare did, in words, when it is telling (returned its input untouched)
+    observers: Optional[ObserverMap] = None  # where the observers of ``prepared`` sit (its canonical form's)
 
 
 # the triage of a failing case (see the module docstring)
@@ -150,9 +158,12 @@ def same_failure(candidate: Outcome, candidate_classes: frozenset, upstream: Out
         upstream.canonical, candidate.canonical)
 
 
-def run_prepare(prepare_fn: PrepareFn, case: Case, original: GraphModule) -> Outcome:
-    """Prepare a fresh build of ``case`` with ``prepare_fn``; any exception becomes the outcome."""
-    work = build(case)
+def run_prepare(prepare_fn: PrepareFn, case: Case, original: GraphModule, work: Optional[GraphModule] = None
+                ) -> Outcome:
+    """Prepare ``work`` (default: a fresh build of ``case``) with ``prepare_fn``; any exception becomes the outcome.
+    ``work`` may be ``original`` itself, once nothing needs it unmutated: the canonical form reads only its
+    annotations and node names, which a prepare keeps."""
+    work = build(case) if work is None else work
     try:
         prepared = prepare_fn(work, {}, case.is_qat)
     except Exception as e:  # noqa: BLE001 - a crash of the prepare under test is a result, not an error here
@@ -161,41 +172,53 @@ def run_prepare(prepare_fn: PrepareFn, case: Case, original: GraphModule) -> Out
         e = TypeError(f"prepare returned {type(prepared).__name__}, not a GraphModule")
         return Outcome(canonical_error(e), None, e, f"the candidate returned {prepared!r:.40}, not a prepared model")
     try:
-        canonical = canonical_form(original, prepared)
+        observers = locate_observers(original, prepared)
+        canonical = canonical_of(observers)
     except Exception as e:  # noqa: BLE001 - garbage output: report it as such
         return Outcome(canonical_error(e), prepared, e)
     untouched = prepared is work and not canonical.groups
     return Outcome(canonical, prepared, None, "the candidate returned its input without inserting any observer"
-                   if untouched else "")
+                   if untouched else "", observers)
 
 
 @dataclass
 class _Setting:
     case: Case
-    original: GraphModule
-    analysis: Optional[prepare_impl.SharingAnalysis]
-    reference: Outcome
+    original: GraphModule  # unmutated while the invariants read it
+    analysis: Optional[prepare_impl.SharingAnalysis]  # of ``original``
+    reference: Optional[Outcome]  # None until the reference has prepared
     invariants: bool
     float_semantics: bool
     numerics: bool
 
+    def fresh(self) -> "_Setting":
+        """The same setting over a new build of the case (after the reference prepared ``original`` in place)."""
+        original = build(self.case)
+        analysis = prepare_impl.sharing_groups(original) if self.analysis is not None else None
+        return replace(self, original=original, analysis=analysis)
 
-def _judge(s: _Setting, outcome: Outcome) -> tuple[list[Divergence], list[Violation]]:
-    """The divergences of ``outcome`` from the reference and the invariants it violates."""
+
+def _violations(s: _Setting, outcome: Outcome) -> list[Violation]:
+    """The invariants ``outcome`` violates (``s.original`` must be unmutated)."""
+    if not (s.invariants and outcome.prepared is not None and outcome.error is None and s.analysis is not None):
+        return []
+    ctx = CheckContext(
+        original=s.original,
+        prepared=outcome.prepared,
+        is_qat=s.case.is_qat,
+        expected_groups=expected_groups_from_analysis(s.analysis),
+        example_inputs=example_inputs(s.case.graph) if s.float_semantics else None,
+        observer_map=outcome.observers,
+    )
+    return check_all(ctx, only=[n for n in CHECKS if s.float_semantics or n != "float_semantics"])
+
+
+def _divergences(s: _Setting, outcome: Outcome) -> list[Divergence]:
+    """The divergences of ``outcome`` from the reference (``s.reference`` must be set)."""
     divergences = compare(s.reference.canonical, outcome.canonical)
-    violations: list[Violation] = []
-    if s.invariants and outcome.prepared is not None and outcome.error is None and s.analysis is not None:
-        ctx = CheckContext(
-            original=s.original,
-            prepared=outcome.prepared,
-            is_qat=s.case.is_qat,
-            expected_groups=expected_groups_from_analysis(s.analysis),
-            example_inputs=example_inputs(s.case.graph) if s.float_semantics else None,
-        )
-        violations = check_all(ctx, only=[n for n in CHECKS if s.float_semantics or n != "float_semantics"])
     if s.numerics and not divergences and s.reference.prepared is not None and outcome.prepared is not None:
         divergences.extend(compare_numerics(s.reference.prepared, outcome.prepared, example_inputs(s.case.graph)))
-    return divergences, violations
+    return divergences
 
 
 _upstream_fn: list[PrepareFn] = []
@@ -221,28 +244,53 @@ def check_case(
 
     ``upstream`` is the prepare a failure is reproduced with (default: the pinned torchao prepare).
     """
-    original = build(case)
     try:
-        analysis = prepare_impl.sharing_groups(original)
-        reference = run_prepare(prepare_impl.prepare, case, original)
-    except prepare_impl.AnnotationError as e:
-        # the reference's first step is this very analysis, which raises before touching the graph: its outcome is
-        # this error, without a build and a prepare of another copy (most adversarial cases end here)
-        analysis, reference = None, Outcome(canonical_error(e), None, e)
-    setting = _Setting(case, original, analysis, reference, invariants, float_semantics, numerics)
-    outcome = run_prepare(candidate, case, original)
-    report = Report(case, setting.reference, outcome, analysis, *_judge(setting, outcome))
-    if report.failed:
-        _triage(report, setting, candidate, upstream if upstream is not None else upstream_prepare())
-    return report
+        original = build(case)
+        try:
+            analysis, reference = prepare_impl.sharing_groups(original), None
+        except prepare_impl.AnnotationError as e:
+            # the reference's first step is this very analysis, which raises before touching the graph: its outcome
+            # is this error, without a prepare (most adversarial cases end here)
+            analysis, reference = None, Outcome(canonical_error(e), None, e)
+        setting = _Setting(case, original, analysis, reference, invariants, float_semantics, numerics)
+        outcome = run_prepare(candidate, case, original)
+        violations = _violations(setting, outcome)
+        if setting.reference is None:  # the reference prepares the original itself: nothing reads it unmutated now
+            setting.reference = run_prepare(prepare_impl.prepare, case, original, work=original)
+        report = Report(case, setting.reference, outcome, analysis, _divergences(setting, outcome), violations)
+        if report.failed:
+            triage_setting = setting if analysis is None else setting.fresh()  # the triage reads an unmutated one
+            _triage(report, triage_setting, candidate, upstream if upstream is not None else upstream_prepare())
+        return report
+    finally:
+        forget_prepared_models()
+
+
+# caches keyed by a model (functools.cache), in modules both prepares use: each keeps every model it was given alive
+MODEL_CACHES = (("torchao.utils", "_assert_and_get_unique_device"),
+                ("torch.ao.quantization.fx.utils", "assert_and_get_unique_device"))
+
+
+def forget_prepared_models() -> None:
+    """Let go of the models torch and torchao keep. The device of a model is looked up through functions cached by
+    the model (:data:`MODEL_CACHES`, ``functools.cache``): every model ever prepared stays alive with its graph, so a
+    process's memory, and the work of each full run of the cyclic garbage collector, grow with every case. They
+    are caches: clearing them costs the next call one walk of a model's parameters. Done after each check; a
+    cache this torch or torchao does not have is skipped."""
+    for module, name in MODEL_CACHES:
+        clear = getattr(getattr(sys.modules.get(module), name, None), "cache_clear", None)
+        if clear is not None:
+            clear()
 
 
 def _triage(report: Report, setting: _Setting, candidate: PrepareFn, upstream: PrepareFn) -> None:
-    if candidate is upstream:  # upstream itself: it reproduces its own failure, no re-run
+    if inspect.unwrap(candidate) is inspect.unwrap(upstream):  # upstream itself (or a wrapper of it, with
+        # __wrapped__): it reproduces its own failure, no re-run
         reproduced = True
     else:
         report.upstream = run_prepare(upstream, setting.case, setting.original)
-        report.upstream_classes = failure_classes(*_judge(setting, report.upstream))
+        report.upstream_classes = failure_classes(_divergences(setting, report.upstream),
+                                                  _violations(setting, report.upstream))
         reproduced = same_failure(report.candidate, report.classes, report.upstream, report.upstream_classes)
     bug = known_bugs.match(
         known_bugs.Observed(

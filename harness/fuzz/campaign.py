@@ -134,9 +134,9 @@ class _Driver:
 
     def on_bad_candidate(self, event: BadCandidate) -> None:
         if self.usage_error is None:
-            self.say(event.message if event.message.startswith("--") else f"--candidate: {event.message}",
+            self.say(event.text if event.text.startswith("--") else f"--candidate: {event.text}",
                      always=True)
-        self.usage_error, self.stop_now = event.message, True
+        self.usage_error, self.stop_now = event.text, True
 
     def on_harness_error(self, event: HarnessError) -> None:
         self._error(event.key, event.text)
@@ -262,8 +262,9 @@ class _Driver:
                         f"worker {event.worker} was lost before it checked any case: {event.detail}")
             return
         elif event.case is None:
-            self._error(f"worker lost between cases: {event.detail}",
-                        f"worker {event.worker} was lost while no case was being checked: {event.detail}")
+            self._error(f"worker lost with no case to report: {event.detail}",
+                        f"worker {event.worker} was lost with no case to report (none was being checked, or the "
+                        f"engine could not tell which): {event.detail}")
         else:
             self.cases += 1
             signature = event.reason if event.reason != KIND_CRASH else f"crash: {event.detail.split(' (')[0]}"
@@ -368,18 +369,21 @@ def run_campaign(config: CampaignConfig, out=None, engine: Optional[Engine] = No
     ``engine`` runs the workers (default: a :class:`LocalEngine`, one process per job); ``started`` is when the
     budget started (default: now; the command line passes the start of the process).
     """
-    driver = _Driver(config, out if out is not None else sys.stdout, started)
-    try:
-        driver.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # the findings cannot be written: the run goes on, each finding kept as it can be
-        driver._error("the findings directory cannot be made", f"{config.out}: {e}")
-    driver.say(f"fuzzing {config.candidate} against the reference for {config.seconds:g} s in all (seed "
-               f"{driver.seed}, {config.jobs} job(s), mode {config.mode}, {config.generation} generation, case time "
-               f"limit {config.case_timeout:g} s), findings -> {config.out}"
-               + ("" if engine is not None else f", the workers' own output -> {Path(config.out) / 'logs'}"))
+    local = engine is None
     scratch = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
     try:
-        result = driver.run(engine if engine is not None else LocalEngine(config.case_timeout, scratch))
+        if local:  # first: its workers' server imports torch while the driver loads the saved cases
+            engine = LocalEngine(config.case_timeout, scratch)
+        driver = _Driver(config, out if out is not None else sys.stdout, started)
+        try:
+            driver.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # the findings cannot be written: the run goes on, each finding kept as it can be
+            driver._error("the findings directory cannot be made", f"{config.out}: {e}")
+        driver.say(f"fuzzing {config.candidate} against the reference for {config.seconds:g} s in all (seed "
+                   f"{driver.seed}, {config.jobs} job(s), mode {config.mode}, {config.generation} generation, case "
+                   f"time limit {config.case_timeout:g} s), findings -> {config.out}"
+                   + (f", the workers' own output -> {Path(config.out) / 'logs'}" if local else ""))
+        result = driver.run(engine)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     driver.say(summary_table(result, config), always=True)

@@ -1,17 +1,17 @@
 """The messages of a fuzz campaign: what workers (and the engine that runs them) tell the driver.
 
-Every event is a small, picklable dataclass naming its worker. A finding travels as case *data* (the JSON dict of
-:mod:`harness.case.files`), never as a path: the driver alone writes corpus files, so workers need no shared
-filesystem. The engine itself reports the workers it lost (:class:`WorkerLost`: a case over its time limit, or a
-process that died) with the case that was running, when it knows it. The driver handles an event by its kind
-(:func:`event_kind`: ``FindingEvent`` is ``finding``, ``WorkerLost`` is ``worker_lost``).
+Every event is a small, picklable dataclass naming its worker: a :class:`WorkerEvent`. A finding travels as case
+*data* (the JSON dict of :mod:`harness.case.files`), never as a path: the driver alone writes corpus files, so
+workers need no shared filesystem. The engine itself reports the workers it lost (:class:`WorkerLost`: a case over
+its time limit, or a process that died) with the case that was running, when it knows it. The driver handles an
+event by its kind (:func:`event_kind`: ``FindingEvent`` is ``finding``, ``WorkerLost`` is ``worker_lost``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 # what a finding is
 KIND_DIVERGENCE, KIND_CRASH, KIND_TIMEOUT = "divergence", "crash", "timeout"
@@ -22,34 +22,65 @@ STAGE_PENDING, STAGE_SHRUNK = "pending", "shrunk"
 
 
 @dataclass(frozen=True)
-class Ready:
+class WorkerEvent:
+    """What every event holds: the worker it is from (or about). The events are its subclasses; one that adds no
+    field needs no ``@dataclass`` of its own (it inherits this one's ``__init__``, ``__eq__`` (same class only) and
+    ``__repr__``)."""
+
+    worker: int
+
+
+class Ready(WorkerEvent):
     """The worker has loaded the candidate and starts fuzzing."""
 
-    worker: int
+
+class Done(WorkerEvent):
+    """The worker finished normally (its budget is spent)."""
 
 
 @dataclass(frozen=True)
-class BadCandidate:
+class Notice(WorkerEvent):
+    """A worker's words for the driver, shown once: a subclass says what they are."""
+
+    text: str
+
+
+class BadCandidate(Notice):
     """The candidate cannot be loaded (``MODULE:FUNCTION`` does not name a function): a usage error."""
 
-    worker: int
-    message: str
+
+class HarnessWarning(Notice):
+    """A warning raised while fuzzing (e.g. by hypothesis): shown once, does not change the exit status."""
 
 
 @dataclass(frozen=True)
-class Progress:
+class HarnessError(WorkerEvent):
+    """An error of the harness itself (hypothesis, a checker, the worker): the run's results are not trustworthy."""
+
+    key: str  # what makes two errors the same one (exception type and where it was raised)
+    text: str  # the traceback
+
+
+@dataclass(frozen=True)
+class Progress(WorkerEvent):
     """``cases`` more cases checked since the worker's last Progress."""
 
-    worker: int
     cases: int
 
 
+@dataclass(frozen=True)
+class Reach(WorkerEvent):
+    """Lines of the quantizer's own package (``PACKAGE/path.py:LINE``, :mod:`harness.fuzz.reach`) that a case reached
+    and no earlier case of this worker had: the driver counts the union over all workers."""
+
+    lines: tuple[str, ...]
+
+
 @dataclass(frozen=True, kw_only=True)
-class FindingEvent:
+class FindingEvent(WorkerEvent):
     """A failing case, at ``stage`` pending (first seen) or shrunk (final). Built by keyword only (twelve fields,
     several of the same type)."""
 
-    worker: int
     stage: str
     kind: str  # KIND_*
     signature: str
@@ -65,10 +96,9 @@ class FindingEvent:
 
 
 @dataclass(frozen=True)
-class ReplayResult:
+class ReplayResult(WorkerEvent):
     """A saved case replayed before the search (``label``: where it came from): does it still fail?"""
 
-    worker: int
     label: str
     failed: bool
     signature: str
@@ -79,55 +109,20 @@ class ReplayResult:
 
 
 @dataclass(frozen=True)
-class HarnessError:
-    """An error of the harness itself (hypothesis, a checker, the worker): the run's results are not trustworthy."""
-
-    worker: int
-    key: str  # what makes two errors the same one (exception type and where it was raised)
-    text: str  # the traceback
-
-
-@dataclass(frozen=True)
-class HarnessWarning:
-    """A warning raised while fuzzing (e.g. by hypothesis): shown once, does not change the exit status."""
-
-    worker: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Reach:
-    """Lines of the quantizer's own package (``PACKAGE/path.py:LINE``, :mod:`harness.fuzz.reach`) that a case reached
-    and no earlier case of this worker had: the driver counts the union over all workers."""
-
-    worker: int
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Done:
-    """The worker finished normally (its budget is spent)."""
-
-    worker: int
-
-
-@dataclass(frozen=True)
-class WorkerLost:
+class WorkerLost(WorkerEvent):
     """Sent by the engine: the worker is gone (``reason`` KIND_TIMEOUT, KIND_CRASH or KIND_LOST), ``detail`` in words.
 
     ``case`` is the case that was being checked (JSON data), or None when none was; ``ready`` says whether the
     worker had started fuzzing (a worker lost before that is a harness error, not a finding).
     """
 
-    worker: int
     reason: str
     detail: str
     case: Optional[dict]
     ready: bool
 
 
-Event = Union[Ready, BadCandidate, Progress, FindingEvent, ReplayResult, HarnessError, HarnessWarning, Reach, Done,
-              WorkerLost]
+Event = WorkerEvent  # every event is one
 
 
 def event_kind(event: Any) -> str:

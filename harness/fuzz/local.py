@@ -5,11 +5,15 @@ once (:data:`PRELOAD`), so a worker does not pay those imports again: the first 
 imports, later workers and restarts start in a fraction of that. The driver's process itself never imports torch.
 Where ``forkserver`` is not available (not POSIX), workers are spawned.
 
-Supervision (the rule): a worker tells the engine, through a shared clock, when a case starts and ends, and
-first writes the case (atomically) to its own file under the scratch directory. A case running longer than the
-case time limit gets its worker killed; a worker process that ends without its :class:`Done` event (abort,
-segfault, ``os._exit``) died. Either way the engine sends :class:`WorkerLost` with the case that was running,
-read back from that file, and the driver may restart the worker. Workers ignore SIGINT: Ctrl-C is the driver's.
+Supervision (the rule): a worker tells the engine, through a shared clock, when a case starts and ends, and first
+how to tell that case again: a case the fast search drew is a pure function of the worker's seed and its index
+(:func:`harness.fuzz.search_fast.case_source`), so the worker only sets the index, in shared memory; any other case
+(replayed, shrunk, guided, drawn by hypothesis) it first writes (atomically) to its own file under the scratch
+directory. A case running longer than the case time limit gets its worker killed; a worker process that ends
+without its :class:`Done` event (abort, segfault, ``os._exit``) died. Either way the engine sends
+:class:`WorkerLost` with the case that was running, read back from that file or drawn again from its index (in a
+process forked from the worker's server: :func:`_redraw_main`), and the driver may restart the worker. Workers
+ignore SIGINT: Ctrl-C is the driver's.
 
 Ending a worker (the rule): at the end of the budget a worker returns from its main after its :class:`Done` event
 and its process exits normally; :meth:`LocalEngine.stop` waits for it (``STOP_GRACE`` seconds). A worker still
@@ -45,14 +49,22 @@ STOP_GRACE = 5.0  # seconds the workers have at the end to exit on their own (or
 TERM_GRACE = 2.0  # seconds a worker whose case overran the time limit has to die of SIGTERM before SIGKILL
 
 
-class _FileGuard:
-    """In the worker: the running case goes to ``path`` (atomically) before its clock starts."""
+NOT_DRAWN = -1  # the shared index of a case that is not a fast-drawn one: the case is in the worker's file
 
-    def __init__(self, clock: Any, path: str) -> None:
-        self.clock, self.path = clock, path
 
-    def enter(self, case: Any) -> None:
-        write_atomic(self.path, json.dumps(case_to_json(case)).encode("utf-8"), durable=False)
+class _Guard:
+    """In the worker: before a case's clock starts, its index (``drawn``) goes to shared memory, or, for a case that
+    was not drawn by index, the case goes to ``path`` (atomically)."""
+
+    def __init__(self, clock: Any, drawn: Any, path: str) -> None:
+        self.clock, self.drawn, self.path = clock, drawn, path
+
+    def enter(self, case: Any, drawn: Optional[int] = None) -> None:
+        if drawn is None:
+            write_atomic(self.path, json.dumps(case_to_json(case)).encode("utf-8"), durable=False)
+            self.drawn.value = NOT_DRAWN
+        else:
+            self.drawn.value = drawn
         self.clock.value = time.time()
 
     def exit(self) -> None:
@@ -76,24 +88,46 @@ def _to_log(path: Path) -> None:
     os.close(fd)
 
 
-def _process_main(spec: WorkerSpec, events: Any, clock: Any, case_file: str) -> None:
+def _child_setup(spec: WorkerSpec) -> None:
+    """What a process of the engine does first: Ctrl-C is the driver's, its output goes to the worker's log."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
     _to_log(worker_log(spec.config.out, spec.worker))
+
+
+def _process_main(spec: WorkerSpec, events: Any, clock: Any, drawn: Any, case_file: str) -> None:
+    _child_setup(spec)
     try:
         # imported here, in the worker process: the driver's process never loads torch
         from harness.fuzz.worker import error_key, run_worker  # noqa: F401
 
-        run_worker(spec, events.put, _FileGuard(clock, case_file))
+        run_worker(spec, events.put, _Guard(clock, drawn, case_file))
     except BaseException as e:  # noqa: BLE001 - tell the driver, never hang it
         events.put(HarnessError(spec.worker, f"{type(e).__name__} in the worker", traceback.format_exc()))
     events.put(Done(spec.worker))
 
 
+def _redraw_main(spec: WorkerSpec, index: int, answer: Any) -> None:
+    """In a process forked from the workers' server: send the case number ``index`` of ``spec``'s worker, drawn
+    again, as JSON data (or what went wrong, in words)."""
+    _child_setup(spec)
+    try:
+        from harness.fuzz.search_fast import redraw_data
+
+        answer.send(("case", redraw_data(spec.config, spec.seed, index)))
+    except BaseException as e:  # noqa: BLE001 - the engine reports it; never hang it
+        answer.send(("error", f"{type(e).__name__}: {e}"))
+
+
+REDRAW_LIMIT = 30.0  # seconds the engine waits for a lost worker's case to be drawn again (a target to load)
+
+
 @dataclass
 class _Slot:
+    spec: WorkerSpec
     process: Any
-    clock: Any
+    clock: Any  # when the running case started (time.time()), 0.0 between cases
+    drawn: Any  # the running case's index among the fast-drawn ones, NOT_DRAWN when it is in case_file
     case_file: Path
     ready: bool = False
     finished: bool = False  # done or lost
@@ -119,16 +153,23 @@ def _end(process: Any, grace: float) -> None:
     process.join(timeout=5)
 
 
-# imported once by the forkserver, before any worker is forked from it (the candidate itself is imported by each
-# worker: it is the user's module, and may change between runs of a test session)
-PRELOAD = ["torch", "torchao.quantization.pt2e.prepare", "harness.fuzz.worker"]
+# imported once by the forkserver, before any worker is forked from it: torch and torchao (most of a worker's
+# start-up), the worker, the fast search and the strategies (the candidate itself is imported by each worker: it
+# is the user's module, and may change between runs of a test session)
+PRELOAD = ["torch", "torchao.quantization.pt2e.prepare", "harness.fuzz.worker", "harness.fuzz.search_fast",
+           "harness.strategies"]
 
 
 def _context() -> Any:
-    """The multiprocessing context workers start in: a forkserver preloading :data:`PRELOAD`, else spawn."""
+    """The multiprocessing context workers start in: a forkserver preloading :data:`PRELOAD`, else spawn. The
+    server is started at once (it imports in the background), so its imports overlap the driver's own start-up
+    (loading the saved cases, ...) instead of following it."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -145,9 +186,11 @@ class LocalEngine:
 
     def start(self, spec: WorkerSpec) -> None:
         clock = self._ctx.Value("d", 0.0, lock=False)
+        drawn = self._ctx.Value("q", NOT_DRAWN, lock=False)
         case_file = self._scratch / f"worker-{spec.worker}-running.json"
         case_file.unlink(missing_ok=True)
-        process = self._ctx.Process(target=_process_main, args=(spec, self._queue, clock, str(case_file)), daemon=True)
+        process = self._ctx.Process(target=_process_main, args=(spec, self._queue, clock, drawn, str(case_file)),
+                                    daemon=True)
         try:  # the child inherits SIGINT ignored from its first instruction (Python keeps SIG_IGN at start-up)
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         except ValueError:  # not the main thread
@@ -157,7 +200,7 @@ class LocalEngine:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-        self._slots[spec.worker] = _Slot(process, clock, case_file)
+        self._slots[spec.worker] = _Slot(spec, process, clock, drawn, case_file)
         self._logs[spec.worker] = str(worker_log(spec.config.out, spec.worker))
 
     def exitcode(self, worker: int) -> Optional[int]:
@@ -188,19 +231,46 @@ class LocalEngine:
                 slot.finished = True
         return out
 
-    def _running_case(self, slot: _Slot) -> Optional[dict]:
-        if not slot.clock.value:
-            return None
+    def case_started(self, worker: int) -> float:
+        """When ``worker``'s running case started (``time.time()``), 0.0 when it is between cases."""
+        slot = self._slots.get(worker)
+        return 0.0 if slot is None else slot.clock.value
+
+    def _redraw(self, spec: WorkerSpec, index: int) -> tuple[Optional[dict], str]:
+        """Case number ``index`` of ``spec``'s worker drawn again (:func:`_redraw_main`), or None and why not."""
+        receive, send = self._ctx.Pipe(duplex=False)
+        process = self._ctx.Process(target=_redraw_main, args=(spec, index, send), daemon=True)
+        process.start()
+        send.close()
         try:
-            return json.loads(slot.case_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+            answer = receive.recv() if receive.poll(REDRAW_LIMIT) else ("error", f"not drawn in {REDRAW_LIMIT:g} s")
+        except (EOFError, OSError):
+            answer = None
+        finally:
+            receive.close()
+            _end(process, TERM_GRACE)
+        if answer is None:
+            answer = ("error", f"the process drawing it ended without an answer: {_death(process.exitcode)}")
+        kind, value = answer
+        if kind == "case":
+            return value, ""
+        return None, (f"; the case it was checking (number {index} of seed {spec.seed}) could not be drawn again: "
+                      f"{value}")
 
     def _lose(self, worker: int, slot: _Slot, reason: str, detail: str) -> WorkerLost:
-        case = self._running_case(slot)
+        """End ``worker`` and tell what it was checking: the case from its file, or drawn again from its index."""
+        running, index = slot.clock.value, slot.drawn.value
         _end(slot.process, TERM_GRACE)
         slot.finished = True
-        return WorkerLost(worker, reason, detail, case, slot.ready)
+        case, why = None, ""
+        if running and index != NOT_DRAWN:
+            case, why = self._redraw(slot.spec, index)
+        elif running:
+            try:
+                case = json.loads(slot.case_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                case = None
+        return WorkerLost(worker, reason, detail + why, case, slot.ready)
 
     def events(self, timeout: float) -> list[Event]:
         dead = [w for w, s in self._slots.items() if not s.finished and not s.process.is_alive()]

@@ -2,8 +2,9 @@
 
 The rule: each worker is one actor (one CPU), placed by Ray (``SPREAD``, so workers go to every node). Inside, the
 actor runs the same supervision as the local engine (:class:`harness.fuzz.local.LocalEngine` with that one
-worker): the candidate runs in a child process on the actor's node, the running case is kept on that node's disk
-before the candidate sees it, and a case over the time limit or a child that dies is reported as
+worker): the candidate runs in a child process on the actor's node, the running case is kept on that node before
+the candidate sees it (its number among the fast-drawn cases, or the case on the node's disk), and a case over the
+time limit or a child that dies is reported as
 :class:`~harness.fuzz.events.WorkerLost` with that case. The actor sends the events back as data; a finding is
 case data, so the driver (on its own machine) writes every file, and the nodes share no filesystem with it.
 

@@ -2,11 +2,16 @@
 shrunk by the greedy case reducer.
 
 The rule: cases come from :func:`harness.strategies.fast.fast_example` of the target's strategy (the same strategies
-as hypothesis's, without its engine's cost per draw), from ``random.Random(spec.seed)``: the same seed gives the
-same cases. A case that fails in a way the worker has not seen is sent at once as a *pending* finding, unless it is
-sent as found (:meth:`harness.fuzz.session.Worker.unshrunk`: a known upstream bug, or found late); then
-:func:`harness.fuzz.reduce.shrink_case` shrinks it, keeping only edits that fail with the same signature, until a
-fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is sent as the *shrunk* finding.
+as hypothesis's, without its engine's cost per draw). Case number ``i`` of a worker is drawn from its own source,
+:func:`case_source` of ``(spec.seed, i)``, so it is a pure function of the worker's seed and its index: the same seed
+gives the same cases, and the case guard is told only the index (``drawn``), not the case. The engine keeps that
+index instead of writing every case, and after a hang or a death draws the case again (:func:`redraw`, in a process
+forked from the same server as the worker, so the same hash seed and the same modules; the string seed makes the
+stream the same whatever the hash seed anyway). A case that fails in a way the worker has not seen is sent at once
+as a *pending* finding, unless it is sent as found (:meth:`harness.fuzz.session.Worker.unshrunk`: a known upstream
+bug, or found late); then :func:`harness.fuzz.reduce.shrink_case` shrinks it, keeping only edits that fail with
+the same signature, until a fixpoint, ``config.shrink_seconds`` or the end of the budget, and the smallest case is
+sent as the *shrunk* finding.
 An exception from the strategies themselves is an error of the harness (sent, counted, the search goes on), as under
 hypothesis. Every check while shrinking runs under the case guard, as the search's do, so a hang or a crash of the
 candidate on a smaller case is reported with that case. The lines a case reaches, when the target measures them
@@ -16,28 +21,53 @@ candidate on a smaller case is reported with that case. The lines a case reaches
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 import traceback
+from itertools import count
 
+from harness.case import Case
+from harness.case.encode import case_to_json
 from harness.fuzz.events import STAGE_PENDING, STAGE_SHRUNK, HarnessError
 from harness.fuzz.reduce import shrink_case
 from harness.fuzz.session import Worker, error_key
+from harness.fuzz.target import load_target
 from harness.strategies.fast import FastUnsupported, fast_example
 
-__all__ = ["search_fast", "draw", "settle"]
+__all__ = ["search_fast", "draw", "settle", "case_source", "redraw", "redraw_data"]
+
+# shapes an edit or a case does not build with are logged by the fake-tensor code: quiet, once per process
+_FAKE_TENSOR_LOG = logging.getLogger("torch._subclasses.fake_tensor")
+
+
+def case_source(seed: int, index: int) -> random.Random:
+    """The random source of case number ``index`` of the worker whose seed is ``seed`` (a string seed: the same
+    stream in every process, whatever its hash seed)."""
+    return random.Random(f"fast:{seed}:{index}")
+
+
+def redraw(config, seed: int, index: int) -> Case:
+    """Case number ``index`` of the worker of ``config`` whose seed is ``seed``, drawn again."""
+    return fast_example(load_target(config).strategy, case_source(seed, index))
+
+
+def redraw_data(config, seed: int, index: int) -> dict:
+    """:func:`redraw` as JSON data, as a case file holds it (lists, not tuples)."""
+    return json.loads(json.dumps(case_to_json(redraw(config, seed, index))))
 
 
 def search_fast(worker: Worker) -> None:
     """Search until the worker's deadline (:class:`harness.strategies.fast.FastUnsupported` when the target's
     strategy cannot be drawn this way: nothing was checked then)."""
-    rng = random.Random(worker.spec.seed)
-    while time.time() < worker.search_until:
-        case = draw(worker, rng)
+    for index in count():
+        if time.time() >= worker.search_until:
+            break
+        case = draw(worker, case_source(worker.spec.seed, index))
         if case is None:
             continue
-        report = worker.check(case)
+        report = worker.check(case, drawn=index)
         worker.note_reach()
         if report is None:
             continue
@@ -49,7 +79,8 @@ def search_fast(worker: Worker) -> None:
 def draw(worker: Worker, rng: random.Random):
     """A case of the target's strategy drawn from ``rng``; None when the strategy raised (the harness's error,
     sent). :class:`harness.strategies.fast.FastUnsupported` goes through."""
-    logging.getLogger("torch._subclasses.fake_tensor").setLevel(logging.CRITICAL)  # edits that do not build: quiet
+    if _FAKE_TENSOR_LOG.level != logging.CRITICAL:  # setLevel clears every logger's cache: not once a case
+        _FAKE_TENSOR_LOG.setLevel(logging.CRITICAL)
     try:
         return fast_example(worker.target.strategy, rng)
     except FastUnsupported:

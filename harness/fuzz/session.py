@@ -1,8 +1,12 @@
 """A worker's session: what every search needs while it runs (the spec and target, the events out, the signatures
 already seen, the case counter and its ticks), the case guard, and the checks made through it.
 
-The rules: every check of a case runs between ``guard.enter(case)`` and ``guard.exit()`` (:meth:`Worker.guarded`:
-the local engine saves the case and starts its clock, so a hang or a death is reported with that case); an
+The rules: every check of a case runs between ``guard.enter(case, drawn)`` and ``guard.exit()``
+(:meth:`Worker.guarded`: the local engine keeps what it needs to tell that case again and starts its clock, so a hang
+or a death is reported with that case). ``drawn`` is the case's index in the worker's stream of fast-drawn cases
+(:func:`harness.fuzz.search_fast.case_source`: the case is a pure function of the worker's seed and that index, so
+the engine keeps only the index and draws the case again if it must report it); None for any other case (replayed,
+shrunk, guided, drawn by hypothesis), which the engine keeps as it is. An
 exception from the target is the harness's error (sent as :class:`HarnessError`, keyed by :func:`error_key`), a
 :class:`CandidateEscaped` is a *crash* finding (sent once per exception type, the case as is); a known upstream bug,
 or a failure found in the time kept for shrinking, is sent as found (:meth:`Worker.unshrunk`). The searches
@@ -15,7 +19,7 @@ import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from harness.case import Info
 from harness.case.decode import case_from_json
@@ -31,9 +35,10 @@ SEARCH_MARGIN = 1.0  # seconds before the end of the budget when a worker stops 
 
 
 class CaseGuard:
-    """Told before and after each check (the local engine saves the case and times it); does nothing here."""
+    """Told before and after each check (the local engine keeps the case, or its index ``drawn``, and times it);
+    does nothing here."""
 
-    def enter(self, case: Any) -> None:
+    def enter(self, case: Any, drawn: Optional[int] = None) -> None:
         pass
 
     def exit(self) -> None:
@@ -104,18 +109,19 @@ class Worker:
                                detected=self.elapsed(), case=case_to_json(case)))
 
     @contextmanager
-    def guarded(self, case) -> Iterator[None]:
-        """The one way a case is checked: between ``guard.enter(case)`` and ``guard.exit()``."""
-        self.guard.enter(case)
+    def guarded(self, case, drawn: Optional[int] = None) -> Iterator[None]:
+        """The one way a case is checked: between ``guard.enter(case, drawn)`` and ``guard.exit()`` (``drawn``:
+        the case's index among the worker's fast-drawn cases, see the module docstring)."""
+        self.guard.enter(case, drawn)
         try:
             yield
         finally:
             self.guard.exit()
 
-    def _guarded(self, case) -> Any:
+    def _guarded(self, case, drawn: Optional[int] = None) -> Any:
         """The target's report on ``case`` under the guard, or the :class:`CandidateEscaped` it raised; None when
         the harness failed (sent as a :class:`HarnessError`)."""
-        with self.guarded(case):
+        with self.guarded(case, drawn):
             try:
                 return self.target.check(case)
             except CandidateEscaped as escaped:
@@ -124,10 +130,10 @@ class Worker:
                 self.emit(HarnessError(self.me, error_key(e), traceback.format_exc()))
                 return None
 
-    def check(self, case) -> Any:
+    def check(self, case, drawn: Optional[int] = None) -> Any:
         """The target's report on ``case`` under the guard; None when it crashed (sent) or the harness failed
-        (sent). Counts the case."""
-        report = self._guarded(case)
+        (sent). Counts the case. ``drawn``: its index among the worker's fast-drawn cases, if it is one."""
+        report = self._guarded(case, drawn)
         if isinstance(report, CandidateEscaped):
             self.cases += 1
             self.crash(case, report)

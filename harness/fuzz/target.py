@@ -45,6 +45,7 @@ def guarded(candidate: Callable) -> Callable:
         except BaseException as e:  # noqa: BLE001 - SystemExit & co. from the candidate: a crash, not our exit
             raise CandidateEscaped(e) from None
 
+    call.__wrapped__ = candidate  # the same prepare: the triage does not run torchao again when it is the candidate
     return call
 
 

@@ -99,9 +99,12 @@ def _run(search, budget: int, seed: int, reach: bool = True):
 
 
 def test_guided_reaches_more_than_uniform_cases_with_the_same_budget():
-    uniform = [len(_run(search_fast, 2500, seed)[0]) for seed in (0, 1, 2)]
-    guided = [len(_run(search_guided, 2500, seed)[0]) for seed in (0, 1, 2)]
-    assert sum(guided) > 1.4 * sum(uniform), (guided, uniform)  # measured: [10, 13, 7] against [5, 5, 7]
+    # six seeds: the guided search weighs a seed by its cost in seconds, so on a loaded machine a run can reach less
+    seeds = range(6)
+    uniform = [len(_run(search_fast, 2500, seed)[0]) for seed in seeds]
+    guided = [len(_run(search_guided, 2500, seed)[0]) for seed in seeds]
+    # measured: [10, 13, 7, 13, 13, 13] against [7, 6, 7, 9, 6, 6]
+    assert sum(guided) > 1.4 * sum(uniform), (guided, uniform)
 
 
 def test_a_case_becomes_a_seed_only_when_it_reaches_new_lines():

@@ -38,9 +38,9 @@ def test_stop_lets_a_finished_worker_exit_and_sends_sigterm_to_a_running_one(tmp
     done: set[int] = set()
     deadline = time.time() + 150
     try:
-        # worker 0 is past its deadline once it has imported torch; worker 1 hangs in its first case (its case
-        # file is written before the case starts)
-        while time.time() < deadline and not (0 in done and (scratch / "worker-1-running.json").exists()):
+        # worker 0 is past its deadline once it has imported torch; worker 1 hangs in its first case (its clock
+        # starts with the case)
+        while time.time() < deadline and not (0 in done and engine.case_started(1)):
             for event in engine.events(0.5):
                 assert not isinstance(event, (WorkerLost, HarnessError, BadCandidate)), event
                 if isinstance(event, Done):

@@ -45,16 +45,23 @@ class ExpectedGroup:
 
 @dataclass
 class CheckContext:
-    """What the checkers look at. ``original`` is the annotated model prepare was given (unmutated)."""
+    """What the checkers look at. ``original`` is the annotated model prepare was given (unmutated).
+    ``observer_map``: where the observers of ``prepared`` sit, when the caller located them already (the
+    differential check does, for the canonical form; :func:`harness.check.invariants.check_all` does once for all
+    its checkers): checkers never change the models, so it stays true while they run."""
 
     original: GraphModule
     prepared: GraphModule
     is_qat: bool = False
     expected_groups: Optional[Sequence[ExpectedGroup]] = None
     example_inputs: Optional[tuple] = None
+    observer_map: Optional[ObserverMap] = None
 
     def observers(self) -> ObserverMap:
-        """:func:`harness.check.canonical.locate_observers` for this context (recomputed: the graph may change)."""
+        """:func:`harness.check.observer_map.locate_observers` for this context: ``observer_map`` when given, else
+        located now (a test that edits ``prepared`` between two checkers sees its edit)."""
+        if self.observer_map is not None:
+            return self.observer_map
         return locate_observers(self.original, self.prepared)
 
     def group_index(self) -> dict[str, int]:

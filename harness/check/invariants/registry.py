@@ -5,6 +5,7 @@ Rule: a checker that crashes yields one violation saying so, never an exception;
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterable, Optional
 
 from harness.check.invariants.context import CheckContext, Violation
@@ -15,6 +16,7 @@ from harness.check.invariants.float_semantics import check_float_semantics
 from harness.check.invariants.sharing import check_no_cyclic_sharing, check_one_observer_per_group
 from harness.check.invariants.spec_match import check_observer_matches_spec
 from harness.check.invariants.well_formed import check_graph_well_formed
+from harness.check.observer_map import locate_observers
 
 __all__ = ["CHECKS", "check_all"]
 
@@ -36,6 +38,11 @@ def check_all(ctx: CheckContext, only: Optional[Iterable[str]] = None) -> list[V
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
         raise KeyError(f"unknown check(s) {unknown}; known: {sorted(CHECKS)}")
+    if ctx.observer_map is None:  # located once for every checker that reads it
+        try:
+            ctx = replace(ctx, observer_map=locate_observers(ctx.original, ctx.prepared))
+        except Exception:  # noqa: BLE001 - each checker that needs it fails on its own, and says so
+            pass
     out: list[Violation] = []
     for name in names:
         try:
