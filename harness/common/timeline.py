@@ -63,6 +63,7 @@ class TimelineWriter:
         if self.failed is not None:
             return
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
         except OSError as e:

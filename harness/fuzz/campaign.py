@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from harness.case import Info
+from harness.common.timeline import TimelineWriter
 from harness.case.decode import case_from_json
 from harness.case.jsonform import CaseFormatError
 from harness.check.groups import group_key
@@ -82,6 +83,7 @@ class _Driver:
         self.confirming: dict[str, tuple[str, dict]] = {}  # timed-out case's file -> (signature, case data)
         self._stream = out
         self._last_progress = self.started
+        self.timeline = TimelineWriter(self.out, f"{config.quantizer or config.candidate}, seed {self.seed}")
 
     def say(self, text: str, always: bool = False) -> None:
         if always or not self.config.quiet:
@@ -186,6 +188,8 @@ class _Driver:
                     triage=event.triage, kind=event.kind, shrunk=shrunk)
         key = group_key(f.signature)
         same = sum(group_key(g.signature) == key and g.status == f.status for g in self.findings.values())
+        if f.signature not in self.findings:
+            self.timeline.seen(f.detected, f.signature, f.label)
         self.findings[f.signature] = f
         size = f"shrunk to {f.nodes} nodes" if shrunk else f"{f.nodes} nodes, not shrunk"
         self.say(f"\n[{f.seconds:6.1f}s] finding ({f.label}, {f.kind}): {f.signature}\n  group {key} "
@@ -300,6 +304,8 @@ class _Driver:
         self._last_progress = now
         elapsed = now - self.started
         reached = "" if self.reached is None else f", quantizer lines reached: {len(self.reached)}"
+        self.timeline.tick(elapsed, self.cases, None if self.reached is None else len(self.reached),
+                           len({group_key(f.signature) for f in self.findings.values()}), len(self.findings))
         self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s{reached}, "
                  f"findings: {count_line(list(self.findings.values()))}")
 

@@ -3,7 +3,12 @@ file, and drawn in the report (cases per second, lines reached, each finding whe
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+
+import pytest
 
 from harness.common.timeline import TIMELINE_FILE, TimelineWriter, read_timeline
 from harness.tools.report import report_html
@@ -40,7 +45,8 @@ def test_a_damaged_line_is_skipped_and_a_new_run_starts_a_new_timeline(tmp_path)
 
 
 def test_an_unwritable_timeline_never_ends_the_campaign(tmp_path):
-    w = TimelineWriter(tmp_path / "missing-dir", "x")
+    (tmp_path / "a-file").write_text("")
+    w = TimelineWriter(tmp_path / "a-file" / "out", "x")  # a directory that cannot be made
     w.tick(1.0, 1, None, 0, 0)
     assert isinstance(w.failed, OSError)
 
@@ -61,3 +67,16 @@ def test_the_report_draws_the_timeline_of_its_directory(tmp_path):
 
 def test_no_timeline_no_section(tmp_path):
     assert 'id="timeline"' not in report_html(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_campaign_writes_its_timeline_and_the_report_draws_it(tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, TORCHAO_FORCE_SKIP_LOADING_SO_FILES="1")
+    done = subprocess.run([sys.executable, "-m", "harness", "fuzz", "--seconds", "12", "--seed", "0", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    tl = read_timeline(out)
+    assert tl is not None and tl.ticks and tl.ticks[-1].cases > 0, (out / TIMELINE_FILE).read_text()
+    assert len(tl.first_seen) == len(list(out.glob("*.json")))  # each finding written, first seen once
+    assert 'id="timeline"' in report_html(out)
