@@ -2,7 +2,7 @@
 prepare is right on the same program.
 
 Each script exits 1 while its bug is there and 0 once upstream fixes it, so running it is a strict xfail: the day
-torchao fixes the bug, the suite says so.
+torchao (or ExecuTorch) fixes the bug, the suite says so.
 """
 
 from __future__ import annotations
@@ -28,6 +28,18 @@ def test_there_are_repro_scripts():
 
 
 _RUNS: dict = {}
+_EXECUTORCH = "(pip install --no-deps executorch==1.5.1 && pip install -e '.[executorch]')"
+
+
+def _missing(script: Path) -> str:
+    """Why ``script`` cannot run here ("" when it can): ExecuTorch, and for its Arm and Cortex-M quantizers the
+    tosa-tools of the ``executorch`` extra."""
+    text = script.read_text()
+    if "executorch" in text and importlib.util.find_spec("executorch") is None:
+        return f"needs ExecuTorch {_EXECUTORCH}"
+    if ("backends.arm" in text or "backends.cortex_m" in text) and importlib.util.find_spec("tosa") is None:
+        return f"needs tosa-tools, in the executorch extra {_EXECUTORCH}"
+    return ""
 
 
 def _run(script: Path, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -43,8 +55,9 @@ def _run(script: Path, tmp_path: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_script_reproduces_its_bug_or_says_it_is_fixed(script, tmp_path):
     """1: the bug is there; 0: upstream fixed it. Anything else is the script's own failure."""
-    if "executorch" in script.read_text() and importlib.util.find_spec("executorch") is None:
-        pytest.skip("needs ExecuTorch (pip install --no-deps executorch==1.5.1 && pip install -e '.[executorch]')")
+    missing = _missing(script)
+    if missing:
+        pytest.skip(missing)
     done = _run(script, tmp_path)
     assert done.returncode in (0, 1), done.stdout[-1500:] + done.stderr[-2000:]
     if done.returncode == 1:  # the bug, said so; not the script's own crash (which also exits 1)
@@ -52,11 +65,12 @@ def test_script_reproduces_its_bug_or_says_it_is_fixed(script, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the upstream bug each script reproduces is still in torchao 0.18")
+@pytest.mark.xfail(strict=True, reason="the upstream bug each script reproduces is still in torchao 0.18 or "
+                                        "ExecuTorch 1.5.1")
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_script_passes_once_upstream_is_fixed(script, tmp_path):
-    if "executorch" in script.read_text() and importlib.util.find_spec("executorch") is None:
-        pytest.fail("needs ExecuTorch")  # an xfail without it: nothing to learn
+    if _missing(script):
+        pytest.fail(_missing(script))  # an xfail without it: nothing to learn
     assert _run(script, tmp_path).returncode == 0
 
 

@@ -16,6 +16,7 @@ from torch.fx import GraphModule
 import prepare_impl
 from harness.check.run import TRIAGE_REFERENCE, TRIAGE_UPSTREAM, check_case, load_function
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
+from harness.fx.build import BuildError
 from harness.fx.derive_registry import unnamed_derive_functions
 from harness.fx.extract import UnsupportedGraph, extract_case
 from harness.suite.check_registry import PREPARE
@@ -63,6 +64,8 @@ def check_prepare(gm: GraphModule, prepare_spec: str, timeout: float,
         report = call_with_time_limit(check_case, timeout, case, candidate, what="prepare (reference and under test)")
     except TimeLimitExceeded as e:
         return [Problem(PREPARE.name, f"{e}: prepare hangs on these annotations")], case
+    except BuildError as e:  # the graph cannot run (its shapes do not fit): nothing to prepare, never a harness crash
+        return [Problem(PREPARE.name, f"the annotated graph cannot run, so it cannot be compared: {e}", "skip")], case
     if isinstance(report.reference.error, prepare_impl.AnnotationError):
         return [Problem(PREPARE.name, "the annotations are not well formed (see the well_formed check): "
                         f"{exc_line(report.reference.error)}", "skip")], case

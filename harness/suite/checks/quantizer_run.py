@@ -17,8 +17,8 @@ from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite.check_registry import ANNOTATE
 from harness.suite.checks.hangs import earlier_hang, hung_earlier, record_hang
-from harness.suite.checks.pipeline_bugs import (GROUPED_CONV_TRANSPOSE_BN, QAT_BN_WITHOUT_AFFINE, none_for_tensor, tagged,
-                                              unjudged)
+from harness.suite.checks.pipeline_bugs import (PTQ_FUSION_BUGS, QAT_BN_WITHOUT_AFFINE, QAT_FUSION_BUGS, cannot_run,
+                                              none_for_tensor, tagged, unjudged)
 from harness.suite.checks.structure import eliminated_dead_code, graph_structure, structure_changes
 from harness.suite.describe import REFUSED, exc_line, is_refusal, root_cause, where
 from harness.suite.results import Problem
@@ -68,14 +68,14 @@ def _fuse_like_prepare_pt2e(gm: GraphModule) -> Optional[Problem]:
     """Fuse batch norms as ``prepare_pt2e`` does before ``annotate``; a failure there is upstream's, not the
     quantizer's (it has not run yet): ``known`` for the upstream bug whose shape it has
     (:mod:`harness.suite.checks.pipeline_bugs`), else an error that says whose failure it is."""
-    grouped = GROUPED_CONV_TRANSPOSE_BN.shape(gm)  # before the fusion changes the graph
+    shapes = [bug for bug in PTQ_FUSION_BUGS if bug.shape(gm)]  # before the fusion changes the graph
     try:
         _fuse_conv_bn_(gm)
         _fuse_linear_bn_(gm)
     except Exception as e:  # noqa: BLE001 - torch/torchao's own fusion failed: a finding, never the harness's error
         text = f"prepare_pt2e's batch-norm fusion (torchao, before annotate) raised {exc_line(e)}\n{where(e)}"
-        if grouped:
-            return Problem(ANNOTATE.name, tagged(GROUPED_CONV_TRANSPOSE_BN, text), "known")
+        if shapes:
+            return Problem(ANNOTATE.name, tagged(shapes[0], text), "known")
         return Problem(ANNOTATE.name, unjudged(text))
     return None
 
@@ -84,18 +84,20 @@ def _fuse_like_prepare_qat_pt2e(gm: GraphModule) -> Optional[Problem]:
     """Rewrite conv-bn into its QAT form as ``prepare_qat_pt2e`` does after ``validate``; its failure (it raises, or
     writes a graph that cannot run) is torchao's on these annotations: ``known`` for the upstream bug whose shape
     the graph has, else an error naming the step."""
-    without_affine = QAT_BN_WITHOUT_AFFINE.shape(gm)
+    shapes = [bug for bug in QAT_FUSION_BUGS if bug.shape(gm)]  # before the rewrite changes the graph
     try:
         _fuse_conv_bn_qat(gm)
     except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
         return Problem(ANNOTATE.name, unjudged(f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
                                               f"{exc_line(e)} on the annotated graph\n{where(e)}"))
-    broken = none_for_tensor(gm)
+    broken = cannot_run(gm)
     if broken is None:
         return None
     text = f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) wrote a graph that cannot run: {broken}"
-    if without_affine:
-        return Problem(ANNOTATE.name, tagged(QAT_BN_WITHOUT_AFFINE, text), "known")
+    if none_for_tensor(gm) is None:  # not a None operand: a shape error, not the batch norm without affine
+        shapes = [bug for bug in shapes if bug is not QAT_BN_WITHOUT_AFFINE]
+    if shapes:
+        return Problem(ANNOTATE.name, tagged(shapes[0], text), "known")
     return Problem(ANNOTATE.name, unjudged(text))
 
 

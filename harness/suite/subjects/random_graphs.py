@@ -1,7 +1,13 @@
 """The random graphs the suite checks: the profile's example budget is split into chunks of at most
 :data:`EXAMPLES_PER_CHUNK` examples, one test each (in parallel under ``-n``), and each chunk has its hypothesis
 seed (from ``--pt2e-seed``, else fixed in deterministic profiles, else random) and draws its graphs from
-:func:`harness.strategies.graphs` within the profile's graph size."""
+:func:`harness.strategies.graphs` within the profile's graph size.
+
+The vocabulary is the quantizer campaign's (``python -m harness fuzz --quantizer``): the whole op table
+(:data:`harness.strategies.GENERATED_OPS`, every op the annotators of real quantizers name that a module program
+can produce, half the ops drawn from the table's first entries) with motifs (the fused patterns quantizers match,
+conv→batch norm→relu, linear→relu, attention...). A quantizer must not pass only because the op or the pattern its
+annotator mishandles was never built."""
 
 from __future__ import annotations
 
@@ -41,5 +47,7 @@ def chunk_seed(options: SuiteOptions, chunk: int) -> int:
 
 
 def graph_strategy(options: SuiteOptions) -> Any:
-    """The hypothesis strategy of the random graphs (1 to the profile's ``max_nodes`` nodes)."""
-    return strategies.graphs(min_nodes=1, max_nodes=options.budget.max_nodes)
+    """The hypothesis strategy of the random graphs (1 to the profile's ``max_nodes`` nodes, the whole vocabulary,
+    motifs)."""
+    return strategies.graphs(min_nodes=1, max_nodes=options.budget.max_nodes, ops=strategies.GENERATED_OPS,
+                             motifs=True)
