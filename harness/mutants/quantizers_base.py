@@ -52,6 +52,16 @@ class Seeded:
     find: Callable[[GraphModule], list]
     apply: Callable[[Any, GraphModule, list], None]
 
+    @classmethod
+    def of(cls, name: str, base: str, op: str, detect: str, find: Callable, apply: Callable) -> "Seeded":
+        """The seeded bug whose gate and bug, in words, are the docstrings of ``find`` and ``apply``."""
+        return cls(name, base, op, _words(find), _words(apply), detect, find, apply)
+
+
+def _words(fn: Callable) -> str:
+    text = " ".join((fn.__doc__ or "").split()).rstrip(".")
+    return text[:1].lower() + text[1:]
+
 
 def base_factory(name: str) -> Callable:
     """The real factory ``harness.quantizers:name``."""
