@@ -23,6 +23,13 @@ from harness.case import Case, Graph, Node, Ref, TensorMeta
 from harness.case.files import iter_cases, load_case
 from harness.fuzz.config import CampaignConfig
 from harness.fuzz.target import load_target
+from harness.suite.checks.pipeline_bugs import PIPELINE_BUGS
+
+
+def _quantizers_own(out) -> list:
+    """The findings saved in ``out`` but the known upstream bugs of torchao's steps around the quantizer (its
+    batch-norm fusions, which motifs reach in any quantizer campaign)."""
+    return [c for _, c in iter_cases(out) if c.info.title not in PIPELINE_BUGS]
 
 QUANTIZER_TARGET = "harness.suite.fuzz_target:quantizer_target"
 
@@ -153,14 +160,14 @@ def _fuzz(tmp_path, quantizer, seconds, *extra, prefix=()):
 def test_local_campaigns_on_a_broken_a_hanging_and_a_sound_quantizer(tmp_path):
     proc, out, took = _fuzz(tmp_path / "cycle", "broken_quantizers:Cycle", 30, "--stop-on-new")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    cases = [c for _, c in iter_cases(out)]
+    cases = _quantizers_own(out)
     assert cases and all(c.annotations for c in cases), proc.stdout[-3000:]
     assert "well_formed: CyclicSharingError" in proc.stdout
 
     proc, out, took = _fuzz(tmp_path / "hangs", "broken_quantizers:Hangs", 25, "--case-timeout", "3")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "timeout" in proc.stdout and took < 25 * 1.1 + 5 + 15
-    assert [c.info.title for _, c in iter_cases(out)] == ["timeout"]
+    assert [c.info.title for c in _quantizers_own(out)] == ["timeout"]
 
     # a sound quantizer; a case limit above what a loaded CI machine needs for a QAT annotate (3 s quiet)
     proc, out, took = _fuzz(tmp_path / "xnnpack", "harness.quantizers:xnnpack", 30, "--case-timeout", "40")
@@ -189,6 +196,6 @@ def test_a_ray_campaign_on_a_broken_quantizer(tmp_path):
                             "--stop-on-new", prefix=UNSHARE)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "cases per node: 127.0.0.1" in proc.stdout
-    cases = [c for _, c in iter_cases(out)]
+    cases = _quantizers_own(out)
     assert cases and all(c.annotations for c in cases)
     assert any(c.info.title == "well_formed: CyclicSharingError" for c in cases)
