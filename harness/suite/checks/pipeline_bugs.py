@@ -42,8 +42,7 @@ from torch.fx import GraphModule, Node
 
 __all__ = ["PipelineBug", "PIPELINE_BUGS", "PTQ_FUSION_BUGS", "GROUPED_CONV_TRANSPOSE_BN", "QAT_BN_WITHOUT_AFFINE",
            "LINEAR_BN_WITHOUT_AFFINE", "QAT_GROUPED_CONV_TRANSPOSE_BN", "QAT_FUSION_BUGS", "none_for_tensor",
-           "cannot_run",
-           "tagged", "unjudged", "bug_of", "is_pipeline_failure"]
+           "cannot_run", "conv_into_batch_norm", "tagged", "unjudged", "bug_of", "is_pipeline_failure"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,11 @@ def _users_of_convs(gm: GraphModule, transposed: Optional[bool] = None) -> Itera
             for user in node.users:
                 if "batch_norm" in str(user.target):
                     yield node, user
+
+
+def conv_into_batch_norm(gm: GraphModule) -> bool:
+    """Whether a batch norm reads a convolution: the only graphs ``prepare_qat_pt2e``'s conv-bn rewrite changes."""
+    return next(_users_of_convs(gm), None) is not None
 
 
 def _grouped_conv_transpose_into_batch_norm(gm: GraphModule) -> bool:
@@ -103,7 +107,7 @@ GROUPED_CONV_TRANSPOSE_BN = PipelineBug(
 QAT_BN_WITHOUT_AFFINE = PipelineBug(
     "ao-qat-bn-without-affine", "prepare_qat_pt2e's conv-bn rewrite divides None by the running std for a "
     "BatchNorm(affine=False)",
-    "https://github.com/pytorch/ao/blob/main/torchao/quantization/pt2e/qat_utils.py",
+    "https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e/qat_utils.py",
     _conv_into_batch_norm_without_affine)
 LINEAR_BN_WITHOUT_AFFINE = PipelineBug(
     "ao-linear-bn-without-affine", "prepare_pt2e's linear-bn folding multiplies None for a BatchNorm1d(affine=False)",

@@ -18,7 +18,7 @@ from harness.fx.nodes import ANNOTATION_KEY
 from harness.suite.check_registry import ANNOTATE
 from harness.suite.checks.hangs import earlier_hang, hung_earlier, record_hang
 from harness.suite.checks.pipeline_bugs import (PTQ_FUSION_BUGS, QAT_BN_WITHOUT_AFFINE, QAT_FUSION_BUGS, cannot_run,
-                                              none_for_tensor, tagged, unjudged)
+                                              conv_into_batch_norm, none_for_tensor, tagged, unjudged)
 from harness.suite.checks.structure import eliminated_dead_code, graph_structure, structure_changes
 from harness.suite.describe import REFUSED, exc_line, is_refusal, root_cause, where
 from harness.suite.results import Problem
@@ -84,13 +84,14 @@ def _fuse_like_prepare_qat_pt2e(gm: GraphModule) -> Optional[Problem]:
     """Rewrite conv-bn into its QAT form as ``prepare_qat_pt2e`` does after ``validate``; its failure (it raises, or
     writes a graph that cannot run) is torchao's on these annotations: ``known`` for the upstream bug whose shape
     the graph has, else an error naming the step."""
-    shapes = [bug for bug in QAT_FUSION_BUGS if bug.shape(gm)]  # before the rewrite changes the graph
+    rewrites = conv_into_batch_norm(gm)  # before the rewrite changes the graph
+    shapes = [bug for bug in QAT_FUSION_BUGS if bug.shape(gm)]
     try:
         _fuse_conv_bn_qat(gm)
     except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
         return Problem(ANNOTATE.name, unjudged(f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
                                               f"{exc_line(e)} on the annotated graph\n{where(e)}"))
-    broken = cannot_run(gm)
+    broken = cannot_run(gm) if rewrites else None  # without a conv-bn nothing is rewritten: the graph still runs
     if broken is None:
         return None
     text = f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) wrote a graph that cannot run: {broken}"
