@@ -21,6 +21,8 @@ is: measured here with the local engine); the machine's load.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import re
 import statistics
@@ -64,14 +66,22 @@ def in_process(n: int, seed: int, mode: str) -> dict:
     from torchao.quantization.pt2e.prepare import prepare as upstream
 
     from harness.fuzz.config import CampaignConfig
-    from harness.fuzz.search_fast import case_source
     from harness.fuzz.target import prepare_target
-    from harness.fx.build import build
-    from harness.strategies.fast import fast_example
 
     target = prepare_target(CampaignConfig(mode=mode))
     gc.freeze()  # as the worker does once loaded
     times: dict[str, list[float]] = {"draw": [], "alone": [], "check": []}
+    # torchao prints each scalar of a tensor kwarg it rejects (``_validate_kwarg``); a worker's output goes to its log
+    with contextlib.redirect_stdout(io.StringIO()):
+        _time_cases(n, seed, target, upstream, times)
+    return {k: statistics.mean(v[5:] or v) for k, v in times.items()}
+
+
+def _time_cases(n: int, seed: int, target, upstream, times: dict) -> None:
+    from harness.fuzz.search_fast import case_source
+    from harness.fx.build import build
+    from harness.strategies.fast import fast_example
+
     for i in range(n):
         t = time.perf_counter()
         case = fast_example(target.strategy, case_source(seed, i))
@@ -88,7 +98,6 @@ def in_process(n: int, seed: int, mode: str) -> dict:
         except Exception:  # noqa: BLE001 - torchao's failures cost time too
             pass
         times["alone"].append(time.perf_counter() - t)
-    return {k: statistics.mean(v[5:] or v) for k, v in times.items()}
 
 
 def later_startups(restarts: int = 3) -> list[float]:

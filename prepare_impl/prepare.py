@@ -32,6 +32,12 @@ from prepare_impl.grouping import sharing_groups
 from prepare_impl.insertion import insert_observers
 from prepare_impl.observers import build_observers, observer_map
 
+try:  # the prepared module's Python code is generated when first needed (its first call, ``.code``), not here:
+    # on small graphs that code generation was half of a reference prepare, and a check reads only the graph
+    from torch.fx._lazy_graph_module import _LazyGraphModule as _PreparedModule
+except ImportError:  # pragma: no cover - a torch without it
+    _PreparedModule = GraphModule
+
 
 def prepare(
     model: GraphModule,
@@ -42,9 +48,10 @@ def prepare(
     """Insert observers (PTQ) or fake quants (QAT) as the annotations on ``model`` ask.
 
     Same contract as ``torchao.quantization.pt2e.prepare.prepare``: ``model``'s graph is edited in place and a
-    new ``GraphModule`` over it is returned. ``obs_or_fq_callback(model, key_to_instance)`` may edit the
-    mapping before insertion. Raises an :class:`prepare_impl.AnnotationError` subclass, before touching the
-    graph, when the annotations cannot be prepared.
+    new ``GraphModule`` over it is returned (its Python code generated on first use).
+    ``obs_or_fq_callback(model, key_to_instance)`` may edit the mapping before insertion. Raises an
+    :class:`prepare_impl.AnnotationError` subclass, before touching the graph, when the annotations cannot be
+    prepared.
     """
     analysis = sharing_groups(model)
     device = _assert_and_get_unique_device(model)
@@ -53,7 +60,7 @@ def prepare(
     if obs_or_fq_callback is not None:
         obs_or_fq_callback(model, obs_map)
     insert_observers(model, obs_map)
-    prepared = GraphModule(model, model.graph)
+    prepared = _PreparedModule(model, model.graph)
     _save_state(
         prepared,
         {},  # node_name_to_qconfig

@@ -83,3 +83,16 @@ def test_unset_ch_axis_leaves_the_observer_default_and_the_model_runs(impl):
     out = prepared(X)  # the fused fake-quant op requires an int axis: None would raise TypeError here
     assert out.shape[0] == X.shape[0]
     convert_pt2e(prepared)(X)
+
+
+def test_the_prepared_module_writes_its_code_when_first_used_and_it_is_torchaos():
+    """The reference returns a module whose Python code is generated on first use (a check that reads only the
+    graph never pays for it); its code, its run and its conversion are those of torchao's eager module."""
+    torch.manual_seed(0)
+    ours = prepare_impl.prepare(_qat_conv_with_unset_weight_axis(), {}, True)
+    torch.manual_seed(0)  # the same conv weights
+    theirs = upstream_prepare(_qat_conv_with_unset_weight_axis(), {}, True)
+    assert isinstance(ours, torch.fx.GraphModule)
+    assert ours.code == theirs.code
+    assert torch.equal(ours(X), theirs(X))
+    assert torch.equal(convert_pt2e(ours)(X), convert_pt2e(theirs)(X))
