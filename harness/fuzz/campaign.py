@@ -47,6 +47,7 @@ from harness.fuzz.events import (KIND_CRASH, KIND_LOST, KIND_TIMEOUT, STAGE_PEND
 from harness.fuzz.finding_files import Kept, keep, saved_cases, where
 from harness.fuzz.engine import Engine
 from harness.fuzz.local import LocalEngine
+from harness.fuzz.terminate import Terminated, sigterm_interrupts
 
 __all__ = ["EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_HARNESS", "EXIT_INTERRUPTED", "CampaignConfig",
            "CampaignResult", "Finding", "run_campaign", "summary_table", "exit_status", "GENERATE_SHARE"]
@@ -325,9 +326,10 @@ class _Driver:
                 for event in engine.events(timeout=0.5):
                     self.handle(event)
                 self.progress()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             interrupted = True
-            self.say("\ninterrupted (Ctrl-C): stopping the workers", always=True)
+            why = "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"
+            self.say(f"\ninterrupted ({why}): stopping the workers", always=True)
         except Exception as e:  # noqa: BLE001 - the engine failed (a cluster gone): the summary still comes
             self._error(f"engine: {type(e).__name__}", f"the engine failed while the workers ran: "
                         f"{type(e).__name__}: {e}")
@@ -389,7 +391,8 @@ def run_campaign(config: CampaignConfig, out=None, engine: Optional[Engine] = No
                    f"{driver.seed}, {config.jobs} job(s), mode {config.mode}, {config.generation} generation, case "
                    f"time limit {config.case_timeout:g} s), findings -> {config.out}"
                    + (f", the workers' own output -> {Path(config.out) / 'logs'}" if local else ""))
-        result = driver.run(engine)
+        with sigterm_interrupts():
+            result = driver.run(engine)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     driver.say(summary_table(result, config), always=True)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,8 +81,26 @@ def test_a_bad_candidate_ends_the_run_in_time_with_a_finding(tmp_path, candidate
     assert cases and all(case.info.kind == "finding" for _, case in cases)  # saved, as valid corpus cases
 
 
+def _descendants(pid: int) -> set[int]:
+    """The processes under ``pid`` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
 @pytest.mark.slow
-def test_ctrl_c_prints_the_summary_and_exits_130(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_prints_the_summary_exits_130_and_leaves_no_process(tmp_path, sig):
     (tmp_path / "bad_candidates.py").write_text(BAD_CANDIDATES)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
@@ -90,11 +109,18 @@ def test_ctrl_c_prints_the_summary_and_exits_130(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     time.sleep(15)
-    proc.send_signal(signal.SIGINT)
+    started = _descendants(proc.pid)  # the workers' server and the workers
+    proc.send_signal(sig)
     start = time.time()
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout[-3000:] + stderr[-3000:]
     assert time.time() - start < 15
-    assert "interrupted" in stdout and "cases in" in stdout
+    why = "Ctrl-C" if sig == signal.SIGINT else "SIGTERM"
+    assert f"interrupted ({why})" in stdout and "cases in" in stdout
+    deadline = time.time() + 10
+    while started and time.time() < deadline:
+        started = {p for p in started if Path(f"/proc/{p}").exists()}
+        time.sleep(0.2)
+    assert not started, f"still running after the driver exited: {sorted(started)}"
     for _, case in iter_cases(tmp_path / "findings") if (tmp_path / "findings").exists() else []:
         assert case.info.kind == "finding"
