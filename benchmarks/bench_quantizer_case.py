@@ -8,6 +8,8 @@ The cases are those the campaign draws (the quantizer target's own strategy, dra
 vocabulary, motifs, one QAT case in four). For each case, in this process and in the same run:
 
 * ``export``: the module program of the case's graph and ``torch.export.export`` of it, then ``ep.module()``;
+  with ``strict=True`` for a quantizer whose factory says ``export_strict`` (ExecuTorch's), as the campaign exports
+  its cases;
 * ``quantizer``: upstream's own steps on the exported graph (``run_quantizer``: the batch-norm fusions, and the
   quantizer's ``transform_for_annotation``, ``annotate`` and ``validate``), without the reach tracer;
 * ``case``: the target's whole check of the case (export, the quantizer's steps under the reach tracer, the
@@ -35,7 +37,7 @@ import warnings
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 
 
-def _export(graph) -> None:
+def _export(graph, strict: bool = False) -> None:
     import torch
 
     from harness import strategies
@@ -44,7 +46,7 @@ def _export(graph) -> None:
     module = strategies.graph_to_module(graph)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ep = torch.export.export(module, example_inputs(graph))
+        ep = torch.export.export(module, example_inputs(graph), strict=strict)
     ep.module()
 
 
@@ -85,14 +87,14 @@ def measure(name: str, n: int, seed: int, profile: bool) -> None:
     while len(cases) < n:
         case = fast_example(target.strategy, rnd)
         try:
-            _export(case.graph)  # also warms the caches of both paths
+            _export(case.graph, ptq.export_strict)  # also warms the caches of both paths
         except Exception:  # noqa: BLE001 - a graph that does not export is built instead: not an export's cost
             continue
         cases.append(case)
     export = case_total = quantizer = 0.0
     profiler = cProfile.Profile() if profile else None
     for case in cases:
-        export += _best(_export, case.graph)
+        export += _best(_export, case.graph, ptq.export_strict)
         quantizer += _quantizer_time(case.graph, qat if case.is_qat else ptq)
         target.check(case)  # the first check of a graph pays its one-off costs, as in a campaign it does once
         if profiler is not None:
