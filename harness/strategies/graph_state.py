@@ -48,6 +48,9 @@ class GraphState:
     tensor_kwargs: bool
     variants: bool = False  # list arguments by keyword, constants (see the module docstring)
     constants: bool = False  # get_attrs of plain tensor attributes may be drawn (needs ``variants``)
+    # ops beyond the first ones (IR_OPS) may be drawn, and so may the first ones' spellings only real quantizers'
+    # gates need (max_pool2d's ceil_mode): the prepare campaign's cases, of the first ops only, are drawn as before
+    later_ops: bool = False
     attrs: list[Node] = field(default_factory=list)
     inputs: list[Node] = field(default_factory=list)
     body: list[Node] = field(default_factory=list)

@@ -117,7 +117,7 @@ def graphs(
         raise ValueError("graphs(): no op to draw from")
     patterns = motif_gens(gens) if motifs else ()
     s = GraphState(draw=draw, tensor_kwargs=tensor_kwargs, variants=variants,
-                   constants=variants and codec_keeps_constants())
+                   constants=variants and codec_keeps_constants(), later_ops=not allowed - {"getitem"} <= _FIRST)
 
     def add_input(shape: tuple[int, ...]) -> None:
         name = s.fresh("xyz"[len(s.inputs)] if len(s.inputs) < 3 else "x")

@@ -3,8 +3,10 @@
 Quantizers annotate patterns, not single ops: conv→batch norm→relu (or hardtanh, relu6), linear→relu, add→relu,
 mul→relu, conv_transpose→batch norm→relu, attention (matmul→softmax→matmul), a residual block (conv→...→add of an
 earlier value), a classifier head (pooling→flatten→linear). A uniform random DAG seldom chains the right ops in the
-right order, so a quantizer's pattern code stays unreached. Also drawn: SwiGLU (linear→silu→mul) and
-squeeze-excite (pool→conv→relu→conv→hardsigmoid→mul), the gated forms of modern blocks.
+right order, so a quantizer's pattern code stays unreached. Also drawn: SwiGLU (linear→silu→mul), other gates
+(linear or conv→gelu, sigmoid or hardsigmoid→mul), squeeze-excite (pool→conv→relu→conv→hardsigmoid→mul), the
+gated forms of modern blocks; a GRU or highway mix (sigmoid→``1 - z``→mul→add); MobileNetV3's block, batch norms
+folded (conv→hardswish→conv); a reflection-padded conv (pad→conv); token embeddings (embedding→add→norm→linear).
 
 The rule: a :class:`Motif` is a list of steps; a step is a set of alternative ops (op-table names), optional or
 not. Drawing a motif draws each step in order with the op's own generator from the op table, the step's main
@@ -82,13 +84,21 @@ MOTIFS: tuple[Motif, ...] = (
                           _step("linear.default"), _step(*_GLU_ACTS, optional=True))),
     Motif("act_pool", (_step(*_CONVS), _step(*_ACTS), _step("max_pool2d.default", "avg_pool2d.default",
                                                          "adaptive_avg_pool2d.default", optional=True))),
-    Motif("swiglu", (_step("linear.default"), _step("silu.default", "gelu.default", "sigmoid.default"),
-                     _step("mul.Tensor"))),
+    Motif("swiglu", (_step("linear.default"), _step("silu.default", "silu_.default"), _step("mul.Tensor"))),
+    Motif("gated", (_step("linear.default", "conv2d.default"), _step("gelu.default", "sigmoid.default",
+                                                                    "hardsigmoid.default"), _step("mul.Tensor"))),
+    Motif("gate_mix", (_step("sigmoid.default", "hardsigmoid.default"), _step("rsub.Scalar"), _step("mul.Tensor"),
+                       _step("add.Tensor", optional=True))),
+    Motif("mobile_block", (_step("conv2d.default"), _step("hardswish.default", "hardswish_.default", "relu6.default"),
+                           _step("conv2d.default"), _step("hardswish.default", "relu.default", optional=True))),
     Motif("squeeze_excite", (_step("adaptive_avg_pool2d.default", "mean.dim"), _step("conv2d.default", "linear.default"),
                              _step("relu.default", "silu.default"), _step("conv2d.default", "linear.default"),
                              _step("hardsigmoid.default", "sigmoid.default"), _step("mul.Tensor"))),
     Motif("upsample_cat", (_step("upsample_nearest2d.vec", "upsample_bilinear2d.vec", "pixel_shuffle.default"),
                            _step("cat.default", "concat.default"))),
+    Motif("pad_conv", (_step("pad.default"), _step("conv2d.default", "conv1d.default"))),
+    Motif("embedding", (_step("embedding.default"), _step("add.Tensor", optional=True),
+                        _step("layer_norm.default", "rms_norm.default"), _step("linear.default", optional=True))),
 )
 
 

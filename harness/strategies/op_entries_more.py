@@ -29,6 +29,7 @@ from harness.strategies.op_gens_more import (
 from harness.strategies.op_gens_weights import (
     gen_addmm,
     gen_batch_norm,
+    gen_border_pad,
     gen_conv,
     gen_conv_transpose,
     gen_embedding,
@@ -142,7 +143,7 @@ MORE: tuple[Op, ...] = (
        lambda c: c.a[0].argmax(c.a[1], keepdim=c.p(2, "keepdim", False))),
     Op("aten.upsample_nearest2d.vec", "upsample", gen_upsample, _upsample("nearest")),
     Op("aten.upsample_bilinear2d.vec", "upsample", gen_upsample, _upsample("bilinear")),
-    Op("aten.pad.default", "pad", gen_pad, lambda c: c.F.pad(*c.a)),
+    Op("aten.pad.default", "pad", gen_pad, lambda c: c.F.pad(*c.a), more=(gen_border_pad,)),
     Op("aten.pixel_shuffle.default", "pixel_shuffle", gen_pixel_shuffle, _f("pixel_shuffle")),
     Op("aten.pixel_unshuffle.default", "pixel_unshuffle", gen_pixel_shuffle, _f("pixel_unshuffle")),
     Op("aten.group_norm.default", "unary", gen_group_norm, lambda c: c.F.group_norm(*c.a),

@@ -229,6 +229,9 @@ def gen_pool(target: str) -> OpGen:
         stride = s.pick([k, 1])
         pad = s.pick([0, 1]) if k == 3 else 0
         args = [Ref(x.name), (k, k), (stride, stride), (pad, pad)]
+        if target == "aten.max_pool2d.default" and s.later_ops and s.draw(BOOLS):  # ceil_mode=True (GoogLeNet)
+            s.emit(target, (*args, (1, 1), True))
+            return
         s.emit(target, default_trimmed(args, [(k, k), (0, 0)]))
 
     return OpGen(target, lambda s: s.has(_pool_ok), emit)

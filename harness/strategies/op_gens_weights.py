@@ -205,6 +205,18 @@ def gen_pad(target: str) -> OpGen:
     return on_value(target, lambda v: len(v.meta.shape) >= 2 and numel(v) * 2 <= MAX_NUMEL, make)
 
 
+def gen_border_pad(target: str) -> OpGen:
+    """What ``nn.ReflectionPad2d(1)``, ``nn.ReflectionPad1d((2, 1))`` write: ``F.pad(x, pads, mode="reflect")``
+    over exactly the spatial dims of a 3-d or 4-d value; ``"replicate"`` (``nn.ReplicationPad2d``) where a reflect pad
+    would not fit (each pad under the dim's size)."""
+
+    def make(s: "GraphState", x: Val) -> None:
+        pads = s.pick([(1, 1), (2, 1)]) * (len(x.meta.shape) - 2)
+        s.emit(target, (Ref(x.name), pads, "reflect" if min(x.meta.shape[2:]) > max(pads) else "replicate"))
+
+    return on_value(target, lambda v: len(v.meta.shape) in (3, 4) and numel(v) * 4 <= MAX_NUMEL, make)
+
+
 def gen_upsample(target: str) -> OpGen:
     """``F.interpolate(x, scale_factor=2)`` (nearest) or ``mode="bilinear"`` with or without ``align_corners``."""
     bilinear = "nearest" not in target  # bilinear and bicubic take align_corners

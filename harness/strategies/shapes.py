@@ -16,7 +16,7 @@ from harness.case import Ref, TensorMeta
 
 __all__ = [
     "ShapeRuleError", "Meta", "FLOAT", "MAX_NUMEL", "RULES", "Rule", "Lookup", "is_float", "arg_at", "norm_dim",
-    "broadcast", "pair", "conv_out",
+    "broadcast", "pair", "conv_out", "pool_out",
 ]
 
 
@@ -215,6 +215,15 @@ def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """A pooling window count: as a conv's, or with ``ceil_mode`` rounded up, less the last window when it would
+    start in the right padding (as torch's ``pooling_output_shape``)."""
+    if not ceil_mode:
+        return _conv_out(size, k, s, p, d)
+    out = -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
 def _conv2d(node, args, kwargs, t):
     x, w = t(args[0]), t(args[1])
     if len(x.shape) != 4 or len(w.shape) != 4:
@@ -241,14 +250,15 @@ def _linear(node, args, kwargs, t):
 
 def _pool2d(node, args, kwargs, t, dilated: bool):
     """max_pool2d and avg_pool2d over the last two dims: kernel (argument 1), stride (2; empty: the kernel),
-    padding (3) and, when ``dilated`` (max_pool2d), dilation (4; avg_pool2d's argument 4 is ceil_mode)."""
+    padding (3), then for max_pool2d (``dilated``) dilation (4) and ceil_mode (5), for avg_pool2d ceil_mode (4)."""
     x = t(args[0])
     k = _pair(args[1], node)
     s = arg_at(args, kwargs, 2, "stride", ())
     s = k if not s else _pair(s, node)
     p = _pair(arg_at(args, kwargs, 3, "padding", 0), node)
     d = _pair(arg_at(args, kwargs, 4, "dilation", 1), node) if dilated else (1, 1)
-    h, w = (_conv_out(x.shape[-2 + i], k[i], s[i], p[i], d[i]) for i in range(2))
+    ceil = bool(arg_at(args, kwargs, 5 if dilated else 4, "ceil_mode", False))
+    h, w = (_pool_out(x.shape[-2 + i], k[i], s[i], p[i], d[i], ceil) for i in range(2))
     return TensorMeta(x.shape[:-2] + (h, w), x.dtype)
 
 
@@ -287,7 +297,7 @@ def _getitem(node, args, kwargs, t):
 
 
 # the helpers the rules of harness.strategies.shapes_more share
-norm_dim, broadcast, pair, conv_out = _norm_dim, _broadcast, _pair, _conv_out
+norm_dim, broadcast, pair, conv_out, pool_out = _norm_dim, _broadcast, _pair, _conv_out, _pool_out
 
 # The shape rules by kind: an op table entry (:mod:`harness.strategies.op_table`) names its rule by one of these keys.
 RULES: dict[str, Rule] = {

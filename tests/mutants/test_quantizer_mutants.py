@@ -124,10 +124,9 @@ MODULES: dict[str, tuple[Fn, Fn, bool]] = {
                                  Fn(lambda s, x: torch.bmm(x, s.y), (2, 4, 4), y=torch.randn(2, 4, 4)), False),
 }
 
-# the program spelling of max_pool2d (harness/strategies/op_entries.py) leaves ceil_mode out, so a case graph
-# written back as a module program loses it: the campaign cannot reach this gate (not even by replaying a case)
-ROUND_TRIP_LOSES_GATE = {"x86_max_pool_ceil_mode": "the module program of a case spells max_pool2d without "
-                                                   "ceil_mode (harness/strategies/op_entries.py)"}
+# mutants whose gate a case graph written back as a module program loses (a strict xfail each, with the reason):
+# none since max_pool2d's program spelling (harness/strategies/op_entries.py) writes ceil_mode
+ROUND_TRIP_LOSES_GATE: dict[str, str] = {}
 
 
 def _param(name: str, round_trip: bool = False) -> Any:
