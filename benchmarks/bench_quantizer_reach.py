@@ -1,7 +1,7 @@
 """How much of a quantizer's own code the quantizer campaign reaches: the six fixed models, uniform random cases and
 the guided search (``--generation guided``), per real quantizer that installs.
 
-    python benchmarks/bench_quantizer_reach.py [--seconds 60] [--long 600] [--seed 0] [NAME ...]
+    python benchmarks/bench_quantizer_reach.py [--seconds 60] [--long 600] [--seed 0] [--no-baseline] [NAME ...]
 
 NAME is a factory of ``harness.quantizers`` (default: torchao's XNNPACK and X86Inductor, ExecuTorch's XNNPACK, Arm
 TOSA, QNN, Samsung ENN and Cadence; one that does not install is skipped). For each it prints the lines of its
@@ -11,9 +11,14 @@ annotation modules (the ``.py`` files of the package of the quantizer's class, :
   does, and as ``prepare_qat_pt2e`` does too for a quantizer with a QAT configuration (as the suite checks them);
 * by ``--seconds`` of uniform random cases (the search ``fast``);
 * by ``--seconds`` and, with ``--long``, by ``--long`` seconds of the guided search (``guided``);
+* for a factory with configuration variants (``configs``, :mod:`harness.suite.source`), by ``--seconds`` of the
+  guided search in the default configuration only (``guided, default config``: the campaign before variants, so
+  the report says how much of the reach the variants bring; ``--no-baseline`` leaves it out);
 
 with the cases per second and the share of cases the quantizer annotated (at least one annotation), and the
-statements of the modules any of them reached (the denominator of "80% of the statements"). The searches run in
+statements of the modules any of them reached (the denominator of "80% of the statements"). The fixed models are
+annotated in the default configuration (as the suite checks them); the searches draw a variant with every case,
+as the campaign does. The load average is printed with each quantizer (the machine may be shared). The searches run in
 this process through the campaign's own search functions and worker session (one worker, no start-up, no
 subprocess; each case under a 20 s time limit, a case over it counted as an error). ``guided/fixed`` is the issue's
 target: at least 1.3x, or 80% of the statements.
@@ -56,17 +61,17 @@ def fixed_models(source, tracer) -> set[str]:
     return reached
 
 
-def search(config, search_name: str, seconds: float, seed: int) -> dict:
+def search(config, search_name: str, seconds: float, seed: int, variants: bool = True) -> dict:
     """One worker of the campaign's search ``search_name`` for ``seconds``, in this process: lines, cases, share
-    annotated."""
+    annotated; ``variants=False``: the default configuration only."""
     from harness.common.timelimit import call_with_time_limit
     from harness.fuzz.config import WorkerSpec
-    from harness.fuzz.events import HarnessError, Progress, Reach
+    from harness.fuzz.events import FindingEvent, HarnessError, Progress, Reach
     from harness.fuzz.searches import run_search
     from harness.fuzz.session import CaseGuard, Worker
     from harness.suite.fuzz_target import quantizer_target
 
-    target = quantizer_target(config)
+    target = quantizer_target(config, variants)
     stats = {"checked": 0, "annotated": 0}
 
     def check(case):
@@ -87,6 +92,8 @@ def search(config, search_name: str, seconds: float, seed: int) -> dict:
     errors = sorted({e.key for e in events if isinstance(e, HarnessError)})
     for key in errors:
         print(f"  ({search_name}: harness error {key})")
+    for triage, signature in sorted({(e.triage, e.signature) for e in events if isinstance(e, FindingEvent)}):
+        print(f"  ({search_name}: finding, {triage}: {signature[:150]})")
     return {"lines": lines, "cases": cases, "rate": cases / elapsed, "errors": len(errors),
             "annotated": stats["annotated"] / max(stats["checked"], 1)}
 
@@ -100,10 +107,10 @@ def statement_count(directory: str, lines: set[str]) -> tuple[int, int]:
     return len(files), sum(len(statements(os.path.join(base, f))) for f in files)
 
 
-def measure(name: str, seconds: float, long: float, seed: int) -> None:
+def measure(name: str, seconds: float, long: float, seed: int, baseline: bool = True) -> None:
     from harness.fuzz.config import CampaignConfig
     from harness.fuzz.reach import ReachTracer, package_directory
-    from harness.suite.source import QuantizerLoadError, load_quantizer_factory, make_quantizer
+    from harness.suite.source import QuantizerLoadError, load_quantizer_factory, make_quantizer, quantizer_configs
 
     spec = f"harness.quantizers:{name}"
     try:
@@ -112,7 +119,9 @@ def measure(name: str, seconds: float, long: float, seed: int) -> None:
     except (ImportError, QuantizerLoadError) as e:
         print(f"{name}: skipped ({str(e)[:150]})", flush=True)
         return
-    print(f"{name}: package {directory}", flush=True)
+    configs = quantizer_configs(source)
+    print(f"{name}: package {directory}; {len(configs)} configuration variant(s): {', '.join(configs)}; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     config = CampaignConfig(quantizer=spec, target="harness.suite.fuzz_target:quantizer_target", seed=seed)
     fixed = fixed_models(source, ReachTracer(directory))
     print(f"  fixed models: {len(fixed)} lines", flush=True)
@@ -120,17 +129,21 @@ def measure(name: str, seconds: float, long: float, seed: int) -> None:
     print(f"  uniform {seconds:g} s: {len(runs['uniform']['lines'])} lines", flush=True)
     runs["guided"] = search(config, "guided", seconds, seed)
     print(f"  guided {seconds:g} s: {len(runs['guided']['lines'])} lines", flush=True)
+    if baseline and len(configs) > 1:
+        runs["guided, default config"] = search(config, "guided", seconds, seed, variants=False)
+        print(f"  guided {seconds:g} s, default config only: {len(runs['guided, default config']['lines'])} lines",
+              flush=True)
     if long:
         runs["guided long"] = search(config, "guided", long, seed)
     union = fixed.union(*(r["lines"] for r in runs.values()))
     modules, total = statement_count(directory, union)
     print(f"  annotation modules reached: {modules}, {total} statements (80%: {0.8 * total:.0f})")
-    print(f"  {'run':<22} {'lines':>6} {'x fixed':>8} {'% stmts':>8} {'cases/s':>8} {'annotated':>9} {'errors':>6}")
-    print(f"  {'six fixed models':<22} {len(fixed):>6} {1.0:>8.2f} {100 * len(fixed) / max(total, 1):>7.1f}%")
+    print(f"  {'run':<34} {'lines':>6} {'x fixed':>8} {'% stmts':>8} {'cases/s':>8} {'annotated':>9} {'errors':>6}")
+    print(f"  {'six fixed models':<34} {len(fixed):>6} {1.0:>8.2f} {100 * len(fixed) / max(total, 1):>7.1f}%")
     for label, r in runs.items():
         span = long if label == "guided long" else seconds
         n = len(r["lines"])
-        print(f"  {label + f' {span:g} s':<22} {n:>6} {n / max(len(fixed), 1):>8.2f} {100 * n / max(total, 1):>7.1f}% "
+        print(f"  {label + f' {span:g} s':<34} {n:>6} {n / max(len(fixed), 1):>8.2f} {100 * n / max(total, 1):>7.1f}% "
               f"{r['rate']:>8.1f} {100 * r['annotated']:>8.0f}% {r['errors']:>6}")
     g = len(runs["guided"]["lines"])
     ok = g >= 1.3 * len(fixed) or g >= 0.8 * total
@@ -144,10 +157,12 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--long", type=float, default=0.0, help="also a guided run this long (the issue: 600)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-baseline", action="store_true",
+                   help="leave out the guided run in the default configuration only (of a factory with variants)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
     for name in args.names:
-        measure(name, args.seconds, args.long, args.seed)
+        measure(name, args.seconds, args.long, args.seed, not args.no_baseline)
         sys.stdout.flush()
 
 

@@ -12,9 +12,14 @@ and random graphs are exported with ``strict=True``; ``allow_derive``, the quali
 functions its quantizer uses, to pass as ``--pt2e-allow-derive`` (or the ini list ``pt2e_allow_derive``) so that
 the prepare check can write its annotated graphs as cases (ExecuTorch 1.5.1; kept true by
 ``tests/suite/test_allow_derive.py``; names only, nothing is imported for them). :func:`derive_opt_ins` reads it.
+``configs`` (and ``qat_configs``): the configuration variants the quantizer campaign fuzzes (``config=NAME``, and
+``model=`` the graph for those naming modules; :mod:`harness.suite.source`'s configuration rule, the variants in
+:mod:`harness.quantizer_variants`); called without ``config``, a factory gives its default configuration, the one
+the suite (``--pt2e-quantizer``) checks.
 
-This module stands outside the harness's layers, like :mod:`harness.mutants`: it imports nothing from the harness,
-and the harness names it only by string (``harness.quantizers:NAME``).
+This module stands outside the harness's layers, like :mod:`harness.mutants`: it imports nothing from the harness
+(but its sibling :mod:`harness.quantizer_variants`), and the harness names it only by string
+(``harness.quantizers:NAME``).
 """
 
 from __future__ import annotations
@@ -22,45 +27,22 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-__all__ = [
-    "QuantizerUnavailable",
-    "xnnpack",
-    "xnnpack_per_tensor",
-    "x86_inductor",
-    "arm_inductor",
-    "embedding",
-    "composable",
-    "executorch_xnnpack",
-    "executorch_xnnpack_plain",
-    "executorch_vulkan",
-    "executorch_vulkan_dynamic",
-    "executorch_samsung_enn",
-    "executorch_example",
-    "executorch_qnn",
-    "executorch_cadence",
-    "executorch_arm_tosa",
-    "executorch_arm_ethosu",
-    "executorch_arm_vgf",
-    "executorch_cortex_m",
-    "executorch_coreml",
-    "executorch_openvino",
-    "TORCHAO_FACTORIES",
-    "EXECUTORCH_FACTORIES",
-    "EXECUTORCH_SLOW",
-    "QAT_FACTORIES",
-    "ARM_BIAS",
-    "CORTEX_M_BIAS",
-    "CADENCE_BIAS",
-    "DERIVE_OPT_INS",
-    "derive_opt_ins",
-]
+import harness.quantizer_variants as variants
+
+__all__ = ["QuantizerUnavailable", "xnnpack", "xnnpack_per_tensor", "x86_inductor", "arm_inductor", "embedding",
+           "composable", "executorch_xnnpack", "executorch_xnnpack_plain", "executorch_vulkan",
+           "executorch_vulkan_dynamic", "executorch_samsung_enn", "executorch_example", "executorch_qnn",
+           "executorch_cadence", "executorch_arm_tosa", "executorch_arm_ethosu", "executorch_arm_vgf",
+           "executorch_cortex_m", "executorch_coreml", "executorch_openvino", "TORCHAO_FACTORIES",
+           "EXECUTORCH_FACTORIES", "EXECUTORCH_SLOW", "QAT_FACTORIES", "ARM_BIAS", "CORTEX_M_BIAS", "CADENCE_BIAS",
+           "DERIVE_OPT_INS", "derive_opt_ins"]
 
 
 class QuantizerUnavailable(ImportError):
     """The package a quantizer factory needs is not installed (the suite skips that quantizer)."""
 
 
-def _torchao_xnnpack(is_per_channel: bool, is_qat: bool) -> Any:
+def _torchao_xnnpack(is_per_channel: bool, is_qat: bool, config: str = "default", model: Any = None) -> Any:
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
     class _XNNPACKQuantizerSkippingUnmatchableBn(XNNPACKQuantizer):
@@ -75,18 +57,25 @@ def _torchao_xnnpack(is_per_channel: bool, is_qat: bool) -> Any:
             finally:
                 del self.STATIC_QAT_ONLY_OPS
 
-    return _XNNPACKQuantizerSkippingUnmatchableBn().set_global(
-        get_symmetric_quantization_config(is_per_channel=is_per_channel, is_qat=is_qat))
+    if config == "default" and not is_per_channel:
+        config = "per_tensor"
+    return variants.configure_xnnpack(_XNNPACKQuantizerSkippingUnmatchableBn(), get_symmetric_quantization_config,
+                                      config, is_qat, model)
 
 
-def xnnpack(is_qat: bool = False) -> Any:
+def xnnpack(is_qat: bool = False, config: str = "default", model: Any = None) -> Any:
     """torchao's test copy of the XNNPACK quantizer, symmetric int8, per-channel weights.
 
     For QAT, its annotate() matches four conv-bn patterns, each exported anew on every call (about 3 s CPU a call);
     the instance returned here leaves them out when the graph has no ``batch_norm`` node, where they cannot match:
     the annotations are the same (tests/test_torchao_xnnpack_qat.py) and annotate() takes milliseconds, as for
-    :func:`executorch_xnnpack`. On a graph with a batch norm it runs them all, as upstream does."""
-    return _torchao_xnnpack(True, is_qat)
+    :func:`executorch_xnnpack`. On a graph with a batch norm it runs them all, as upstream does. Variants:
+    :func:`harness.quantizer_variants.configure_xnnpack`."""
+    return _torchao_xnnpack(True, is_qat, config, model)
+
+
+xnnpack.configs = variants.XNNPACK_CONFIGS  # type: ignore[attr-defined]
+xnnpack.qat_configs = variants.XNNPACK_QAT_CONFIGS  # type: ignore[attr-defined]
 
 
 def xnnpack_per_tensor(is_qat: bool = False) -> Any:
@@ -94,14 +83,16 @@ def xnnpack_per_tensor(is_qat: bool = False) -> Any:
     return _torchao_xnnpack(False, is_qat)
 
 
-def x86_inductor(is_qat: bool = False) -> Any:
-    """torchao's ``X86InductorQuantizer`` with its default (uint8 activations, per-channel int8 weights) config."""
-    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
-        X86InductorQuantizer,
-        get_default_x86_inductor_quantization_config,
-    )
+def x86_inductor(is_qat: bool = False, config: str = "default", model: Any = None) -> Any:
+    """torchao's ``X86InductorQuantizer`` with its default (uint8 activations, per-channel int8 weights) config.
+    Variants: :func:`harness.quantizer_variants.configure_x86`."""
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer
 
-    return X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=is_qat))
+    return variants.configure_x86(x86_inductor_quantizer, config, is_qat, model)
+
+
+x86_inductor.configs = variants.X86_CONFIGS  # type: ignore[attr-defined]
+x86_inductor.qat_configs = variants.X86_QAT_CONFIGS  # type: ignore[attr-defined]
 
 
 def arm_inductor(is_qat: bool = False) -> Any:
@@ -156,7 +147,7 @@ def _has_batch_norm(gm: Any) -> bool:
     return any(n.op == "call_function" and "batch_norm" in str(n.target) for n in gm.graph.nodes)
 
 
-def executorch_xnnpack(is_qat: bool = False) -> Any:
+def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any = None) -> Any:
     """ExecuTorch's XNNPACK quantizer (``executorch.backends.xnnpack``), symmetric int8, per-channel weights.
 
     ExecuTorch 1.5.1 runs its QAT-only conv-bn patterns (``conv_bn``, ``conv_bn_relu``, ``conv_transpose_bn``,
@@ -165,6 +156,7 @@ def executorch_xnnpack(is_qat: bool = False) -> Any:
     graph has no ``batch_norm`` node, where they cannot match (prepare_pt2e fuses conv-bn before annotating):
     the annotations are the same (see tests/test_executorch_quantizers.py) and annotate() takes milliseconds.
     On a graph with a batch norm it runs them all, as upstream does. Nothing outside the instance is changed.
+    Variants: :func:`harness.quantizer_variants.configure_xnnpack`.
     """
     mod = _executorch("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch_xnnpack")
 
@@ -180,8 +172,12 @@ def executorch_xnnpack(is_qat: bool = False) -> Any:
             finally:
                 del self.SUPPORTED_PATTERNS
 
-    return _XNNPACKQuantizerSkippingUnmatchableBn().set_global(
-        mod.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
+    return variants.configure_xnnpack(_XNNPACKQuantizerSkippingUnmatchableBn(), mod.get_symmetric_quantization_config,
+                                      config, is_qat, model)
+
+
+executorch_xnnpack.configs = variants.EXECUTORCH_XNNPACK_CONFIGS  # type: ignore[attr-defined]
+executorch_xnnpack.qat_configs = variants.EXECUTORCH_XNNPACK_QAT_CONFIGS  # type: ignore[attr-defined]
 
 
 def executorch_xnnpack_plain(is_qat: bool = False) -> Any:
@@ -203,14 +199,19 @@ def executorch_vulkan_dynamic() -> Any:
     return mod.VulkanQuantizer().set_global(mod.get_symmetric_quantization_config(is_dynamic=True, weight_bits=8))
 
 
-def executorch_samsung_enn(is_qat: bool = False) -> Any:
+def executorch_samsung_enn(is_qat: bool = False, config: str = "default") -> Any:
     """ExecuTorch's Samsung Exynos quantizer (``EnnQuantizer``), its defaults: A8W8, per-channel weights (QAT through
-    ``setup_quant_params``)."""
+    ``setup_quant_params``); the variant ``per_tensor``: per-tensor weights."""
     mod = _executorch("executorch.backends.samsung.quantizer.quantizer", "executorch_samsung_enn")
+    if config not in variants.ENN_CONFIGS:
+        raise ValueError(f"no configuration variant {config!r}")
     quantizer = mod.EnnQuantizer()
-    if is_qat:
-        quantizer.setup_quant_params(mod.Precision.A8W8, is_per_channel=True, is_qat=True)
+    if is_qat or config != "default":
+        quantizer.setup_quant_params(mod.Precision.A8W8, is_per_channel=config == "default", is_qat=is_qat)
     return quantizer
+
+
+executorch_samsung_enn.configs = variants.ENN_CONFIGS  # type: ignore[attr-defined]
 
 
 def executorch_example() -> Any:
@@ -220,14 +221,15 @@ def executorch_example() -> Any:
     return mod.ExampleQuantizer()
 
 
-def executorch_qnn(is_qat: bool = False) -> Any:
+def executorch_qnn(is_qat: bool = False, config: str = "default") -> Any:
     """ExecuTorch's Qualcomm ``QnnQuantizer``, its defaults (HTP backend, SM8750, 8-bit activations and weights,
     PTQ; QAT through ``set_default_quant_config(use_8a8w, is_qat=True)``); works without the QNN SDK.
 
     ``QnnQuantizer()`` turns MKLDNN off for the whole process on an AMD host when ``py-cpuinfo`` is installed
     (``torch.backends.mkldnn.enabled = False``; executorch's ``disable_mkldnn_on_amd``, a workaround for MKLDNN
     crashes on some AMD hosts when lowering). Only the constructor does that, so this factory restores the flag
-    afterwards: checking the quantizer must not change how the rest of the session runs.
+    afterwards: checking the quantizer must not change how the rest of the session runs. Variants:
+    :func:`harness.quantizer_variants.configure_qnn`.
     """
     import torch
 
@@ -238,16 +240,23 @@ def executorch_qnn(is_qat: bool = False) -> Any:
     finally:
         if torch.backends.mkldnn.enabled != was and not torch.backends.flags_frozen():
             torch.backends.mkldnn.enabled = was
-    if is_qat:
-        quantizer.set_default_quant_config(mod.QuantDtype.use_8a8w, is_qat=True)
-    return quantizer
+    return variants.configure_qnn(quantizer, mod, config, is_qat)
 
 
-def executorch_cadence(is_qat: bool = False) -> Any:
+executorch_qnn.configs = variants.QNN_CONFIGS  # type: ignore[attr-defined]
+executorch_qnn.qat_configs = variants.QNN_QAT_CONFIGS  # type: ignore[attr-defined]
+
+
+def executorch_cadence(is_qat: bool = False, config: str = "default") -> Any:
     """ExecuTorch's ``CadenceDefaultQuantizer`` (int8, int32 derived bias). It matches on ``source_fn_stack``, so
-    the suite exports its models with ``strict=True`` (:attr:`export_strict`); non-strict it annotates nothing."""
+    the suite exports its models with ``strict=True`` (:attr:`export_strict`); non-strict it annotates nothing.
+    Variants: the other Cadence quantizer classes (:func:`harness.quantizer_variants.cadence_quantizer`)."""
     mod = _executorch("executorch.backends.cadence.aot.quantizer.quantizer", "executorch_cadence")
-    return mod.CadenceDefaultQuantizer(is_qat=is_qat)
+    return variants.cadence_quantizer(mod, config, is_qat)
+
+
+executorch_cadence.configs = variants.CADENCE_CONFIGS  # type: ignore[attr-defined]
+executorch_cadence.qat_configs = variants.CADENCE_QAT_CONFIGS  # type: ignore[attr-defined]
 
 
 executorch_cadence.export_strict = True  # type: ignore[attr-defined]
@@ -258,16 +267,16 @@ def _arm_quantizer_module(what: str) -> Any:
     return _executorch("executorch.backends.arm.quantizer", what, _ARM_HINT)
 
 
-def executorch_arm_tosa(is_qat: bool = False) -> Any:
+def executorch_arm_tosa(is_qat: bool = False, config: str = "default", model: Any = None) -> Any:
     """ExecuTorch's Arm ``TOSAQuantizer`` for ``TOSA-1.0+INT``, symmetric int8, per-channel weights (needs
-    tosa-tools)."""
+    tosa-tools). Variants: :func:`harness.quantizer_variants.arm_tosa_quantizer`."""
     q = _arm_quantizer_module("executorch_arm_tosa")
     spec = _executorch("executorch.backends.arm.tosa.specification", "executorch_arm_tosa", _ARM_HINT)
-    return q.TOSAQuantizer(spec.TosaSpecification.create_from_string("TOSA-1.0+INT")).set_global(
-        q.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
+    return variants.arm_tosa_quantizer(q, spec, config, is_qat, model)
 
 
 executorch_arm_tosa.allow_derive = (ARM_BIAS,)  # type: ignore[attr-defined]
+executorch_arm_tosa.configs = variants.ARM_CONFIGS  # type: ignore[attr-defined]
 
 
 def executorch_arm_ethosu(is_qat: bool = False) -> Any:

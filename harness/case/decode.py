@@ -30,7 +30,7 @@ from harness.case.names import UnknownName
 __all__ = ["case_from_json"]
 
 _OP_KINDS = ("placeholder", "get_attr", "call_function", "output")
-_INFO_KINDS = ("conformance", "upstream_bug", "finding", "scenario")
+_INFO_KINDS = ("conformance", "upstream_bug", "finding", "scenario", "quantizer_bug")
 _ATTR_KINDS = ("parameter", "buffer")
 _OPS = frozenset(names.OP_NAMES)
 _CTORS = frozenset(names.CTOR_NAMES)
@@ -247,7 +247,7 @@ class _Decoder(FieldReader):
     # -- the rest
 
     def info(self, data: Any, path: str) -> C.Info:
-        self.obj(data, path, (), ("title", "kind", "link", "notes", "upstream", "tags"))
+        self.obj(data, path, (), ("title", "kind", "link", "notes", "upstream", "tags", "quantizer", "failure"))
         kind = data.get("kind", "finding")
         if kind not in _INFO_KINDS:
             self.fail(f"{path}.kind", f"unknown kind {describe(kind)} (expected one of {', '.join(_INFO_KINDS)})")
@@ -260,6 +260,8 @@ class _Decoder(FieldReader):
             notes=self.string(data.get("notes", ""), f"{path}.notes", MAX_TEXT_LENGTH),
             upstream=self.string(data.get("upstream", ""), f"{path}.upstream", MAX_UPSTREAM_LENGTH),
             tags=tags,
+            quantizer=self.string(data.get("quantizer", ""), f"{path}.quantizer", MAX_QUALNAME_LENGTH),
+            failure=self.string(data.get("failure", ""), f"{path}.failure", MAX_TITLE_LENGTH),
         )
 
     def expected(self, data: Any, path: str) -> Optional[C.Expected]:
@@ -279,7 +281,7 @@ class _Decoder(FieldReader):
         return C.Expected(error=error, canonical=canonical)
 
     def case(self, data: Any) -> C.Case:
-        self.obj(data, "", ("format", "graph"), ("info", "is_qat", "annotations", "expected"))
+        self.obj(data, "", ("format", "graph"), ("info", "is_qat", "annotations", "expected", "quantizer_config"))
         if data["format"] != FORMAT:
             self.fail("format", f"expected {FORMAT!r}, got {str(data['format'])[:60]!r}")
         info = self.info(data.get("info", {}), "info")
@@ -295,7 +297,8 @@ class _Decoder(FieldReader):
             annotated.add(ann.node)
             annotations.append(ann)
         expected = self.expected(data.get("expected"), "expected")
-        return C.Case(graph, tuple(annotations), is_qat, expected, info)
+        config = self.string(data.get("quantizer_config", ""), "quantizer_config", MAX_WORD_LENGTH)
+        return C.Case(graph, tuple(annotations), is_qat, expected, info, quantizer_config=config)
 
 
 def case_from_json(data: Any, source: str = "<memory>") -> C.Case:

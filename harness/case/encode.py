@@ -10,7 +10,8 @@ ordered survives.
 * specs: ``{"kind": "quant" | "shared" | "derived" | "fixed", ...}``; observers ``{"class": qualname,
   "kwargs": [[key, value], ...]}`` where a value may itself be an observer object.
 
-Fields at their default (``is_dynamic`` false, ``allow_implicit_sharing`` true, ``None``) are left out. Nothing is
+Fields at their default (``is_dynamic`` false, ``allow_implicit_sharing`` true, ``None``, the case's
+``quantizer_config`` empty) are left out. Nothing is
 validated here: values a case may not hold are written as they are and rejected when decoded. Descriptive text
 is the exception: the info's title, link, notes, upstream and tags (at most ``MAX_TAGS`` of them) and the
 expected error's name are clipped to the limits the decoder reads them with (:mod:`harness.case.limits`, ending
@@ -26,8 +27,8 @@ from typing import Any
 
 from harness import case as C
 from harness.case.jsonform import FORMAT, CaseFormatError
-from harness.case.limits import (MAX_ERROR_LENGTH, MAX_LINK_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, MAX_TEXT_LENGTH,
-                                 MAX_TITLE_LENGTH, MAX_UPSTREAM_LENGTH, clip)
+from harness.case.limits import (MAX_ERROR_LENGTH, MAX_LINK_LENGTH, MAX_QUALNAME_LENGTH, MAX_TAG_LENGTH, MAX_TAGS,
+                                 MAX_TEXT_LENGTH, MAX_TITLE_LENGTH, MAX_UPSTREAM_LENGTH, clip)
 
 __all__ = ["case_to_json"]
 
@@ -132,9 +133,14 @@ def case_to_json(case: C.Case) -> dict[str, Any]:
 
 def _enc_info(info: C.Info) -> dict[str, Any]:
     """The info, its text clipped to the decoder's limits (see the module docstring)."""
-    return {"title": clip(info.title, MAX_TITLE_LENGTH), "kind": info.kind, "link": clip(info.link, MAX_LINK_LENGTH),
-            "notes": clip(info.notes, MAX_TEXT_LENGTH), "upstream": clip(info.upstream, MAX_UPSTREAM_LENGTH),
-            "tags": [clip(t, MAX_TAG_LENGTH) for t in list(info.tags)[:MAX_TAGS]]}
+    out = {"title": clip(info.title, MAX_TITLE_LENGTH), "kind": info.kind, "link": clip(info.link, MAX_LINK_LENGTH),
+           "notes": clip(info.notes, MAX_TEXT_LENGTH), "upstream": clip(info.upstream, MAX_UPSTREAM_LENGTH),
+           "tags": [clip(t, MAX_TAG_LENGTH) for t in list(info.tags)[:MAX_TAGS]]}
+    if info.quantizer:  # a quantizer bug's; left out otherwise, so other cases' files and names do not change
+        out["quantizer"] = clip(info.quantizer, MAX_QUALNAME_LENGTH)
+    if info.failure:
+        out["failure"] = clip(info.failure, MAX_TITLE_LENGTH)
+    return out
 
 
 def _enc_case(case: C.Case) -> dict[str, Any]:
@@ -147,4 +153,6 @@ def _enc_case(case: C.Case) -> dict[str, Any]:
     }
     if case.expected is not None:
         out["expected"] = {"error": clip(case.expected.error, MAX_ERROR_LENGTH), "canonical": case.expected.canonical}
+    if case.quantizer_config:  # written only when set: a case without one is written as before
+        out["quantizer_config"] = case.quantizer_config
     return out

@@ -208,17 +208,26 @@ class Expected:
 @dataclass(frozen=True)
 class Info:
     title: str = ""
-    kind: Literal["conformance", "upstream_bug", "finding", "scenario"] = "finding"
+    kind: Literal["conformance", "upstream_bug", "finding", "scenario", "quantizer_bug"] = "finding"
     link: str = ""  # public report (upstream bugs)
     notes: str = ""  # what upstream does, what the reference does
     upstream: str = ""  # "crashes", "wrong", "fixed", "" (unknown / agrees)
     tags: tuple[str, ...] = ()
+    # quantizer bugs (harness.corpus.quantizer_bugs): the quantizer the graph is replayed through,
+    # "harness.quantizers:NAME", and the failure the quantizer campaign reports on it (its name-free signature)
+    quantizer: str = ""
+    failure: str = ""
 
 
 @dataclass(frozen=True)
 class Case:
+    """A graph and its annotations. ``is_qat``: prepared for QAT. ``quantizer_config``: for a quantizer campaign,
+    the name of the quantizer's configuration variant that annotates the case (``""``: its default configuration;
+    see :mod:`harness.suite.source`); the prepare target ignores it."""
+
     graph: Graph
     annotations: tuple[NodeAnnotation, ...]
     is_qat: bool = False
     expected: Optional[Expected] = None
     info: Info = field(default_factory=Info)
+    quantizer_config: str = ""

@@ -24,6 +24,9 @@ The rule (pure string work: no torch, the campaign's driver calls it):
 
 * the quantizer target: ``prepare: SIG`` is ``prepare: `` and the key of ``SIG``; problems of ``annotate`` or
   ``well_formed`` (``" | "``-joined, sorted) are the first of them (``annotate`` comes before ``well_formed``);
+* a quantizer campaign's finding under a configuration variant of the quantizer, ``config:NAME SIG``
+  (:mod:`harness.suite.fuzz_target`): the key of ``SIG`` (one bug met in several configurations is one group;
+  :func:`variant_of` reads the variant back, and the campaign's summary lists a group's variants);
 * anything else (not a signature: :func:`is_signature` is false): itself, its whitespace collapsed.
 
 Two findings of one root cause get one key; different first invariants, error types or triages get different keys.
@@ -35,7 +38,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
-__all__ = ["group_key", "is_signature", "Group", "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES"]
+__all__ = ["group_key", "is_signature", "variant_of", "without_variant", "CONFIG_PREFIX", "Group", "group",
+           "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES"]
 
 # The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
 # too, so the earliest broken one names the root cause. The sharing analysis (one observer per group, no cyclic
@@ -56,6 +60,7 @@ TRIAGE_PREFIXES = ("reference-disagrees", "upstream-crash")
 _INVARIANT = re.compile(r"invariant:([A-Za-z_]\w*)")
 _KIND = re.compile(r"([a-z_]+)(\[[^\]\s]*\])?")
 _QUANTIZER_STAGES = ("annotate: ", "well_formed: ")
+CONFIG_PREFIX = "config:"  # a quantizer campaign's signature under a configuration variant: "config:NAME SIG"
 
 
 def _divergence_key(text: str) -> Optional[str]:
@@ -86,6 +91,8 @@ def _divergence_key(text: str) -> Optional[str]:
 
 
 def _key(sig: str) -> Optional[str]:
+    if sig.startswith(CONFIG_PREFIX):
+        return _key(without_variant(sig))
     if sig.startswith("known:") or sig == "timeout":
         return sig
     if sig.startswith("crash:"):
@@ -107,6 +114,18 @@ def group_key(signature: str) -> str:
     sig = " ".join(signature.split())
     key = _key(sig)
     return sig if key is None else key
+
+
+def without_variant(signature: str) -> str:
+    """``signature`` without its configuration variant (``config:NAME SIG``: ``SIG``)."""
+    return signature.partition(" ")[2] if signature.startswith(CONFIG_PREFIX) else signature
+
+
+def variant_of(signature: str) -> str:
+    """The configuration variant a quantizer campaign's finding was made in (``config:NAME SIG``: ``NAME``), else
+    ``"default"``."""
+    sig = signature.lstrip()
+    return sig.partition(" ")[0][len(CONFIG_PREFIX):] if sig.startswith(CONFIG_PREFIX) else "default"
 
 
 def is_signature(text: str) -> bool:

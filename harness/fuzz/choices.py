@@ -10,7 +10,8 @@ a fresh generator past its end, and records what it answered: the recorded seque
 relative value in the kind asked for, so an edit's effect stays local where the strategy allows.
 
 :func:`mutate` edits a sequence: change a few choices, zero one (hypothesis's "simplest": no more ops, the first
-option), delete a span, duplicate a span (an op, a motif, a subgraph drawn twice), or splice two sequences. The
+option), delete a span, duplicate a span (an op, a motif, a subgraph drawn twice), splice two sequences, or redraw
+the first choice alone (the outermost decision: a quantizer's configuration variant, the same graph kept). The
 result always decodes to a valid case: the strategies bound every value they draw, and a sequence that ends early
 goes on with fresh randomness. None of this knows the ops, so it stays valid as the op vocabulary grows.
 """
@@ -118,7 +119,13 @@ def _truncate(seq: list, rng: random.Random, other: Sequence[Choice]) -> list:
     return seq[:rng.randrange(len(seq) + 1)]
 
 
-MUTATIONS = (_change, _change, _simplest, _delete, _duplicate, _duplicate, _splice, _truncate)
+def _change_first(seq: list, rng: random.Random, other: Sequence[Choice]) -> list:
+    """The first choice redrawn, the rest kept: the case's outermost decision (a quantizer campaign's configuration
+    variant, harness.suite.fuzz_target) changed, the same case otherwise."""
+    return [_fresh_like(seq[0], rng)] + seq[1:]
+
+
+MUTATIONS = (_change, _change, _simplest, _delete, _duplicate, _duplicate, _splice, _truncate, _change_first)
 
 
 def mutate(seq: Sequence[Choice], rng: random.Random, other: Sequence[Choice] = ()) -> list[Choice]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from harness.check.groups import Group, group
+from harness.check.groups import CONFIG_PREFIX, Group, group, variant_of
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -189,6 +189,9 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
         f = g.witness
         rows.append((g.key if len(g.key) <= 80 else g.key[:77] + "...", f.status, str(g.count),
                      str(f.nodes) + ("" if f.shrunk else " (not shrunk)"), f.path))
+    if any(f.signature.startswith(CONFIG_PREFIX) for f in result.findings):  # a quantizer's configuration variants
+        rows = [rows[0] + ("variants",)] + [r + (", ".join(sorted({variant_of(m.signature) for m in g.members})),)
+                                           for r, g in zip(rows[1:], groups)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     head = "interrupted: " if result.interrupted else ""
     lines = [f"\n{head}{result.cases} cases in {result.seconds:.1f} s "

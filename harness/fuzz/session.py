@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Optional
 from harness.case import Info
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
+from harness.check.groups import without_variant
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_SHRUNK, Event, FindingEvent, HarnessError,
                                  Progress, Reach, ReplayResult)
@@ -143,13 +144,16 @@ class Worker:
         return report
 
     def unshrunk(self, report) -> bool:
-        """Send ``report``'s failure as found, not shrunk, when it is a known upstream bug (unless strict) or was
-        found in the time kept for shrinking; True when sent."""
+        """Send ``report``'s failure as found, not shrunk, when it is a known upstream bug (unless strict), was
+        found in the time kept for shrinking, or is a failure this worker has seen in another configuration variant
+        of the quantizer (``config:NAME SIG``, :func:`harness.check.groups.without_variant`); True when sent."""
         late = time.time() > self.generate_until
-        if late or (report.known is not None and not self.config.strict):
+        again = without_variant(report.signature) in {without_variant(s) for s in self.seen}
+        if late or again or (report.known is not None and not self.config.strict):
             # a known upstream bug (torchao reproduced it): its small form is in corpus/upstream_bugs, so the
             # budget goes to the search for new bugs, not to shrinking it again. So is a failure found in the time
-            # kept for shrinking (`python -m harness shrink` shrinks it later).
+            # kept for shrinking (`python -m harness shrink` shrinks it later), and one met again in another
+            # variant (its small form is on its way already).
             self.seen.add(report.signature)
             self.emit(replace(self.finding(report, STAGE_SHRUNK, self.elapsed()), shrunk=False))
             return True

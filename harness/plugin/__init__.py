@@ -18,6 +18,8 @@ In a quantizer's own test suite, one line in a test module is enough::
 Failures print the check in plain words, the annotations at fault and the annotated graph, and write the case to
 the corpus directory (``pt2e-findings/`` by default). Known upstream bugs are expected failures (xfail); a model
 left unannotated is a :class:`QuantizerWarning`. Every generated test carries the ``pt2e_quantizer_suite`` marker.
+A factory with configuration variants (``configs``, :mod:`harness.suite.source`) is checked in its default
+configuration only (the factory called without ``config``); ``python -m harness fuzz --quantizer`` fuzzes them all.
 
 This module is what pytest registers: it exposes the hooks and the fixture of :mod:`harness.plugin.hooks` and the
 public names users import (``QuantizerWarning``, ``quantizer_suite_tests``). The items are in

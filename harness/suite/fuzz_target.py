@@ -14,6 +14,16 @@ A quantizer with a QAT configuration (:attr:`harness.suite.source.QuantizerSourc
 too: one case in four is a QAT case (``Case.is_qat``, drawn with the graph, so a search can change it), annotated by
 that configuration the way ``prepare_qat_pt2e`` does and prepared for QAT; a saved finding replays the same way.
 
+A factory that declares configuration variants (``configs``, :mod:`harness.suite.source`'s configuration rule) is
+fuzzed in all of them: each case draws one, uniformly, with its graph (``Case.quantizer_config``, ``""`` for the
+default; a QAT case only among the variants with a QAT form, else it is a PTQ case), and is annotated by the
+quantizer of that variant (given the exported graph when the factory takes ``model``); a saved finding replays with
+its variant, and a search mutates it like the rest of the case. The signature of a finding under a variant other
+than the default starts ``config:NAME `` (grouped with the same failure in the other variants,
+:func:`harness.check.groups.group_key`; the summary lists a group's variants), and its text names the quantizer as
+``LABEL [NAME]``; a known upstream bug keeps its name. A case whose variant the
+factory does not declare is an error of the harness (a ``QuantizerLoadError``), not a finding.
+
 While the quantizer runs (``run_quantizer``: fusion, ``transform_for_annotation``, ``annotate``, ``validate``), the
 lines of its own package that it reaches are measured (:class:`harness.fuzz.reach.ReachTracer` on the directory of
 the quantizer's class): the target's ``reach``, which ``--generation guided`` follows and every quantizer campaign
@@ -35,6 +45,7 @@ from hypothesis import strategies as st
 import prepare_impl
 from harness import strategies
 from harness.case import Case, Info
+from harness.check.groups import CONFIG_PREFIX
 from harness.check.run import TRIAGE_KNOWN, TRIAGE_UPSTREAM, check_case, load_function
 from harness.fuzz.reach import ReachTracer, package_directory
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
@@ -44,8 +55,8 @@ from harness.suite.checks.quantizer_run import Annotated, run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
 from harness.suite.describe import REFUSED
 from harness.suite.results import Problem
-from harness.suite.source import (QuantizerLoadError, QuantizerSource, load_quantizer_factory, make_quantizer,
-                                  qat_variant)
+from harness.suite.source import (DEFAULT_CONFIG, QuantizerLoadError, QuantizerSource, config_variant,
+                                  load_quantizer_factory, make_quantizer, qat_configs, qat_variant, quantizer_configs)
 from harness.suite.subjects.case_graphs import graph_module_for_quantizer
 
 __all__ = ["quantizer_target", "check_with_quantizer", "problem_class"]
@@ -74,11 +85,11 @@ def _annotated_case(ann: Annotated, drawn: Case) -> Case:
     read back (a dangling reference); the drawn graph when even that fails."""
     if ann.gm is not None:
         try:
-            return extract_case(ann.gm, is_qat=drawn.is_qat)
+            return replace(extract_case(ann.gm, is_qat=drawn.is_qat), quantizer_config=drawn.quantizer_config)
         except UnsupportedGraph:
             pass
         try:
-            return Case(extract_graph(ann.gm), (), is_qat=drawn.is_qat)
+            return Case(extract_graph(ann.gm), (), is_qat=drawn.is_qat, quantizer_config=drawn.quantizer_config)
         except UnsupportedGraph:
             pass
     return replace(drawn, annotations=())
@@ -92,9 +103,18 @@ def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str]
         signature = known.id
     if triage == "refused":  # named by what was refused: the root cause's type and words, names and numbers out
         signature = "annotate: refused: " + " | ".join(sorted({_refused_what(p, names) for p in errors}))
+    signature = _under_variant(signature, case, known)
     text = f"quantizer {label}:\n" + "\n".join(f"{p.check}: {p.message}" for p in errors)
     info = Info(title=signature, kind="finding", notes=text, tags=("finding", "quantizer", signature))
     return Verdict(replace(case, info=info), True, signature, triage, known, text)
+
+
+def _under_variant(signature: str, case: Case, known: Any) -> str:
+    """``signature`` of a finding on ``case``: ``config:NAME SIGNATURE`` under a variant other than the default (a
+    known upstream bug, ``known``, keeps its name)."""
+    if not case.quantizer_config or known is not None:
+        return signature
+    return f"{CONFIG_PREFIX}{case.quantizer_config} {signature}"
 
 
 def _refused_what(problem: Problem, names: Iterable[str]) -> str:
@@ -107,12 +127,14 @@ def _refused_what(problem: Problem, names: Iterable[str]) -> str:
 def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callable, numerics: bool = False,
                          float_semantics: bool = False,
                          annotating: Callable[[], AbstractContextManager] = nullcontext) -> Verdict:
-    """The checks of the module docstring on ``case``'s graph (its own annotations are ignored); the quantizer runs
-    inside ``annotating()`` (the reach measure)."""
+    """The checks of the module docstring on ``case``'s graph (its own annotations are ignored), by the quantizer
+    of ``source`` in ``case``'s configuration variant (:func:`config_variant`: a ``QuantizerLoadError`` when it has
+    none of that name); the quantizer runs inside ``annotating()`` (the reach measure)."""
     try:
         gm = graph_module_for_quantizer(case.graph, source.export_strict)  # the suite's own export of a case graph
     except Exception:  # noqa: BLE001 - a graph that cannot be built is not the quantizer's fault
         return Verdict(case, False)
+    source = config_variant(source, case.quantizer_config, gm)
     try:
         with annotating():
             ann = run_quantizer(gm, source, 0, "a fuzzed graph", None)  # 0: no limit, the engine's case limit applies
@@ -145,24 +167,35 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
     if not report.failed or isinstance(report.reference.error, prepare_impl.AnnotationError):
         return Verdict(saved, False)
     text = f"prepare of the annotations of quantizer {source.label}:\n{report.summary()}"
-    found = finding_case(report)
-    signature = report.signature if report.known is not None else f"prepare: {report.signature}"
+    found = replace(finding_case(report), quantizer_config=case.quantizer_config)
+    signature = _under_variant(report.signature if report.known is not None else f"prepare: {report.signature}", case,
+                               report.known)
     info = replace(found.info, title=signature, notes=text, tags=found.info.tags + ("quantizer",))
     return Verdict(replace(found, info=info), True, signature, report.triage, report.known, text)
 
 
-def _graph_cases(max_nodes: int, qat: bool = False) -> Any:
+def _graph_cases(max_nodes: int, qat: bool = False, configs: tuple[str, ...] = (DEFAULT_CONFIG,),
+                 with_qat: tuple[str, ...] = ()) -> Any:
     """Graphs without annotations, of the whole vocabulary with motifs (the patterns quantizers match); with
-    ``qat``, one case in four for QAT (drawn, so a search can change it)."""
+    ``qat``, one case in four for QAT (drawn, so a search can change it); with more than one of ``configs``, a
+    variant drawn uniformly first (a search that changes that one choice tries the same graph in another variant;
+    a QAT case only when the variant is in ``with_qat``, else PTQ)."""
     graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes, ops=strategies.GENERATED_OPS, motifs=True)
+    qats = st.sampled_from((False, False, False, True)) if qat else st.just(False)
+    if len(configs) > 1:
+        def case(c: str, g: Any, q: bool) -> Case:
+            return Case(g, (), is_qat=q and c in with_qat, quantizer_config="" if c == DEFAULT_CONFIG else c)
+
+        return st.builds(case, st.sampled_from(configs), graphs, qats)
     if not qat:
         return st.builds(lambda g: Case(g, ()), graphs)
-    return st.builds(lambda g, q: Case(g, (), is_qat=q), graphs, st.sampled_from((False, False, False, True)))
+    return st.builds(lambda g, q: Case(g, (), is_qat=q), graphs, qats)
 
 
-def quantizer_target(config: Any) -> Target:
+def quantizer_target(config: Any, variants: bool = True) -> Target:
     """The fuzz target of ``config.quantizer`` with ``config.candidate`` as the prepare under test
-    (``ValueError``/``QuantizerLoadError`` when either cannot be loaded)."""
+    (``ValueError``/``QuantizerLoadError`` when either cannot be loaded); ``variants=False``: its default
+    configuration only, as before variants (to measure what they add, ``benchmarks/bench_quantizer_reach.py``)."""
     if not config.quantizer:
         raise ValueError("the quantizer target needs a quantizer (--quantizer MODULE:NAME)")
     try:
@@ -190,8 +223,11 @@ def quantizer_target(config: Any) -> Target:
                                     config.numerics, config.float_semantics,
                                     annotating if tracer is not None else nullcontext)
 
-    return Target(f"quantizer {source.label} (annotations prepared by {config.candidate})",
-                  _graph_cases(config.max_nodes, qat is not None), check, lambda verdict: verdict.case, reads_annotations=False,
+    configs = quantizer_configs(source) if variants else (DEFAULT_CONFIG,)
+    variants = f", {len(configs)} configuration variants" if len(configs) > 1 else ""
+    return Target(f"quantizer {source.label} (annotations prepared by {config.candidate}{variants})",
+                  _graph_cases(config.max_nodes, qat is not None, configs, qat_configs(source)), check,
+                  lambda verdict: verdict.case, reads_annotations=False,
                   reach=(lambda: last[0]) if tracer is not None else None)
 
 

@@ -3,7 +3,25 @@
 unavailable one a :class:`QuantizerLoadError` that says why.
 
 The QAT rule: a class or factory that takes an ``is_qat`` keyword (:func:`accepts_is_qat`) is called with
-``is_qat=True`` for QAT; one that does not is taken as configured for QAT already (``--pt2e-qat-quantizer``)."""
+``is_qat=True`` for QAT; one that does not is taken as configured for QAT already (``--pt2e-qat-quantizer``).
+
+The configuration rule (:func:`quantizer_configs`, :func:`config_variant`): a factory may declare named
+configuration variants, the ways a user configures its quantizer (per-tensor, dynamic, a module-type filter...);
+a ``Quantizer`` class or instance has none (their attributes are the quantizer's own):
+
+* ``factory.configs``: a tuple of names (Python identifiers of at most 40 characters), the first ``"default"``;
+  the factory takes the keyword ``config`` and ``factory(config="default")`` is ``factory()``;
+* ``factory.qat_configs`` (optional): the names that have a QAT form (``config=NAME, is_qat=True``); without it,
+  all of them when the factory takes ``is_qat``;
+* a variant that depends on the graph (a module-name filter naming modules of this graph) takes the keyword
+  ``model``: the factory is then called with ``model=`` the exported ``GraphModule`` the quantizer is about to
+  annotate (before batch-norm fusion and ``transform_for_annotation``), or ``model=None`` when no graph is at hand
+  (only the quantizer's class is wanted). What it configures must be a function of that graph alone (say, of the
+  order and types of its modules), so a case replays with the same configuration.
+
+A factory without ``configs`` has one configuration, the default, and is called as before. The suite (the pytest
+plugin, ``--pt2e-quantizer``) checks the default configuration only; the quantizer campaign draws a variant with
+every case (``Case.quantizer_config``, :mod:`harness.suite.fuzz_target`)."""
 
 from __future__ import annotations
 
@@ -15,10 +33,13 @@ from typing import Any, Callable, Optional
 from harness.common.loading import resolve_object
 from harness.suite.describe import exc_line
 
-__all__ = ["QAT_TAG", "QuantizerLoadError", "QuantizerSource", "is_quantizer", "accepts_is_qat", "quantizer_source",
-           "qat_variant", "load_quantizer_factory", "make_quantizer"]
+__all__ = ["QAT_TAG", "DEFAULT_CONFIG", "QuantizerLoadError", "QuantizerSource", "is_quantizer", "accepts_is_qat",
+           "accepts_keyword", "quantizer_source", "qat_variant", "quantizer_configs", "qat_configs", "config_variant",
+           "load_quantizer_factory", "make_quantizer"]
 
 QAT_TAG = "[qat]"  # appended to the label (and the test ids) of a quantizer checked for QAT
+DEFAULT_CONFIG = "default"  # the first of a factory's configs: what it gives without ``config``
+_MAX_CONFIG_NAME = 40  # harness.case.limits.MAX_WORD_LENGTH: a case stores the name
 
 
 class QuantizerLoadError(ValueError):
@@ -64,16 +85,21 @@ def is_quantizer(obj: Any) -> bool:
     return callable(getattr(obj, "annotate", None)) and callable(getattr(obj, "validate", None))
 
 
-def accepts_is_qat(obj: Any) -> bool:
-    """Whether the class or factory ``obj`` can be called with the keyword ``is_qat`` (not through ``**kwargs``)."""
-    if is_quantizer(obj) and not isinstance(obj, type):
+def accepts_keyword(obj: Any, name: str) -> bool:
+    """Whether the class or factory ``obj`` can be called with the keyword ``name`` (not through ``**kwargs``)."""
+    if obj is None or (is_quantizer(obj) and not isinstance(obj, type)):
         return False
     try:
-        parameter = inspect.signature(obj).parameters.get("is_qat")
+        parameter = inspect.signature(obj).parameters.get(name)
     except (TypeError, ValueError):  # no signature (a builtin)
         return False
     return parameter is not None and parameter.kind in (inspect.Parameter.KEYWORD_ONLY,
                                                         inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def accepts_is_qat(obj: Any) -> bool:
+    """Whether the class or factory ``obj`` can be called with the keyword ``is_qat`` (not through ``**kwargs``)."""
+    return accepts_keyword(obj, "is_qat")
 
 
 def quantizer_source(obj: Any, label: Optional[str] = None, is_qat: bool = False) -> QuantizerSource:
@@ -98,6 +124,56 @@ def qat_variant(source: QuantizerSource) -> QuantizerSource:
         return source
     label = source.label
     return quantizer_source(source.origin if source.origin is not None else source.factory, label, is_qat=True)
+
+
+def quantizer_configs(source: QuantizerSource) -> tuple[str, ...]:
+    """The configuration variants of ``source``'s factory (the module docstring's rule): its ``configs``, or
+    ``("default",)``; :class:`QuantizerLoadError` when they break the rule."""
+    origin = source.origin if source.origin is not None else source.factory
+    configs = None if is_quantizer(origin) else getattr(origin, "configs", None)  # a class or instance: no variants
+    if configs is None:
+        return (DEFAULT_CONFIG,)
+    problem = None
+    if not isinstance(configs, tuple) or not configs or configs[0] != DEFAULT_CONFIG:
+        problem = f'configs must be a tuple of names whose first is "{DEFAULT_CONFIG}", got {configs!r:.100}'
+    elif any(not isinstance(c, str) or not c.isidentifier() or len(c) > _MAX_CONFIG_NAME for c in configs):
+        problem = f"configs must be identifiers of at most {_MAX_CONFIG_NAME} characters, got {configs!r:.100}"
+    elif len(set(configs)) != len(configs) or not accepts_keyword(origin, "config"):
+        problem = "configs must not repeat a name, and the factory must take the keyword config"
+    if problem is not None:
+        raise QuantizerLoadError(f"{source.label}: {problem}")
+    return configs
+
+
+def qat_configs(source: QuantizerSource) -> tuple[str, ...]:
+    """The variants of :func:`quantizer_configs` that have a QAT form (none when the factory takes no ``is_qat``)."""
+    origin = source.origin if source.origin is not None else source.factory
+    if not accepts_is_qat(origin):
+        return ()
+    configs = quantizer_configs(source)
+    return tuple(c for c in configs if c in getattr(origin, "qat_configs", configs))
+
+
+def config_variant(source: QuantizerSource, name: str, model: Any = None) -> QuantizerSource:
+    """``source`` configured as its variant ``name`` (``""`` or ``"default"``: the default), for the graph
+    ``model`` when the factory takes ``model`` (the module docstring's rule). The label says a variant other than
+    the default (``LABEL [NAME]``); :class:`QuantizerLoadError` for a name the factory does not declare, or a QAT
+    source of a variant without a QAT form."""
+    name = name or DEFAULT_CONFIG
+    origin = source.origin if source.origin is not None else source.factory
+    if name not in quantizer_configs(source):
+        raise QuantizerLoadError(f"{source.label}: no configuration variant {name!r} "
+                                 f"(it has {', '.join(quantizer_configs(source))})")
+    if source.is_qat and name not in qat_configs(source):
+        raise QuantizerLoadError(f"{source.label}: the configuration variant {name!r} has no QAT form")
+    keywords: dict[str, Any] = {"config": name} if name != DEFAULT_CONFIG else {}
+    if model is not None and accepts_keyword(origin, "model"):
+        keywords["model"] = model
+    if not keywords:
+        return source
+    label = source.label if name == DEFAULT_CONFIG else f"{source.label} [{name}]"
+    return QuantizerSource(label, functools.partial(source.factory, **keywords), source.is_qat, source.qat_capable,
+                           origin)
 
 
 def load_quantizer_factory(spec: str, is_qat: bool = False) -> QuantizerSource:

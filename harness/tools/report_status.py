@@ -12,7 +12,9 @@ Rule: the verdict reads the case's ``info`` as its writers fill it, and says ``u
 * corpus upstream bugs and conformance cases: the class says what torchao does (``upstream``: crashes, wrong);
   status ``fixed`` or ``still failing`` as recorded. A conformance case that records no failure (``upstream``
   empty) ``passes``: the corpus records torchao's failures, and the corpus replay test asserts that torchao agrees
-  with the reference on every other conformance case. ``unknown`` otherwise (an upstream bug without a state, an
+  with the reference on every other conformance case;
+* quantizer bugs (``kind="quantizer_bug"``, ``corpus/quantizer_bugs``): class ``quantizer bug: <failure>``, status
+  ``fixed`` or ``still failing`` as recorded (``upstream``). ``unknown`` otherwise (an upstream bug without a state, an
   unrecognised state, a case of another kind).
 
 Each verdict also has a ``group``, the row of the report's tables: for a fuzz finding, the root-cause key of its
@@ -128,6 +130,14 @@ def verdict(case: C.Case) -> Verdict:
         if what:
             return Verdict(klass, STILL_FAILING, f"an upstream bug the corpus records as still failing ({what})")
         return Verdict(klass, UNKNOWN, "an upstream bug without a recorded upstream status")
+    if info.kind == "quantizer_bug":  # corpus/quantizer_bugs: a real quantizer's bug, its failure recorded
+        klass = f"quantizer bug: {info.failure}" if info.failure else "quantizer bug"
+        if info.upstream == "fixed":
+            return Verdict(klass, FIXED, "a quantizer bug the corpus records as fixed upstream")
+        if what:
+            return Verdict(klass, STILL_FAILING, "a quantizer bug the corpus records as still failing (its replay "
+                           "test asserts the recorded failure)")
+        return Verdict(klass, UNKNOWN, "a quantizer bug without a recorded upstream status")
     if info.kind == "conformance":
         klass = f"conformance: {what}" if what else "conformance"
         if what:

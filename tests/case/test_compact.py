@@ -53,7 +53,8 @@ def test_chain_file_is_compact_and_decodes_like_the_old_plain_file():
 def test_every_corpus_file_round_trips_through_the_compact_form():
     for path, case in io.iter_cases(REPO / "corpus"):
         assert io.loads(io.dumps(case, compact=True), str(path)) == case, path
-        assert io.case_filename(case) == path.name
+        if path.parent.name != "quantizer_bugs":  # named by bug id there (harness.corpus.quantizer_bugs checks it)
+            assert io.case_filename(case) == path.name
 
 
 # ---- round trips -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource
 from harness.suite.subjects import models
 from harness.suite.subjects.subject import QUANTIZER, Subject
+from known_quantizer_bugs import KNOWN, RANDOM
 from quantizer_sources import factory_source
 
 # Every test here runs ExecuTorch's real quantizers (an import of several seconds, then 1-5 s a quantizer): slow.
@@ -65,8 +66,17 @@ def _describe(results: list[CheckResult]) -> str:
     return "\n\n".join(format_result(r) for r in results)
 
 
-def _assert_suite_passes(results: list[CheckResult], models_run: tuple[str, ...]) -> None:
-    failed = [r for r in results if r.outcome == "failed"]
+def _known_random_failure(result: CheckResult, name: str) -> bool:
+    """Whether ``result`` is a random-graph check failed only with bugs of ``name`` judged and listed in
+    :data:`known_quantizer_bugs.KNOWN` (the random graphs meet them as often as the generator draws their shape)."""
+    if result.check != "random_graphs":
+        return False
+    bugs = [b for b in KNOWN.get((name, "ptq"), ()) if b.test == RANDOM]
+    return bool(result.errors) and all(any(re.search(b.report, p.message) for b in bugs) for p in result.errors)
+
+
+def _assert_suite_passes(results: list[CheckResult], models_run: tuple[str, ...], name: str = "") -> None:
+    failed = [r for r in results if r.outcome == "failed" and not _known_random_failure(r, name)]
     assert not failed, _describe(failed)
     odd_skips = [r for r in results if r.outcome == "skipped"
                  and not all(_documented_skip(p) for p in r.problems)]
@@ -84,7 +94,7 @@ def _assert_suite_passes(results: list[CheckResult], models_run: tuple[str, ...]
 def test_the_suite_passes_on_executorch_quantizer(name: str) -> None:
     source = _source(name)
     with derive_registry.allowed(*derive_opt_ins(name)):
-        _assert_suite_passes(_run_suite(source, OPTIONS), MODELS)
+        _assert_suite_passes(_run_suite(source, OPTIONS), MODELS, name)
 
 
 # CoreML's weight specs (ExecuTorch 1.5.1, _annotation_config.py) are per-channel with ch_axis unset, around a

@@ -222,6 +222,11 @@ def test_verdicts_of_real_fuzz_findings():
     (C.Info(kind="conformance", upstream="sometimes"), "conformance", UNKNOWN),
     (C.Info(kind="conformance", upstream="crashes"), "conformance: torchao crashes", STILL_FAILING),
     (C.Info(kind="scenario"), "scenario", UNKNOWN),
+    (C.Info(kind="quantizer_bug", upstream="crashes", failure="annotate: annotate() raised IndexError"),
+     "quantizer bug: annotate: annotate() raised IndexError", STILL_FAILING),
+    (C.Info(kind="quantizer_bug", upstream="fixed", failure="annotate: annotate() raised IndexError"),
+     "quantizer bug: annotate: annotate() raised IndexError", FIXED),
+    (C.Info(kind="quantizer_bug"), "quantizer bug", UNKNOWN),
 ])
 def test_verdict_reads_what_the_case_records(info, klass, status):
     v = verdict(replace(_case(CONFORMANCE), info=info))
