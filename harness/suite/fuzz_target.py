@@ -63,11 +63,13 @@ __all__ = ["quantizer_target", "check_with_quantizer", "problem_class"]
 
 _RAISED = re.compile(r"^(\w+\(\)) raised (\w+)")
 _ERROR_FIRST = re.compile(r"^(\w+Error): ")
+_NUMBER = re.compile(r"(?<![A-Za-z])\d+")  # a number, not the digits of a word (pt2e, conv2d, int8 stay)
 
 
 def problem_class(problem: Problem, names: Iterable[str]) -> str:
-    """``problem`` in a name-free form: its check, then its first line with node ``names`` and numbers left out
-    (``annotate: annotate() raised ValueError``, ``well_formed: CyclicSharingError``)."""
+    """``problem`` in a name-free form: its check, then its first line with node ``names`` and numbers (not the
+    digits inside a word: ``conv2d``) left out (``annotate: annotate() raised ValueError``, ``well_formed:
+    CyclicSharingError``)."""
     line = problem.message.splitlines()[0] if problem.message else ""
     m = _RAISED.match(line) or _ERROR_FIRST.match(line)
     if m:
@@ -76,7 +78,7 @@ def problem_class(problem: Problem, names: Iterable[str]) -> str:
     words = sorted((n for n in names if n), key=len, reverse=True)
     if words:
         line = re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b", "_", line)
-    line = re.sub(r"^annotation of '_': ", "", re.sub(r"\d+", "N", line))
+    line = re.sub(r"^annotation of '_': ", "", _NUMBER.sub("N", line))
     return f"{problem.check}: {line[:120]}"
 
 

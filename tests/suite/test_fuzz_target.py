@@ -1,0 +1,16 @@
+"""The quantizer fuzz target's naming of findings (:func:`harness.suite.fuzz_target.problem_class`)."""
+
+from __future__ import annotations
+
+from harness.suite.fuzz_target import problem_class
+from harness.suite.results import Problem
+
+
+def test_a_problems_class_leaves_out_numbers_and_names_but_not_the_digits_of_a_word():
+    problem = Problem("well_formed", "annotation of 'conv2d_3': pt2e int8 spec keyed by conv2d_3 at 12, axis 1.5")
+    assert problem_class(problem, ["conv2d_3"]) == "well_formed: pt2e int8 spec keyed by _ at N, axis N.N"
+
+
+def test_a_raised_error_is_named_by_the_step_and_its_type():
+    problem = Problem("annotate", "annotate() raised IndexError: tuple index out of range\n  in _annotate_conv2d")
+    assert problem_class(problem, []) == "annotate: annotate() raised IndexError"
