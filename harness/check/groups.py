@@ -38,8 +38,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
-__all__ = ["group_key", "is_signature", "variant_of", "without_variant", "CONFIG_PREFIX", "Group", "group",
-           "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES"]
+__all__ = ["group_key", "is_signature", "variant_of", "with_variant", "without_variant", "CONFIG_PREFIX", "Group",
+           "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES"]
 
 # The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
 # too, so the earliest broken one names the root cause. The sharing analysis (one observer per group, no cyclic
@@ -114,6 +114,12 @@ def group_key(signature: str) -> str:
     sig = " ".join(signature.split())
     key = _key(sig)
     return sig if key is None else key
+
+
+def with_variant(signature: str, variant: str) -> str:
+    """``signature`` of a finding made in the configuration variant ``variant``: ``config:NAME SIG`` (``SIG`` itself
+    for the default, ``""``)."""
+    return f"{CONFIG_PREFIX}{variant} {signature}" if variant else signature
 
 
 def without_variant(signature: str) -> str:

@@ -45,7 +45,7 @@ from hypothesis import strategies as st
 import prepare_impl
 from harness import strategies
 from harness.case import Case, Info
-from harness.check.groups import CONFIG_PREFIX
+from harness.check.groups import with_variant
 from harness.check.run import TRIAGE_KNOWN, TRIAGE_UPSTREAM, check_case, load_function
 from harness.fuzz.reach import ReachTracer, package_directory
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
@@ -114,9 +114,7 @@ def _failing(case: Case, errors: list[Problem], label: str, names: Iterable[str]
 def _under_variant(signature: str, case: Case, known: Any) -> str:
     """``signature`` of a finding on ``case``: ``config:NAME SIGNATURE`` under a variant other than the default (a
     known upstream bug, ``known``, keeps its name)."""
-    if not case.quantizer_config or known is not None:
-        return signature
-    return f"{CONFIG_PREFIX}{case.quantizer_config} {signature}"
+    return signature if known is not None else with_variant(signature, case.quantizer_config)
 
 
 def _refused_what(problem: Problem, names: Iterable[str]) -> str:
@@ -226,8 +224,8 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
                                     annotating if tracer is not None else nullcontext)
 
     configs = quantizer_configs(source) if variants else (DEFAULT_CONFIG,)
-    variants = f", {len(configs)} configuration variants" if len(configs) > 1 else ""
-    return Target(f"quantizer {source.label} (annotations prepared by {config.candidate}{variants})",
+    described = f", {len(configs)} configuration variants" if len(configs) > 1 else ""
+    return Target(f"quantizer {source.label} (annotations prepared by {config.candidate}{described})",
                   _graph_cases(config.max_nodes, qat is not None, configs, qat_configs(source)), check,
                   lambda verdict: verdict.case, reads_annotations=False,
                   reach=(lambda: last[0]) if tracer is not None else None)

@@ -71,13 +71,18 @@ class QuantizerSource:
     origin: Any = None
 
     @property
+    def maker(self) -> Any:
+        """The class or factory the user named: ``origin``, else ``factory`` (what its attributes are read from)."""
+        return self.origin if self.origin is not None else self.factory
+
+    @property
     def export_strict(self) -> bool:
-        return bool(getattr(self.origin if self.origin is not None else self.factory, "export_strict", False))
+        return bool(getattr(self.maker, "export_strict", False))
 
     @property
     def identity(self) -> tuple[str, int, bool]:
         """What a cache of the quantizer's runs is keyed on (keep the source alive while the key is in use)."""
-        return self.label, id(self.origin if self.origin is not None else self.factory), self.is_qat
+        return self.label, id(self.maker), self.is_qat
 
 
 def is_quantizer(obj: Any) -> bool:
@@ -123,13 +128,13 @@ def qat_variant(source: QuantizerSource) -> QuantizerSource:
     if source.is_qat:
         return source
     label = source.label
-    return quantizer_source(source.origin if source.origin is not None else source.factory, label, is_qat=True)
+    return quantizer_source(source.maker, label, is_qat=True)
 
 
 def quantizer_configs(source: QuantizerSource) -> tuple[str, ...]:
     """The configuration variants of ``source``'s factory (the module docstring's rule): its ``configs``, or
     ``("default",)``; :class:`QuantizerLoadError` when they break the rule."""
-    origin = source.origin if source.origin is not None else source.factory
+    origin = source.maker
     configs = None if is_quantizer(origin) else getattr(origin, "configs", None)  # a class or instance: no variants
     if configs is None:
         return (DEFAULT_CONFIG,)
@@ -147,7 +152,7 @@ def quantizer_configs(source: QuantizerSource) -> tuple[str, ...]:
 
 def qat_configs(source: QuantizerSource) -> tuple[str, ...]:
     """The variants of :func:`quantizer_configs` that have a QAT form (none when the factory takes no ``is_qat``)."""
-    origin = source.origin if source.origin is not None else source.factory
+    origin = source.maker
     if not accepts_is_qat(origin):
         return ()
     configs = quantizer_configs(source)
@@ -160,10 +165,10 @@ def config_variant(source: QuantizerSource, name: str, model: Any = None) -> Qua
     the default (``LABEL [NAME]``); :class:`QuantizerLoadError` for a name the factory does not declare, or a QAT
     source of a variant without a QAT form."""
     name = name or DEFAULT_CONFIG
-    origin = source.origin if source.origin is not None else source.factory
-    if name not in quantizer_configs(source):
-        raise QuantizerLoadError(f"{source.label}: no configuration variant {name!r} "
-                                 f"(it has {', '.join(quantizer_configs(source))})")
+    origin = source.maker
+    configs = quantizer_configs(source)
+    if name not in configs:
+        raise QuantizerLoadError(f"{source.label}: no configuration variant {name!r} (it has {', '.join(configs)})")
     if source.is_qat and name not in qat_configs(source):
         raise QuantizerLoadError(f"{source.label}: the configuration variant {name!r} has no QAT form")
     keywords: dict[str, Any] = {"config": name} if name != DEFAULT_CONFIG else {}
