@@ -27,7 +27,8 @@ For each annotated node ``n`` (in the graph order from before insertion):
   output are never observed), an observer node is inserted right after ``n`` and every other user of ``n`` reads
   from it. The numeric-debugger provenance (``meta["from_node"]``) is copied to the observer node.
 
-Observer modules are registered on the model as ``activation_post_process_<i>`` with fresh indices.
+Observer modules are registered on the model as ``activation_post_process_<i>``, numbered on from the highest
+such name the model holds already (from 0 on a model that holds none).
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ OBSERVER_PREFIX = "activation_post_process_"
 FROM_NODE_KEY = "from_node"
 
 
+_OBSERVER_NAME = re.compile(re.escape(OBSERVER_PREFIX) + r"([0-9]+)")
+
+
+def _observer_indices(model: torch.nn.Module) -> list[int]:
+    """The numbers of the ``activation_post_process_<n>`` names ``model`` has already (an instance attribute, a
+    submodule, a parameter or a buffer: the names that can hold one). Read from the module's own dictionaries:
+    ``dir(model)`` also lists, and sorts, every method of its class."""
+    names = set(model.__dict__)
+    for table in ("_modules", "_parameters", "_buffers"):
+        names.update(getattr(model, table, None) or ())
+    return [int(m.group(1)) for name in names if (m := _OBSERVER_NAME.fullmatch(name))]
+
+
 class _Inserter:
     def __init__(self, model: GraphModule, obs_map: dict):
         self.model = model
@@ -60,8 +74,7 @@ class _Inserter:
         self.writes: dict[Node, int] = {}  # storage -> in-place writes to it so far
         self.seen: dict[Node, int] = {}  # value -> writes to its storage when it was computed
         self.observed_at: dict[Node, int] = {}  # observer node -> writes to the observed value's storage then
-        taken = [int(m.group(1)) for name in dir(model) if (m := re.fullmatch(OBSERVER_PREFIX + r"(\d+)", name))]
-        self.next_index = max(taken, default=-1) + 1
+        self.next_index = max(_observer_indices(model), default=-1) + 1
 
     # -- graph edits ---------------------------------------------------------------------------------------
     def _new_observer_node(self, value: Node, module: torch.nn.Module) -> Node:

@@ -6,16 +6,18 @@ Running each op under a ``FakeTensorMode`` costs 0.2-5 ms per op, too slow for a
 of graphs, so :func:`propagate` keeps a process-wide cache from (op, argument shapes/dtypes/scalars) to the
 output's metadata. On a miss it runs the op on meta tensors of the same shapes, strides and dtypes (the kernels
 a FakeTensorMode mostly dispatches to, without its dispatch). The ``FakeTensorMode`` stays the authority: the
-first time a kind of call (the op and its non-tensor arguments) is seen, both run and the meta result is trusted
-for that kind only if it is the fake mode's (``_native_batch_norm_legit_no_training``'s meta kernel, for one,
+first time a kind of call (the op and its non-tensor arguments, numbers by type and sign) is seen, both run and
+the meta result is trusted for that kind only if it is the fake mode's (``_native_batch_norm_legit_no_training``'s meta kernel, for one,
 gives its saved statistics a shape the fake mode does not); it also runs when the meta kernels fail (no meta
 kernel, or the op rejects its arguments: the fake mode's error is the one raised). A hit builds the FakeTensors
 directly from the cached shape, stride and dtype. Outputs that are one of the inputs (in-place ops, ``to``
-without a change) are returned as that very input object, as under fake-tensor propagation.
+without a change) are returned as that very input object, as under fake-tensor propagation; so is the element
+``getitem`` takes from a list or tuple of values, without any of this (it runs no op).
 """
 
 from __future__ import annotations
 
+import operator
 import threading
 from typing import Any, Callable
 
@@ -104,6 +106,8 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
 
     Exceptions raised by the op (bad shapes, bad arguments) propagate unchanged; failures are not cached.
     """
+    if fn is operator.getitem and isinstance(args[0], (list, tuple)) and not kwargs:
+        return args[0][args[1]]  # an element of a multi-output op's value: that very value, as fake propagation gives
     leaves: list[torch.Tensor] = []
     key = (name, _key(args, leaves), _key(kwargs, leaves))  # ``leaves``: every input tensor, as _on_meta sees them
     try:
@@ -140,18 +144,24 @@ def propagate(name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
 
 
 def _scalars(value: Any) -> Any:
-    """The argument tree without its tensors (what, besides shapes, selects an op's behaviour)."""
+    """The argument tree without its tensors, and numbers by their type and sign: what, besides shapes, selects the
+    code an op runs (a flag, a mode, an omitted argument, ``-1`` for "infer this size"), not the sizes themselves.
+    With the sizes in it, every ``reshape``, ``view`` or ``split`` of new sizes was a new kind of call, run under the
+    fake mode as well."""
     if isinstance(value, torch.Tensor):
         return "T"
     if isinstance(value, (list, tuple)):
         return tuple(_scalars(v) for v in value)
     if isinstance(value, dict):
         return tuple((k, _scalars(v)) for k, v in value.items())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (type(value).__name__, (value > 0) - (value < 0))
     return value
 
 
 def _kind(name: str, args: tuple, kwargs: dict) -> Any:
-    """A kind of call: the op and its non-tensor arguments (the op alone when they are not hashable)."""
+    """A kind of call: the op and its non-tensor arguments as :func:`_scalars` sees them (the op alone when they are
+    not hashable)."""
     kind = (name, _scalars(args), _scalars(kwargs))
     try:
         hash(kind)

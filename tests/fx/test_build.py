@@ -549,7 +549,7 @@ def test_values_from_meta_kernels_equal_the_fake_mode_s_on_generated_graphs():
     graphs, the shape, stride and dtype it gives (and an in-place result being its input) are the fake mode's."""
     import random
 
-    from harness.strategies import graphs
+    from harness.strategies import GENERATED_OPS, graphs
     from harness.strategies.fast import fast_example
 
     def under_fake_mode(fn, args, kwargs):
@@ -568,10 +568,12 @@ def test_values_from_meta_kernels_equal_the_fake_mode_s_on_generated_graphs():
         else:
             assert meta_val == fake_val, where
 
+    # the cache is cleared once: what is learnt of a kind of call on one graph (the meta kernels agree with the fake
+    # mode) is trusted on the next ones, for other sizes of the same kind (numbers count by type and sign only)
+    fakeval.clear_cache()
     rng, targets = random.Random(2), set()
-    for _ in range(40):
-        fakeval.clear_cache()
-        gm = build_module(fast_example(graphs(max_nodes=12), rng))
+    for i in range(80):
+        gm = build_module(fast_example(graphs(max_nodes=12, ops=GENERATED_OPS if i % 2 else None), rng))
         for n in gm.graph.nodes:
             if n.op != "call_function":
                 continue
@@ -580,4 +582,4 @@ def test_values_from_meta_kernels_equal_the_fake_mode_s_on_generated_graphs():
             inputs = [a.meta["val"] for a in n.all_input_nodes]
             same(n.meta["val"], under_fake_mode(n.target, args, kwargs), inputs, f"{n.name} ({n.target})")
             targets.add(str(n.target))
-    assert len(targets) > 25  # most of the generated ops were compared
+    assert len(targets) > 80  # most of the generated ops were compared

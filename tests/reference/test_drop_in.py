@@ -96,3 +96,21 @@ def test_the_prepared_module_writes_its_code_when_first_used_and_it_is_torchaos(
     assert ours.code == theirs.code
     assert torch.equal(ours(X), theirs(X))
     assert torch.equal(convert_pt2e(ours)(X), convert_pt2e(theirs)(X))
+
+
+@pytest.mark.parametrize("held", ["submodule", "attribute", "buffer"])
+def test_new_observers_are_numbered_after_the_names_the_model_holds(held):
+    """A model that holds an ``activation_post_process_<n>`` already (a submodule, a plain attribute or a buffer)
+    keeps it: the new observers take the numbers after the highest, and the old one is still what it was."""
+    gm = _qat_conv_with_unset_weight_axis()
+    old = {"submodule": torch.nn.Identity(), "attribute": "kept", "buffer": torch.zeros(1)}[held]
+    if held == "buffer":
+        gm.register_buffer("activation_post_process_7", old)
+    else:
+        setattr(gm, "activation_post_process_7", old)
+    prepared = prepare_impl.prepare(gm, {}, True)
+    observers = sorted(n.target for n in prepared.graph.nodes
+                       if n.op == "call_module" and n.target.startswith("activation_post_process_"))
+    assert observers == ["activation_post_process_8", "activation_post_process_9"]
+    assert getattr(gm, "activation_post_process_7") is old  # not overwritten (the prepared module is built over
+    # the graph, and holds only what the graph reads, as torchao's)
