@@ -247,7 +247,7 @@ def _read_conv_bias(q: Any, m: GraphModule, nodes: list[Node]) -> None:
     """Reads the conv's bias shape, conv.args[2].meta: AttributeError on None."""
     for bn in nodes:
         conv = bn.args[0]
-        bias_shape = conv.args[2].meta["val"].shape  # AttributeError: the conv has no bias (None)
+        bias_shape = _arg(conv, 2, "bias").meta["val"].shape  # AttributeError: the conv has no bias (None)
         annotation(bn).output_qspec = act_spec(q) if bias_shape else None
 
 

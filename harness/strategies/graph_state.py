@@ -30,7 +30,7 @@ from harness.strategies.gen_base import (
     reshape_targets,
 )
 from harness.strategies.op_table import MULTI_VIEW_OPS, OVERLAP_VIEW_OPS, SHAPE_RULES, VIEW_OPS
-from harness.strategies.reuse import BOOLS
+from harness.strategies.reuse import BOOLS, ONE_IN_FOUR
 from harness.strategies.shapes import FLOAT, Meta
 
 # GraphState, and the names of harness.strategies.gen_base imported above (their home), kept importable from here
@@ -64,6 +64,7 @@ class GraphState:
     roots: dict[str, str] = field(default_factory=dict)  # a view (or in-place result) -> the value it views
     split_roots: set[str] = field(default_factory=set)  # values (view roots) a multi-view op has split
     focus: Optional[str] = None  # a motif's previous value: the next choose() takes it (harness.strategies.motifs)
+    fan_out: list[str] = field(default_factory=list)  # the focus of the next op steps, one each (graphs._op_step)
 
     # ---- naming and bookkeeping ------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -99,6 +100,25 @@ class GraphState:
 
     def has(self, pred: Callable[[Val], bool] = lambda v: True) -> bool:
         return any(v.meta.dtype == FLOAT and pred(v) for v in self.vals)
+
+    def applicable(self, gens: Sequence[OpGen]) -> list[OpGen]:
+        """The generators of ``gens`` that can take the :attr:`focus` as their operand (judged on a state whose only
+        operand is that value); failing those, or with no focus, the ones that apply to the graph at all (then the
+        focus may go unused)."""
+        focus = [v for v in self.vals if v.name == self.focus] if self.focus is not None else []
+        if focus:
+            vals, self.vals = self.vals, focus
+            try:
+                ok = [g for g in gens if g.ok(self)]
+            finally:
+                self.vals = vals
+            if ok:
+                return ok
+        return [g for g in gens if g.ok(self)]
+
+    def seldom(self) -> bool:
+        """True one time in four (shrinking goes to False: the common choice)."""
+        return self.draw(ONE_IN_FOUR) == 3
 
     def pick(self, options: Sequence):
         """One of ``options``, shrinking towards the first."""

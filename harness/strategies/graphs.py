@@ -42,30 +42,39 @@ _MORE_INPUTS = st.lists(st.sampled_from(PLACEHOLDER_SHAPES), max_size=2)
 
 
 _FIRST = frozenset(IR_OPS)
-_MOTIF, _MOTIF_AT = st.integers(0, 3), 3  # a motif one step in four; shrinking goes to 0, a plain op
+FAN_OUT_READS = 2  # the ops after a fanned-out value that take it as their operand
 
 
 def _op_step(draw, s: GraphState, gens: Sequence[OpGen], motifs: Sequence[OpGen], ask: bool) -> bool:
     """Append one op to ``s`` (or, one time in four when ``motifs`` are given and one applies, a motif: several
     ops, :mod:`harness.strategies.motifs`); then, if ``ask``, draw whether another op follows (one span per op).
 
+    Fan-out, with ``motifs`` (the quantizer campaign's glue): one plain op in four, its value is the operand the
+    next :data:`FAN_OUT_READS` ops take when they can (:attr:`GraphState.focus`), so that a value read by two ops
+    (a gate quantizers read as "has several users") is drawn on purpose, not by luck.
+
     When both the first ops (:data:`IR_OPS`) and later ones of the table may be drawn, a flag picks one of the two
     sets first (each half the time; shrinking goes to the first ops, so a failure shrinks towards the simplest
     ops); with only one of the two, nothing more is drawn (the prepare campaign's cases are drawn as before)."""
     s.draw = draw
-    if motifs and draw(_MOTIF) == _MOTIF_AT:
+    if s.fan_out:
+        s.focus = s.fan_out.pop()
+    if motifs and s.seldom():
         fit = [m for m in motifs if m.ok(s)]
         if fit:
             s.pick(fit).emit(s)
             return not ask or draw(_CONTINUE) != 0
-    ok = [g for g in gens if g.ok(s)]
+    ok = s.applicable(gens)
     first = [g for g in ok if g.name in _FIRST]
     if first and len(first) < len(ok) and draw(BOOLS):
         ok = [g for g in ok if g.name not in _FIRST]
     elif first and len(first) < len(ok):
         ok = first
     gen = s.pick(ok + [g for g in ok if g.name in FAVOURED])
+    before = len(s.vals)
     gen.emit(s)
+    if motifs and not s.fan_out and len(s.vals) > before and s.draw(BOOLS):
+        s.fan_out = [s.vals[-1].name] * FAN_OUT_READS
     return not ask or draw(_CONTINUE) != 0
 
 

@@ -102,28 +102,14 @@ MOTIFS: tuple[Motif, ...] = (
 )
 
 
-def _applicable(s: "GraphState", gens: Sequence[OpGen]) -> list[OpGen]:
-    """The generators of ``gens`` that can take the focused value as their operand (judged on a state whose only
-    operand is that value); failing those, the ones that apply to the graph at all (the chain may then break)."""
-    focus = [v for v in s.vals if v.name == s.focus]
-    if focus:
-        vals, s.vals = s.vals, focus
-        try:
-            ok = [g for g in gens if g.ok(s)]
-        finally:
-            s.vals = vals
-        if ok:
-            return ok
-    return [g for g in gens if g.ok(s)]
-
-
 def _motif_gen(motif: Motif, steps: Sequence[Sequence[OpGen]]) -> OpGen:
     def emit(s: "GraphState") -> None:
         for i, (step, gens) in enumerate(zip(motif.steps, steps)):
             if i and step.optional and (not gens or not s.draw(BOOLS)):
                 continue
-            s.focus = s.vals[-1].name if i else None
-            ok = _applicable(s, gens)
+            if i:  # the first step takes the focus the graph's glue gave, if any (a fanned-out value)
+                s.focus = s.vals[-1].name
+            ok = s.applicable(gens)
             if not ok:
                 s.focus = None
                 break

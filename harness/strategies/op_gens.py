@@ -59,7 +59,8 @@ def gen_binary(target: str) -> OpGen:
         others = s.floats(lambda v: v.meta.shape == x.meta.shape and v.name != x.name)
         modes = (["value"] if others else []) + ["attr", "broadcast_attr", "same"]
         if target in ("aten.add.Tensor", "aten.mul.Tensor"):  # a Python scalar wraps as a 0-dim tensor
-            modes.insert(1, "scalar")
+            # (``x + 1.0``, ``x * 0.5``: common in real models, twice as likely in the quantizer vocabulary)
+            modes[1:1] = ["scalar", "scalar"] if s.later_ops else ["scalar"]
         mode = s.pick(modes)
         if mode == "value":
             other: object = Ref(s.choose(others).name)
@@ -286,7 +287,16 @@ def gen_matmul(target: str, rank: int) -> OpGen:
     def ok_val(v: Val) -> bool:
         return len(v.meta.shape) == rank and v.meta.shape[-1] <= 64
 
+    def square(v: Val) -> bool:
+        return ok_val(v) and v.meta.shape[-2] == v.meta.shape[-1]
+
     def emit(s: GraphState) -> None:
+        squares = s.floats(square) if s.later_ops else []
+        if squares and s.seldom():  # ``x @ x``: one value, both operands (one edge);
+            # the quantizer vocabulary only (the prepare campaign's cases are drawn as before)
+            a = s.choose(squares)
+            s.emit(target, (Ref(a.name), Ref(a.name)))
+            return
         a = s.choose(s.floats(ok_val))
         k = a.meta.shape[-1]
         batch = a.meta.shape[:-2]

@@ -160,10 +160,13 @@ def gen_embedding(target: str) -> OpGen:
 
 
 def gen_matmul_any(target: str) -> OpGen:
-    """``x @ y`` (``torch.matmul``) of 2-d to 4-d values, the second a value or a weight."""
+    """``x @ y`` (``torch.matmul``) of 2-d to 4-d values, the second a value or a weight, or (a square one) ``x @ x``."""
 
     def make(s: "GraphState", a: Val) -> None:
         k = a.meta.shape[-1]
+        if a.meta.shape[-2] == k and s.seldom():  # ``x @ x``: both operands one value
+            s.emit(target, (Ref(a.name), Ref(a.name)))
+            return
         others = s.floats(lambda v: 2 <= len(v.meta.shape) <= len(a.meta.shape) and v.meta.shape[-2] == k
                           and v.meta.shape[-1] <= 16 and a.meta.shape[-3:-2] in (v.meta.shape[-3:-2], ())
                           and len(v.meta.shape) <= 3)

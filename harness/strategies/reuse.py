@@ -39,6 +39,7 @@ def reused(factory: Callable[..., st.SearchStrategy]) -> Callable[..., st.Search
 
 
 BOOLS = st.booleans()
+ONE_IN_FOUR = st.integers(0, 3)  # 3 one time in four; shrinks to 0
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
