@@ -37,10 +37,11 @@ from harness.case.jsonform import CaseFormatError
 from harness.common.atomic import write_atomic
 from harness.corpus.scenarios import expected_from_reference
 
-__all__ = ["DIRECTORY", "KIND", "FACTORY_MODULE", "UPSTREAM_STATES", "QuantizerBugEntry", "entry_case",
+__all__ = ["DIRECTORY", "PROJECT_CORPUS", "KIND", "FACTORY_MODULE", "UPSTREAM_STATES", "QuantizerBugEntry", "entry_case",
            "entry_of", "load_entries", "save_entry"]
 
 DIRECTORY = "quantizer_bugs"  # under corpus/
+PROJECT_CORPUS = Path(__file__).resolve().parents[2] / "corpus"  # the project's corpus/, beside the harness package
 KIND = "quantizer_bug"
 FACTORY_MODULE = "harness.quantizers"
 UPSTREAM_STATES = ("crashes", "wrong", "fixed")

@@ -8,7 +8,8 @@ Its parts, lowest first (``lint-imports`` keeps each importing only from the one
   models, exported), ``random_graphs`` (chunks and their seeds), ``saved_graphs`` (the corpus directory's cases),
   ``case_graphs`` (a case graph as the module program a quantizer sees);
 * ``check_registry`` (the one registry of the checks: name, words, scope, runner), ``results`` (``Problem``,
-  ``CheckResult``) and ``source`` (loading the quantizer to check, for PTQ or QAT);
+  ``CheckResult``), ``source`` (loading the quantizer to check, for PTQ or QAT) and ``quantizer_triage`` (a
+  campaign's failure that is a judged bug of ``corpus/quantizer_bugs``);
 * ``checks/``, running the quantizer and judging it: ``quantizer_run`` (annotate and crashes/hangs, with
   ``structure``: only annotations may change, and ``hangs``: a hang remembered), ``well_formed_annotations``,
   ``prepare_agreement``, ``sqnr`` (numerics), and the runners the registry names: ``model_checks`` (with

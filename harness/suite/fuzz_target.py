@@ -46,13 +46,14 @@ import prepare_impl
 from harness import strategies
 from harness.case import Case, Info
 from harness.check.groups import with_variant
-from harness.check.run import TRIAGE_KNOWN, TRIAGE_UPSTREAM, check_case, load_function
+from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_UPSTREAM, check_case, load_function
 from harness.fuzz.reach import ReachTracer, package_directory
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
 from harness.suite.checks.pipeline_bugs import PipelineBug, bug_of, is_pipeline_failure
 from harness.suite.checks.quantizer_run import Annotated, run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
+from harness.suite.quantizer_triage import KnownQuantizerBug, QuantizerBugTriage
 from harness.suite.describe import REFUSED
 from harness.suite.results import Problem
 from harness.suite.source import (DEFAULT_CONFIG, QuantizerLoadError, QuantizerSource, config_variant,
@@ -63,17 +64,22 @@ __all__ = ["quantizer_target", "check_with_quantizer", "problem_class"]
 
 _RAISED = re.compile(r"^(\w+\(\)) raised (\w+)")
 _ERROR_FIRST = re.compile(r"^(\w+Error): ")
+_FRAME = re.compile(r"^\s+\S+:\d+ in ([\w.<>]+): ")  # a traceback line of harness.suite.describe.where
 _NUMBER = re.compile(r"(?<![A-Za-z])\d+")  # a number, not the digits of a word (pt2e, conv2d, int8 stay)
 
 
 def problem_class(problem: Problem, names: Iterable[str]) -> str:
     """``problem`` in a name-free form: its check, then its first line with node ``names`` and numbers (not the
-    digits inside a word: ``conv2d``) left out (``annotate: annotate() raised ValueError``, ``well_formed:
-    CyclicSharingError``)."""
-    line = problem.message.splitlines()[0] if problem.message else ""
-    m = _RAISED.match(line) or _ERROR_FIRST.match(line)
+    digits inside a word: ``conv2d``) left out (``well_formed: CyclicSharingError``); for an exception the quantizer
+    raised, the step, the type and the function it was raised in, the innermost frame of the message's traceback
+    (``annotate: annotate() raised IndexError in _annotate_conv2d``): two bugs that raise the same type in one step
+    are two findings."""
+    lines = problem.message.splitlines() if problem.message else [""]
+    m = _RAISED.match(lines[0]) or _ERROR_FIRST.match(lines[0])
     if m:
-        return f"{problem.check}: {' raised '.join(m.groups())}"
+        sites = [f.group(1) for f in map(_FRAME.match, lines[1:]) if f]
+        return f"{problem.check}: {' raised '.join(m.groups())}" + (f" in {sites[-1]}" if sites else "")
+    line = lines[0]
     line = re.sub(r"'[^']*'", "'_'", line)
     words = sorted((n for n in names if n), key=len, reverse=True)
     if words:
@@ -217,11 +223,20 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
 
     qat = qat_variant(source) if source.qat_capable else None
 
+    def replay(case: Case) -> Optional[str]:  # a known bug's own case, outside the reach measure
+        verdict = check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
+                                       config.numerics, config.float_semantics)
+        return verdict.signature if verdict.failed else None
+
+    triage = QuantizerBugTriage(config.quantizer, replay)
+
     def check(case: Case) -> Verdict:
         last[0] = frozenset()
-        return check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
-                                    config.numerics, config.float_semantics,
-                                    annotating if tracer is not None else nullcontext)
+        verdict = check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
+                                       config.numerics, config.float_semantics,
+                                       annotating if tracer is not None else nullcontext)
+        bug = triage.known(verdict.signature) if verdict.failed and verdict.triage == TRIAGE_NEW else None
+        return verdict if bug is None else _known(verdict, bug)
 
     configs = quantizer_configs(source) if variants else (DEFAULT_CONFIG,)
     described = f", {len(configs)} configuration variants" if len(configs) > 1 else ""
@@ -229,6 +244,15 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
                   _graph_cases(config.max_nodes, qat is not None, configs, qat_configs(source)), check,
                   lambda verdict: verdict.case, reads_annotations=False,
                   reach=(lambda: last[0]) if tracer is not None else None)
+
+
+def _known(verdict: Verdict, bug: KnownQuantizerBug) -> Verdict:
+    """``verdict`` as the known quantizer bug ``bug``: named by it, as a known upstream bug is."""
+    text = f"known quantizer bug {bug.id} ({bug.title}, {bug.link}): its case fails the same way\n{verdict.text}"
+    info = replace(verdict.case.info, title=bug.id, notes=text, link=bug.link,
+                   tags=("finding", "quantizer", bug.id, verdict.signature))
+    return replace(verdict, case=replace(verdict.case, info=info), signature=bug.id, triage=TRIAGE_KNOWN, known=bug,
+                   text=text)
 
 
 def _tracer(source: QuantizerSource) -> Any:

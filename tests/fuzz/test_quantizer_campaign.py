@@ -77,7 +77,7 @@ def test_a_quantizer_that_raises_has_one_name_free_signature_on_any_graph():
     target = _target(f"{__name__}:Raises")
     first, second = target.check(_chain([RELU])), target.check(_chain([RELU, RELU, RELU], prefix="other"))
     assert first.failed and second.failed
-    assert first.signature == second.signature == "annotate: annotate() raised ValueError"
+    assert first.signature == second.signature == "annotate: annotate() raised ValueError in annotate"
     assert first.triage == "new" and first.known is None
     assert "cannot annotate" in first.summary() and target.finding_case(first).info.kind == "finding"
 

@@ -112,8 +112,8 @@ def test_a_case_is_annotated_in_its_variant_given_its_graph_and_a_finding_names_
     assert not target.check(_chain()).failed and not target.check(replace_config(_chain(), "quiet")).failed
     assert SEEN == [("default", False, True), ("quiet", False, True)]
     verdict = target.check(replace_config(_chain(), "loud"))
-    assert verdict.failed and verdict.signature == "config:loud annotate: annotate() raised ValueError"
-    assert group_key(verdict.signature) == "annotate: annotate() raised ValueError"  # one bug, whatever the variant
+    assert verdict.failed and verdict.signature == "config:loud annotate: annotate() raised ValueError in annotate"
+    assert group_key(verdict.signature) == "annotate: annotate() raised ValueError in annotate"  # one bug, whatever the variant
     assert f"{__name__}:toy [loud]" in verdict.summary()
     saved = target.finding_case(verdict)
     assert saved.quantizer_config == "loud"

@@ -5,7 +5,6 @@ its annotator mishandles was never built."""
 from __future__ import annotations
 
 import torch
-from hypothesis import HealthCheck, find, settings
 
 from harness import strategies
 from harness.case import Ref
@@ -50,10 +49,16 @@ def test_the_ci_budget_of_random_graphs_fails_a_quantizer_that_breaks_on_an_op_i
 
 
 def test_random_graphs_draw_ops_outside_the_old_vocabulary_and_motifs():
-    quiet = settings(database=None, max_examples=500, suppress_health_check=list(HealthCheck), derandomize=True)
-    strategy = graph_strategy(CI)
-    wide = find(strategy, lambda g: bool(_ops(g) - _OLD), settings=quiet)
-    assert _ops(wide) - _OLD
+    """Drawn from one seeded stream (the fast source: hypothesis's own generation leans on the constants of the
+    modules loaded, so what 500 of its examples hold depends on the test run): ops outside the old vocabulary in
+    most graphs, and conv -> batch norm -> relu (measured in 1.7% of graphs) among 600."""
+    import random
+
+    from harness.strategies.fast import fast_example
+
+    rnd, strategy = random.Random(0), graph_strategy(CI)
+    graphs = [fast_example(strategy, rnd) for _ in range(600)]
+    assert sum(bool(_ops(g) - _OLD) for g in graphs) > len(graphs) / 2
 
     def conv_bn_relu(graph) -> bool:  # a motif: conv -> batch norm -> relu, as quantizers match it
         by_name = {n.name: n for n in graph.nodes}
@@ -65,7 +70,7 @@ def test_random_graphs_draw_ops_outside_the_old_vocabulary_and_motifs():
         return any(n.target.startswith("aten.relu") and any(isinstance(a, Ref) and a.name == bn.name
                                                             for a in n.args) for n in graph.nodes for bn in bns)
 
-    assert conv_bn_relu(find(strategy, conv_bn_relu, settings=quiet))
+    assert any(conv_bn_relu(g) for g in graphs)
 
 
 def test_with_the_old_vocabulary_that_quantizer_passed(monkeypatch):
