@@ -29,7 +29,7 @@ AO = "https://github.com/pytorch/ao/blob/v0.18.0/torchao/quantization/pt2e"
 ET_SRC = "https://github.com/pytorch/executorch/blob/v1.5.1"
 ENN = f"{ET_SRC}/backends/samsung/quantizer/annotator.py"
 RANDOM = r"^random_graphs\[\d+\]"  # the random-graph chunks (PTQ and QAT: [qat] follows)
-# torchao's X86InductorQuantizer, whose annotator ArmInductorQuantizer inherits (upstream bugs 5, 6, 7 and 14)
+# torchao's X86InductorQuantizer, whose annotator ArmInductorQuantizer inherits (upstream bugs 5, 6, 7, 14 and 21)
 INDUCTOR = (
     QuantizerBug("x86-conv-string-padding", RANDOM, r"raised ValueError: \w+ is not an aten conv2d operator",
                  f"nn.Conv2d(padding='same') exports as aten.conv2d.padding, which _annotate_conv2d rejects "
@@ -44,6 +44,11 @@ INDUCTOR = (
     QuantizerBug("x86-linear-plus-scalar", RANDOM, r"raised AssertionError[\s\S]*_get_input_idx_for_binary_node",
                  f"linear(x) + 0.5: the linear-add fusion asserts the add's other operand is a node "
                  f"({AO}/quantizer/x86_inductor_quantizer.py, repros/x86_inductor_linear_plus_scalar.py)"),
+    QuantizerBug("x86-add-spellings-one-partition", RANDOM,
+                 r"raised ValueError: Input partition has more than one output node",
+                 f"torch.add beside Tensor.add: export names both add_1, one source partition with two outputs "
+                 f"({AO}/quantizer/x86_inductor_quantizer.py#L639-L655, "
+                 f"repros/x86_inductor_add_spellings_one_partition.py)"),
 )
 ENN_BUGS = (
     QuantizerBug("enn-self-shared-add", RANDOM, r"CyclicSharingError",

@@ -235,7 +235,8 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
         verdict = check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
                                        config.numerics, config.float_semantics,
                                        annotating if tracer is not None else nullcontext)
-        bug = triage.known(verdict.signature) if verdict.failed and verdict.triage == TRIAGE_NEW else None
+        judged = verdict.failed and verdict.triage in (TRIAGE_NEW, TRIAGE_UPSTREAM)  # new, or a step of torchao's
+        bug = triage.known(verdict.signature) if judged else None
         return verdict if bug is None else _known(verdict, bug)
 
     configs = quantizer_configs(source) if variants else (DEFAULT_CONFIG,)

@@ -1,11 +1,13 @@
 """Known quantizer bugs in the quantizer campaign: a failure that is a judged bug of ``corpus/quantizer_bugs``.
 
-The rule: a new failure of the quantizer ``harness.quantizers:NAME`` is the known bug B when B's entry (not marked
-``fixed``) is of the same factory, records the same failure (its signature with the configuration variant left
-out: the same bug met in another variant is that bug), and B's own case, replayed once per process by the same
-check, still fails with that failure: the bug is live in the quantizer installed here, and the new case fails the
-same way. A person judged B (``docs/upstream-bugs.md``); the match is checked, not assumed. Anything else stays new.
-A factory of another module (a user's quantizer, a mutant) has no known bugs: its code is not the judged one.
+The rule: a new failure of the quantizer ``harness.quantizers:NAME`` (or an unjudged one: torchao's steps around
+the quantizer failed in a way :mod:`harness.suite.checks.pipeline_bugs` does not know) is the known bug B when B's
+entry (not marked ``fixed``) is of the same factory, records the same failure (its signature with the configuration
+variant left out: the same bug met in another variant is that bug), and B's own case, replayed once per process by
+the same check, still fails with that failure: the bug is live in the quantizer installed here, and the new case
+fails the same way. A person judged B (``docs/upstream-bugs.md``); the match is checked, not assumed. Anything else
+stays as it was. A factory of another module (a user's quantizer, a mutant) has no known bugs: its code is not the
+judged one.
 
 The entries are read from the project's ``corpus/`` (beside the ``harness`` package, where a checkout or an
 editable install has it); without one, nothing is known.

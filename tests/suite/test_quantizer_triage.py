@@ -82,3 +82,11 @@ def test_each_x86_bug_is_told_apart(entry):
     the signature), so each is its own known bug, not the first one listed."""
     verdict = load_target(CampaignConfig(target=QUANTIZER_TARGET, quantizer=X86)).check(entry.case)
     assert verdict.triage == TRIAGE_KNOWN and verdict.signature == entry.id, (verdict.signature, verdict.triage)
+
+
+def test_an_unjudged_failure_of_torchaos_steps_recorded_as_a_bug_is_that_bug():
+    """Bug 20 (torchao's QAT conv-bn fusion on a conv annotated with no specs) fails in a step of torchao's around
+    the quantizer, which the campaign otherwise reports as unjudged: its entry's case is that known bug."""
+    entry = ENTRIES["ao-qat-fusion-conv-without-specs"]
+    verdict = load_target(CampaignConfig(target=QUANTIZER_TARGET, quantizer=entry.quantizer)).check(entry.case)
+    assert verdict.triage == TRIAGE_KNOWN and verdict.signature == entry.id, (verdict.signature, verdict.triage)
