@@ -6,7 +6,8 @@ earlier value), a classifier head (pooling→flatten→linear). A uniform random
 right order, so a quantizer's pattern code stays unreached. Also drawn: SwiGLU (linear→silu→mul), other gates
 (linear or conv→gelu, sigmoid or hardsigmoid→mul), squeeze-excite (pool→conv→relu→conv→hardsigmoid→mul), the
 gated forms of modern blocks; a GRU or highway mix (sigmoid→``1 - z``→mul→add); MobileNetV3's block, batch norms
-folded (conv→hardswish→conv); a reflection-padded conv (pad→conv); token embeddings (embedding→add→norm→linear).
+folded (conv→hardswish→conv); a reflection-padded conv (pad→conv); token embeddings (embedding→add→norm→linear);
+BERT's pooler (the first token or a mean→linear→tanh).
 
 The rule: a :class:`Motif` is a list of steps; a step is a set of alternative ops (op-table names), optional or
 not. Drawing a motif draws each step in order with the op's own generator from the op table, the step's main
@@ -99,6 +100,8 @@ MOTIFS: tuple[Motif, ...] = (
     Motif("pad_conv", (_step("pad.default"), _step("conv2d.default", "conv1d.default"))),
     Motif("embedding", (_step("embedding.default"), _step("add.Tensor", optional=True),
                         _step("layer_norm.default", "rms_norm.default"), _step("linear.default", optional=True))),
+    Motif("pooler", (_step("select.int", "slice.Tensor", "mean.dim", optional=True), _step("linear.default"),
+                     _step("tanh.default"))),
 )
 
 
