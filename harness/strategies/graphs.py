@@ -49,9 +49,10 @@ def _op_step(draw, s: GraphState, gens: Sequence[OpGen], motifs: Sequence[OpGen]
     """Append one op to ``s`` (or, one time in four when ``motifs`` are given and one applies, a motif: several
     ops, :mod:`harness.strategies.motifs`); then, if ``ask``, draw whether another op follows (one span per op).
 
-    Fan-out, with ``motifs`` (the quantizer campaign's glue): one plain op in four, its value is the operand the
-    next :data:`FAN_OUT_READS` ops take when they can (:attr:`GraphState.focus`), so that a value read by two ops
-    (a gate quantizers read as "has several users") is drawn on purpose, not by luck.
+    Fan-out, with ``motifs`` (the quantizer campaign's glue): after half the plain ops (none while a fan-out is
+    pending), the op's value is the operand the next :data:`FAN_OUT_READS` ops take when they can
+    (:attr:`GraphState.focus`, the generators kept to those that can take it), so that a value read by two ops (a
+    gate quantizers read as "has several users") is drawn on purpose, not by luck.
 
     When both the first ops (:data:`IR_OPS`) and later ones of the table may be drawn, a flag picks one of the two
     sets first (each half the time; shrinking goes to the first ops, so a failure shrinks towards the simplest

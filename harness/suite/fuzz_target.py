@@ -53,8 +53,8 @@ from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
 from harness.suite.checks.pipeline_bugs import PipelineBug, bug_of, is_pipeline_failure
 from harness.suite.checks.quantizer_run import Annotated, run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
-from harness.suite.quantizer_triage import KnownQuantizerBug, QuantizerBugTriage
 from harness.suite.describe import REFUSED
+from harness.suite.quantizer_triage import KnownQuantizerBug, QuantizerBugTriage
 from harness.suite.results import Problem
 from harness.suite.source import (DEFAULT_CONFIG, QuantizerLoadError, QuantizerSource, config_variant,
                                   load_quantizer_factory, make_quantizer, qat_configs, qat_variant, quantizer_configs)
