@@ -114,6 +114,7 @@ class _Driver:
                         f"the driver could not handle {_describe(event)}: {type(e).__name__}: {e}")
 
     def on_ready(self, event: Ready) -> None:
+        self.by_place.setdefault(self.engine.placement(event.worker), 0)  # listed if no progress comes (--stop-on-new)
         launched = self.launched.pop(event.worker, None)
         if launched is not None:
             self.startups.append((event.worker, round(time.time() - launched, 2)))

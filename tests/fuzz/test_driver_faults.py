@@ -204,3 +204,13 @@ def test_an_engine_that_fails_is_a_harness_error_and_the_summary_still_comes(tmp
     assert exit_status(result, config) == 3
     (found,) = result.findings
     assert load_case(found.path)  # the finding sent before the failure is on disk
+
+
+def test_a_node_whose_worker_stopped_before_its_first_progress_report_is_still_listed(tmp_path):
+    """``--stop-on-new`` can end a run before a worker's first progress report: its node is listed with the cases
+    it reported (none), not left out of the summary (the line read "cases per node: " and nothing)."""
+    config = CampaignConfig(seconds=30, out=str(tmp_path / "out"), quiet=False, engine="ray")
+    stream = io.StringIO()
+    result = run_campaign(config, out=stream, engine=Script([Ready(0)]))
+    assert result.cases_by_place == {"this machine": 0}
+    assert "cases per node: this machine: 0" in stream.getvalue()
