@@ -223,18 +223,19 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
 
     qat = qat_variant(source) if source.qat_capable else None
 
+    def run(case: Case, measured: Callable[[], AbstractContextManager] = nullcontext) -> Verdict:
+        return check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
+                                    config.numerics, config.float_semantics, measured)
+
     def replay(case: Case) -> Optional[str]:  # a known bug's own case, outside the reach measure
-        verdict = check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
-                                       config.numerics, config.float_semantics)
+        verdict = run(case)
         return verdict.signature if verdict.failed else None
 
     triage = QuantizerBugTriage(config.quantizer, replay)
 
     def check(case: Case) -> Verdict:
         last[0] = frozenset()
-        verdict = check_with_quantizer(case, qat if case.is_qat and qat is not None else source, candidate,
-                                       config.numerics, config.float_semantics,
-                                       annotating if tracer is not None else nullcontext)
+        verdict = run(case, annotating if tracer is not None else nullcontext)
         judged = verdict.failed and verdict.triage in (TRIAGE_NEW, TRIAGE_UPSTREAM)  # new, or a step of torchao's
         bug = triage.known(verdict.signature) if judged else None
         return verdict if bug is None else _known(verdict, bug)

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from harness.case import Case
 from harness.case.jsonform import CaseFormatError
 from harness.check.groups import without_variant
-from harness.corpus.quantizer_bugs import PROJECT_CORPUS, QuantizerBugEntry, load_entries
+from harness.corpus.quantizer_bugs import FACTORY_MODULE, PROJECT_CORPUS, QuantizerBugEntry, load_entries
 
 __all__ = ["KnownQuantizerBug", "QuantizerBugTriage", "REPLAYS"]
 
@@ -47,8 +47,8 @@ class QuantizerBugTriage:
     def __init__(self, quantizer: str, replay: Callable[[Case], Optional[str]], corpus: Path = PROJECT_CORPUS):
         self._replay = replay
         self._live: dict[str, bool] = {}  # entry id -> whether its case still fails with its failure here
-        try:
-            entries = load_entries(corpus) if corpus.is_dir() else []
+        try:  # only factories of FACTORY_MODULE have entries: no other quantizer reads the corpus at start-up
+            entries = load_entries(corpus) if quantizer.startswith(f"{FACTORY_MODULE}:") and corpus.is_dir() else []
         except CaseFormatError:  # a broken corpus file: the replay tests say so; here nothing is known
             entries = []
         self._entries = [e for e in entries if e.quantizer == quantizer and not e.fixed]
