@@ -31,6 +31,7 @@ import os
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import replace
 
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
@@ -55,10 +56,19 @@ def fixed_models(source, tracer) -> set[str]:
             except Exception as e:  # noqa: BLE001 - a model this torch cannot export: said, skipped
                 print(f"  (model {name} does not export: {type(e).__name__})")
                 continue
-            with tracer.measure() as lines:
-                run_quantizer(gm, src, 0, f"model {name}", None)
-            reached |= lines
+            run_quantizer(gm, src, 0, f"model {name}", None, traced=lambda: _joining(tracer, reached))
     return reached
+
+
+@contextmanager
+def _joining(tracer, reached: set[str]):
+    """``tracer``'s measure of one call of the quantizer's code, its lines added to ``reached``."""
+    lines: set[str] = set()
+    try:
+        with tracer.measure() as lines:
+            yield
+    finally:
+        reached |= lines
 
 
 def search(config, search_name: str, seconds: float, seed: int, variants: bool = True) -> dict:

@@ -24,10 +24,11 @@ than the default starts ``config:NAME `` (grouped with the same failure in the o
 ``LABEL [NAME]``; a known upstream bug keeps its name. A case whose variant the
 factory does not declare is an error of the harness (a ``QuantizerLoadError``), not a finding.
 
-While the quantizer runs (``run_quantizer``: fusion, ``transform_for_annotation``, ``annotate``, ``validate``), the
-lines of its own package that it reaches are measured (:class:`harness.fuzz.reach.ReachTracer` on the directory of
-the quantizer's class): the target's ``reach``, which ``--generation guided`` follows and every quantizer campaign
-counts. The prepare and the checks after it are not traced.
+While the quantizer's own code runs (``run_quantizer``: its factory, ``transform_for_annotation``, ``annotate``,
+``validate``; not torchao's fusions around them), the lines of its own package that it reaches are measured
+(:class:`harness.fuzz.reach.ReachTracer` on the directory of the quantizer's class): the target's ``reach``, which
+``--generation guided`` follows and every quantizer campaign counts. The prepare and the checks after it are not
+traced.
 
 The quantizer runs without a time limit of its own: a hang is caught by the campaign engine's case time limit
 (a ``timeout`` finding, like a hanging candidate). A ``SystemExit`` or the like from the quantizer is a crash.
@@ -135,15 +136,15 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
                          annotating: Callable[[], AbstractContextManager] = nullcontext) -> Verdict:
     """The checks of the module docstring on ``case``'s graph (its own annotations are ignored), by the quantizer
     of ``source`` in ``case``'s configuration variant (:func:`config_variant`: a ``QuantizerLoadError`` when it has
-    none of that name); the quantizer runs inside ``annotating()`` (the reach measure)."""
+    none of that name); each call of the quantizer's own code runs inside ``annotating()`` (the reach measure,
+    :func:`run_quantizer`'s ``traced``)."""
     try:
         gm = graph_module_for_quantizer(case.graph, source.export_strict)  # the suite's own export of a case graph
     except Exception:  # noqa: BLE001 - a graph that cannot be built is not the quantizer's fault
         return Verdict(case, False)
     source = config_variant(source, case.quantizer_config, gm)
-    try:
-        with annotating():
-            ann = run_quantizer(gm, source, 0, "a fuzzed graph", None)  # 0: no limit, the engine's case limit applies
+    try:  # 0: no limit of its own, the engine's case limit applies
+        ann = run_quantizer(gm, source, 0, "a fuzzed graph", None, traced=annotating)
     except Exception:
         raise
     except BaseException as e:  # noqa: BLE001 - SystemExit & co. from the quantizer: a crash
@@ -213,13 +214,13 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
     last: list[frozenset[str]] = [frozenset()]  # the lines the last check reached
 
     @contextmanager
-    def annotating() -> Iterator[None]:
+    def annotating() -> Iterator[None]:  # one call of the quantizer's code: its lines join the case's
         lines: set[str] = set()
         try:
             with tracer.measure() as lines:
                 yield
         finally:
-            last[0] = frozenset(lines)
+            last[0] = last[0].union(lines)
 
     qat = qat_variant(source) if source.qat_capable else None
 

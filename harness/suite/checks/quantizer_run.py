@@ -6,6 +6,7 @@ check looks at the graph this run annotated."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -103,7 +104,8 @@ def _fuse_like_prepare_qat_pt2e(gm: GraphModule) -> Optional[Problem]:
 
 
 def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what: str = "a graph",
-                  hang_markers: Optional[str] = None) -> Annotated:
+                  hang_markers: Optional[str] = None,
+                  traced: Callable[[], AbstractContextManager] = nullcontext) -> Annotated:
     """Run the quantizer on ``gm`` as ``prepare_pt2e`` does, recording every problem (check 1 and 5).
 
     A quantizer that hung earlier (:mod:`harness.suite.checks.hangs`; ``hang_markers`` shares that with other
@@ -127,7 +129,8 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what
         record_hang(source.label, f"{e.what} on {what} did not return within {e.seconds:g} s", hang_markers)
 
     try:
-        quantizer = call_with_time_limit(make_quantizer, timeout, source, what="the quantizer factory")
+        with traced():
+            quantizer = call_with_time_limit(make_quantizer, timeout, source, what="the quantizer factory")
     except QuantizerLoadError as e:
         return Annotated(gm, [Problem(ANNOTATE.name, str(e))], True)
     except TimeLimitExceeded as e:
@@ -136,7 +139,8 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what
 
     def call(step: str, fn: Callable, model: GraphModule) -> tuple[Any, Optional[Problem]]:
         try:
-            return call_with_time_limit(fn, timeout, model, what=f"{step}()"), None
+            with traced():
+                return call_with_time_limit(fn, timeout, model, what=f"{step}()"), None
         except TimeLimitExceeded as e:
             hang(e)
             return None, Problem(ANNOTATE.name, f"{e}: the quantizer hangs in {step}()")
