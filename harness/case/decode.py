@@ -281,7 +281,8 @@ class _Decoder(FieldReader):
         return C.Expected(error=error, canonical=canonical)
 
     def case(self, data: Any) -> C.Case:
-        self.obj(data, "", ("format", "graph"), ("info", "is_qat", "annotations", "expected", "quantizer_config"))
+        self.obj(data, "", ("format", "graph"), ("info", "is_qat", "annotations", "expected", "quantizer_config",
+                                                      "strict_export"))
         if data["format"] != FORMAT:
             self.fail("format", f"expected {FORMAT!r}, got {str(data['format'])[:60]!r}")
         info = self.info(data.get("info", {}), "info")
@@ -298,7 +299,8 @@ class _Decoder(FieldReader):
             annotations.append(ann)
         expected = self.expected(data.get("expected"), "expected")
         config = self.string(data.get("quantizer_config", ""), "quantizer_config", MAX_WORD_LENGTH)
-        return C.Case(graph, tuple(annotations), is_qat, expected, info, quantizer_config=config)
+        strict = self.boolean(data.get("strict_export", False), "strict_export")
+        return C.Case(graph, tuple(annotations), is_qat, expected, info, quantizer_config=config, strict_export=strict)
 
 
 def case_from_json(data: Any, source: str = "<memory>") -> C.Case:

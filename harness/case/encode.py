@@ -11,7 +11,7 @@ ordered survives.
   "kwargs": [[key, value], ...]}`` where a value may itself be an observer object.
 
 Fields at their default (``is_dynamic`` false, ``allow_implicit_sharing`` true, ``None``, the case's
-``quantizer_config`` empty) are left out. Nothing is
+``quantizer_config`` empty, ``strict_export`` false) are left out. Nothing is
 validated here: values a case may not hold are written as they are and rejected when decoded. Descriptive text
 is the exception: the info's title, link, notes, upstream and tags (at most ``MAX_TAGS`` of them) and the
 expected error's name are clipped to the limits the decoder reads them with (:mod:`harness.case.limits`, ending
@@ -155,4 +155,6 @@ def _enc_case(case: C.Case) -> dict[str, Any]:
         out["expected"] = {"error": clip(case.expected.error, MAX_ERROR_LENGTH), "canonical": case.expected.canonical}
     if case.quantizer_config:  # written only when set: a case without one is written as before
         out["quantizer_config"] = case.quantizer_config
+    if case.strict_export:  # likewise
+        out["strict_export"] = True
     return out

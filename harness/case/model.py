@@ -223,7 +223,9 @@ class Info:
 class Case:
     """A graph and its annotations. ``is_qat``: prepared for QAT. ``quantizer_config``: for a quantizer campaign,
     the name of the quantizer's configuration variant that annotates the case (``""``: its default configuration;
-    see :mod:`harness.suite.source`); the prepare target ignores it."""
+    see :mod:`harness.suite.source`); ``strict_export``: for a quantizer campaign, the graph's module program is
+    exported with ``torch.export.export(strict=True)`` (which records ``source_fn_stack``) whatever the quantizer's
+    own export mode; the prepare target ignores both."""
 
     graph: Graph
     annotations: tuple[NodeAnnotation, ...]
@@ -231,3 +233,4 @@ class Case:
     expected: Optional[Expected] = None
     info: Info = field(default_factory=Info)
     quantizer_config: str = ""
+    strict_export: bool = False

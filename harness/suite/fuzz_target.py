@@ -7,12 +7,18 @@ test (``--candidate``, default torchao's) must agree on them with the invariants
 :func:`harness.check.run.check_case`, triaged against torchao, so a known upstream bug stays ``known``). The
 first stage that fails names the finding; its signature is name-free (node names and numbers left out), so the
 same bug on two graphs is one finding; a known upstream bug of the steps around the quantizer (torchao's
-batch-norm fusions, :mod:`harness.suite.checks.pipeline_bugs`) is a ``known`` finding named by the bug. The case saved is the exported graph with the quantizer's annotations (the
-graph alone when they cannot be read back).
+batch-norm fusions, :mod:`harness.suite.checks.pipeline_bugs`) is a ``known`` finding named by the bug. The case
+saved is the exported graph with the quantizer's annotations (the graph alone when they cannot be read back).
 
 A quantizer with a QAT configuration (:attr:`harness.suite.source.QuantizerSource.qat_capable`) is fuzzed for QAT
 too: one case in four is a QAT case (``Case.is_qat``, drawn with the graph, so a search can change it), annotated by
 that configuration the way ``prepare_qat_pt2e`` does and prepared for QAT; a saved finding replays the same way.
+
+A quantizer whose factory does not ask for strict exports (``export_strict``) also gets strict ones: one case in
+four is exported with ``strict=True`` (``Case.strict_export``, drawn with the graph), as code that calls
+``torch.export.export(..., strict=True)`` does. Only a strict export records ``source_fn_stack``; without it,
+``get_source_partitions`` matches a function (``torch.cat``, ``operator.add``, ``F.relu``) by nothing, so a
+quantizer's partition-matching annotators run only on strict cases. A saved finding replays in its export mode.
 
 A factory that declares configuration variants (``configs``, :mod:`harness.suite.source`'s configuration rule) is
 fuzzed in all of them: each case draws one, uniformly, with its graph (``Case.quantizer_config``, ``""`` for the
@@ -37,6 +43,7 @@ The quantizer runs without a time limit of its own: a hang is caught by the camp
 from __future__ import annotations
 
 import re
+from functools import partial
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Optional
@@ -94,11 +101,13 @@ def _annotated_case(ann: Annotated, drawn: Case) -> Case:
     read back (a dangling reference); the drawn graph when even that fails."""
     if ann.gm is not None:
         try:
-            return replace(extract_case(ann.gm, is_qat=drawn.is_qat), quantizer_config=drawn.quantizer_config)
+            return replace(extract_case(ann.gm, is_qat=drawn.is_qat), quantizer_config=drawn.quantizer_config,
+                           strict_export=drawn.strict_export)
         except UnsupportedGraph:
             pass
         try:
-            return Case(extract_graph(ann.gm), (), is_qat=drawn.is_qat, quantizer_config=drawn.quantizer_config)
+            return Case(extract_graph(ann.gm), (), is_qat=drawn.is_qat, quantizer_config=drawn.quantizer_config,
+                        strict_export=drawn.strict_export)
         except UnsupportedGraph:
             pass
     return replace(drawn, annotations=())
@@ -139,7 +148,7 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
     none of that name); each call of the quantizer's own code runs inside ``annotating()`` (the reach measure,
     :func:`run_quantizer`'s ``traced``)."""
     try:
-        gm = graph_module_for_quantizer(case.graph, source.export_strict)  # the suite's own export of a case graph
+        gm = graph_module_for_quantizer(case.graph, source.export_strict or case.strict_export)  # the suite's export
     except Exception:  # noqa: BLE001 - a graph that cannot be built is not the quantizer's fault
         return Verdict(case, False)
     source = config_variant(source, case.quantizer_config, gm)
@@ -174,29 +183,34 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
     if not report.failed or isinstance(report.reference.error, prepare_impl.AnnotationError):
         return Verdict(saved, False)
     text = f"prepare of the annotations of quantizer {source.label}:\n{report.summary()}"
-    found = replace(finding_case(report), quantizer_config=case.quantizer_config)
+    found = replace(finding_case(report), quantizer_config=case.quantizer_config, strict_export=case.strict_export)
     signature = _under_variant(report.signature if report.known is not None else f"prepare: {report.signature}", case,
                                report.known)
     info = replace(found.info, title=signature, notes=text, tags=found.info.tags + ("quantizer",))
     return Verdict(replace(found, info=info), True, signature, report.triage, report.known, text)
 
 
-def _graph_cases(max_nodes: int, qat: bool = False, configs: tuple[str, ...] = (DEFAULT_CONFIG,),
-                 with_qat: tuple[str, ...] = ()) -> Any:
-    """Graphs without annotations, of the whole vocabulary with motifs (the patterns quantizers match); with
-    ``qat``, one case in four for QAT (drawn, so a search can change it); with more than one of ``configs``, a
-    variant drawn uniformly first (a search that changes that one choice tries the same graph in another variant;
-    a QAT case only when the variant is in ``with_qat``, else PTQ)."""
-    graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes, ops=strategies.GENERATED_OPS, motifs=True)
-    qats = st.sampled_from((False, False, False, True)) if qat else st.just(False)
-    if len(configs) > 1:
-        def case(c: str, g: Any, q: bool) -> Case:
-            return Case(g, (), is_qat=q and c in with_qat, quantizer_config="" if c == DEFAULT_CONFIG else c)
+def _one_in_four(on: bool) -> Any:
+    return st.sampled_from((False, False, False, True)) if on else st.just(False)
 
-        return st.builds(case, st.sampled_from(configs), graphs, qats)
-    if not qat:
-        return st.builds(lambda g: Case(g, ()), graphs)
-    return st.builds(lambda g, q: Case(g, (), is_qat=q), graphs, qats)
+
+def _graph_cases(max_nodes: int, qat: bool = False, configs: tuple[str, ...] = (DEFAULT_CONFIG,),
+                 with_qat: tuple[str, ...] = (), strict: bool = False) -> Any:
+    """Graphs without annotations, of the whole vocabulary with motifs (the patterns quantizers match); with
+    ``qat``, one case in four for QAT, and with ``strict``, one in four exported with ``strict=True`` (each drawn,
+    so a search can change it); with more than one of ``configs``, a variant drawn uniformly first (a search that
+    changes that one choice tries the same graph in another variant; a QAT case only when the variant is in
+    ``with_qat``, else PTQ)."""
+    graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes, ops=strategies.GENERATED_OPS, motifs=True)
+    several = len(configs) > 1
+
+    def case(c: str, g: Any, q: bool, s: bool) -> Case:
+        return Case(g, (), is_qat=q and (not several or c in with_qat),
+                    quantizer_config="" if c == DEFAULT_CONFIG else c, strict_export=s)
+
+    if several:
+        return st.builds(case, st.sampled_from(configs), graphs, _one_in_four(qat), _one_in_four(strict))
+    return st.builds(partial(case, DEFAULT_CONFIG), graphs, _one_in_four(qat), _one_in_four(strict))
 
 
 def quantizer_target(config: Any, variants: bool = True) -> Target:
@@ -244,7 +258,8 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
     configs = quantizer_configs(source) if variants else (DEFAULT_CONFIG,)
     described = f", {len(configs)} configuration variants" if len(configs) > 1 else ""
     return Target(f"quantizer {source.label} (annotations prepared by {config.candidate}{described})",
-                  _graph_cases(config.max_nodes, qat is not None, configs, qat_configs(source)), check,
+                  _graph_cases(config.max_nodes, qat is not None, configs, qat_configs(source),
+                               strict=not source.export_strict), check,
                   lambda verdict: verdict.case, reads_annotations=False,
                   reach=(lambda: last[0]) if tracer is not None else None)
 

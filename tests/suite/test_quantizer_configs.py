@@ -123,12 +123,13 @@ def test_a_case_is_annotated_in_its_variant_given_its_graph_and_a_finding_names_
         target.check(replace_config(_chain(), "gone"))
 
 
-def test_a_factory_without_variants_draws_the_cases_it_drew_before():
+def test_a_factory_without_variants_draws_no_variant_only_its_graph_qat_and_export_mode():
     max_nodes = CampaignConfig.max_nodes
     graphs = strategies.graphs(min_nodes=1, max_nodes=max_nodes, ops=strategies.GENERATED_OPS, motifs=True)
-    before = {"plain": st.builds(lambda g: Case(g, ()), graphs),
-              "xnnpack_per_tensor": st.builds(lambda g, q: Case(g, (), is_qat=q), graphs,
-                                              st.sampled_from((False, False, False, True)))}
+    one_in_four = st.sampled_from((False, False, False, True))
+    before = {"plain": st.builds(lambda g, q, s: Case(g, (), strict_export=s), graphs, st.just(False), one_in_four),
+              "xnnpack_per_tensor": st.builds(lambda g, q, s: Case(g, (), is_qat=q, strict_export=s), graphs,
+                                              one_in_four, one_in_four)}
     for name, old in before.items():
         spec = f"{__name__}:plain" if name == "plain" else f"harness.quantizers:{name}"
         target = load_target(CampaignConfig(target=QUANTIZER_TARGET, quantizer=spec))

@@ -52,7 +52,7 @@ def shrink_case(case: Case, check: Callable[[Case], Any], signature: str, *, ann
     current, last, checks = case, None, 0
 
     def key(c: Case) -> tuple:  # what the edits change (expected and info hold unhashable data)
-        return c.graph, c.annotations, c.is_qat, c.quantizer_config
+        return c.graph, c.annotations, c.is_qat, c.quantizer_config, c.strict_export
 
     seen = {key(case)}
     changed = True
