@@ -6,7 +6,8 @@ reads it) whose info says what to replay and what must happen:
 
 * ``info.kind`` is ``"quantizer_bug"``; ``info.quantizer`` the factory, ``harness.quantizers:NAME`` (only those:
   replaying an entry imports nothing else); ``is_qat`` whether it is replayed through the factory's QAT
-  configuration; ``quantizer_config`` its configuration variant (``""``: the default);
+  configuration; ``quantizer_config`` its configuration variant (``""``: the default); ``strict_export`` whether
+  its graph is exported strict, as the quantizer campaign exports one case in four;
 * the graph is the model's exported graph, without annotations: the quantizer annotates it anew, as the quantizer
   campaign and the plugin's saved graphs do (:func:`harness.suite.fuzz_target.check_with_quantizer`); ``expected``
   is the reference's result on it (nothing annotated, nothing observed), so the prepare replay of ``corpus/``
@@ -114,15 +115,16 @@ def load_entries(corpus: Union[str, Path]) -> list[QuantizerBugEntry]:
 
 
 def entry_case(graph: C.Graph, *, bug_id: str, number: int, title: str, quantizer: str, failure: str, link: str,
-               notes: str, is_qat: bool = False, upstream: str = "crashes", quantizer_config: str = "") -> C.Case:
+               notes: str, is_qat: bool = False, upstream: str = "crashes", quantizer_config: str = "",
+               strict_export: bool = False) -> C.Case:
     """The case of an entry (``quantizer``: the factory's name in :data:`FACTORY_MODULE`, or the full
     ``harness.quantizers:NAME``), with the reference's result on the graph as ``expected``."""
     name = quantizer if ":" in quantizer else f"{FACTORY_MODULE}:{quantizer}"
     info = C.Info(title=f"bug {number}: {title}", kind=KIND, link=link, notes=notes, upstream=upstream,
                   tags=(bug_id,), quantizer=name, failure=failure)
     case = C.Case(graph, (), is_qat, None, info)
-    if quantizer_config:
-        case = replace(case, quantizer_config=quantizer_config)
+    if quantizer_config or strict_export:
+        case = replace(case, quantizer_config=quantizer_config, strict_export=strict_export)
     case = replace(case, expected=expected_from_reference(case))
     problem = _problem(Path(f"{bug_id}.json"), case)
     if problem:
