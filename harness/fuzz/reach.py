@@ -9,12 +9,13 @@ line is named ``PACKAGE/relative/path.py:LINE`` (PACKAGE is the directory's name
 the lines reached by workers on different Ray nodes add up. The tracer put in place before (coverage.py's, a
 debugger's) is restored afterwards; it misses the lines run while measuring.
 
-:func:`statements` counts the executable lines of a module (the lines of its code objects), for the share of a
-package's statements a search reaches.
+:func:`statements` counts the executable lines of a module (the lines of its code objects; or of its functions only,
+the lines a case can reach), for the share of a package's statements a search reaches.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import types
@@ -84,9 +85,10 @@ class ReachTracer:
             self._hits = set()
 
 
-def statements(path: str) -> set[int]:
+def statements(path: str, functions_only: bool = False) -> set[int]:
     """The executable lines of the module at ``path`` (the lines its code objects run), empty when it does not
-    compile."""
+    compile; ``functions_only``: those of its functions (lambdas and comprehensions included), the lines a call can
+    reach, without the module's and its classes' bodies, which run once, at import, before any case."""
     try:
         with open(path, encoding="utf-8") as f:
             code = compile(f.read(), path, "exec")
@@ -96,6 +98,7 @@ def statements(path: str) -> set[int]:
     todo = [code]
     while todo:
         c = todo.pop()
-        lines.update(line for _, _, line in c.co_lines() if line)  # None: no line; 0: the module's RESUME
+        if not functions_only or c.co_flags & inspect.CO_NEWLOCALS:  # a function's frame; a body's shares locals
+            lines.update(line for _, _, line in c.co_lines() if line)  # None: no line; 0: the module's RESUME
         todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
     return lines

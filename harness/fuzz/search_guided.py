@@ -35,8 +35,8 @@ from harness.fuzz.session import Worker
 
 __all__ = ["search_guided", "Seed", "Guide", "UNIFORM_SHARE"]
 
-UNIFORM_SHARE = 0.25  # the least share of cases drawn uniformly, whatever the seeds
-MUTANT_SHARE = 0.25  # the least share of cases mutated from seeds, once there are seeds
+UNIFORM_SHARE = 0.5  # the least share of cases drawn uniformly, whatever the seeds
+MUTANT_SHARE = 0.1  # the least share of cases mutated from seeds, once there are seeds
 DECAY = 0.995  # what each way of drawing found and spent fades by, a case (a half-life of about 140 cases)
 
 
