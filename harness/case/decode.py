@@ -91,7 +91,7 @@ class _Decoder(FieldReader):
         return C.TensorMeta(tuple(shape), dtype)
 
     def node(self, data: Any, path: str, index: int) -> C.Node:
-        self.obj(data, path, ("name", "op"), ("target", "args", "kwargs", "tensor", "attr_kind"))
+        self.obj(data, path, ("name", "op"), ("target", "args", "kwargs", "tensor", "attr_kind", "module"))
         name = self.name(data["name"], f"{path}.name")
         op = self.string(data["op"], f"{path}.op", MAX_WORD_LENGTH)
         if op not in _OP_KINDS:
@@ -126,7 +126,11 @@ class _Decoder(FieldReader):
                 self.fail(f"{path}.attr_kind", f"expected 'parameter' or 'buffer', got {describe(attr_kind)}")
         elif "attr_kind" in data:
             self.fail(f"{path}.attr_kind", f"a {op} node has no attr_kind")
-        return C.Node(name, op, target, args, tuple(kwargs), tensor, attr_kind)  # type: ignore[arg-type]
+        module = self.string(data.get("module", ""), f"{path}.module", MAX_WORD_LENGTH)
+        if module and module not in names.STATELESS_MODULES.get(target, ()):
+            self.fail(f"{path}.module", f"{target or op!r} is not called through a module {module[:40]!r} (allowed: "
+                      f"{', '.join(names.STATELESS_MODULES.get(target, ())) or 'none'})")
+        return C.Node(name, op, target, args, tuple(kwargs), tensor, attr_kind, module)  # type: ignore[arg-type]
 
     def graph(self, data: Any, path: str) -> C.Graph:
         self.obj(data, path, ("nodes",), ())

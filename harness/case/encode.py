@@ -109,6 +109,8 @@ def _enc_node(n: C.Node) -> dict[str, Any]:
         out["tensor"] = {"shape": list(n.tensor.shape), "dtype": n.tensor.dtype}
     if n.attr_kind is not None:
         out["attr_kind"] = n.attr_kind
+    if n.module:
+        out["module"] = n.module
     return out
 
 

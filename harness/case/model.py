@@ -85,6 +85,10 @@ class Node:
     tensor: Optional[TensorMeta] = None
     # get_attr only: "parameter" or "buffer".
     attr_kind: Optional[Literal["parameter", "buffer"]] = None
+    # call_function only: the torch.nn module without parameters the program calls the op through ("ReLU": the
+    # program writes nn.ReLU()(x), recorded by torch.export in nn_module_stack), one of
+    # harness.case.names.STATELESS_MODULES[target]; "": the op's function spelling.
+    module: str = ""
 
 
 @dataclass(frozen=True)

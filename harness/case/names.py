@@ -22,6 +22,7 @@ __all__ = [
     "CONST_NAMES",
     "DERIVE_FN_NAMES",
     "ATTR_KINDS",
+    "STATELESS_MODULES",
 ]
 
 
@@ -148,3 +149,28 @@ DERIVE_FN_NAMES: tuple[str, ...] = (
 # What a get_attr node reads: a registered parameter, a registered buffer, or a constant (a plain tensor
 # attribute, as torch.export lifts tensor constants: not a buffer, so an in-place write to it is observed).
 ATTR_KINDS: tuple[str, ...] = ("parameter", "buffer", "constant")
+
+# The modules without parameters a program may call an op through (``nn.ReLU()(x)`` for ``aten.relu.default``):
+# op name -> the ``torch.nn`` classes whose call torch.export records as that op (in ``nn_module_stack``, and in
+# ``source_fn_stack`` when strict). A case node's ``module`` names one (``harness.case.model.Node``); quantizers
+# match these classes (``get_source_partitions``, ``find_sequential_partitions``).
+STATELESS_MODULES: dict[str, tuple[str, ...]] = {
+    "aten.relu.default": ("ReLU",),
+    "aten.relu_.default": ("ReLU",),
+    "aten.hardtanh.default": ("Hardtanh", "ReLU6"),
+    "aten.hardtanh_.default": ("Hardtanh", "ReLU6"),
+    "aten.sigmoid.default": ("Sigmoid",),
+    "aten.tanh.default": ("Tanh",),
+    "aten.gelu.default": ("GELU",),
+    "aten.silu.default": ("SiLU",),
+    "aten.hardswish.default": ("Hardswish",),
+    "aten.hardsigmoid.default": ("Hardsigmoid",),
+    "aten.leaky_relu.default": ("LeakyReLU",),
+    "aten.elu.default": ("ELU",),
+    "aten.softmax.int": ("Softmax",),
+    "aten.adaptive_avg_pool2d.default": ("AdaptiveAvgPool2d",),
+    "aten.max_pool2d.default": ("MaxPool2d",),
+    "aten.avg_pool2d.default": ("AvgPool2d",),
+    "aten.flatten.using_ints": ("Flatten",),
+    "aten.pixel_shuffle.default": ("PixelShuffle",),
+}

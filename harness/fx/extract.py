@@ -17,7 +17,7 @@ from harness.fx import ops, specs
 from harness.fx.export import GUARDS_FN
 from harness.fx.nodes import ANNOTATION_KEY
 
-__all__ = ["UnsupportedGraph", "extract_case", "extract_graph", "extract_annotations"]
+__all__ = ["UnsupportedGraph", "extract_case", "extract_graph", "extract_annotations", "stateless_module"]
 
 
 class UnsupportedGraph(ValueError):
@@ -74,6 +74,18 @@ def _attr(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[Any, str]:
     raise UnsupportedGraph(f"node {node.name!r}: get_attr of a {type(value).__name__} ({node.target!r})")
 
 
+def stateless_module(node: torch.fx.Node, target: str) -> str:
+    """The ``torch.nn`` module without parameters ``node``'s op was called through (the innermost entry of its
+    ``nn_module_stack``, a class or its dotted name), when it is one of ``STATELESS_MODULES[target]``; else ``""``."""
+    stack = node.meta.get("nn_module_stack")
+    allowed = names.STATELESS_MODULES.get(target, ())
+    if not stack or not allowed:
+        return ""
+    cls = list(stack.values())[-1][1]
+    module, _, name = (cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}").rpartition(".")
+    return name if name in allowed and module.startswith("torch.nn.modules") else ""
+
+
 def extract_graph(gm: torch.fx.GraphModule) -> C.Graph:
     """The case graph of ``gm``: every node with its name, op, args and kwargs; tensors for inputs/attributes.
 
@@ -95,7 +107,7 @@ def extract_graph(gm: torch.fx.GraphModule) -> C.Graph:
                 raise UnsupportedGraph(f"node {n.name!r}: op {_describe(n.target)} is not supported") from None
             args = tuple(_arg(n, a, nodes, f"args[{i}]") for i, a in enumerate(n.args))
             kwargs = tuple((k, _arg(n, v, nodes, f"kwargs[{k!r}]")) for k, v in n.kwargs.items())
-            out.append(C.Node(n.name, "call_function", target, args, kwargs))
+            out.append(C.Node(n.name, "call_function", target, args, kwargs, module=stateless_module(n, target)))
         elif n.op == "output":
             args = tuple(_arg(n, a, nodes, f"args[{i}]") for i, a in enumerate(n.args))
             out.append(C.Node(n.name, "output", args=args))

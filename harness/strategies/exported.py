@@ -63,7 +63,8 @@ def graph_to_module(graph: Graph, seed: int = 0) -> torch.nn.Module:
     spelling in the op table).
 
     An op whose parameters belong to that one node and whose entry has a module (``nn.Conv2d``, ``nn.Linear``,
-    ``nn.LayerNorm``...) becomes a submodule named after the node; other parameters and buffers are attributes
+    ``nn.LayerNorm``...) becomes a submodule named after the node, and so does a node called through a module
+    without parameters (``Node.module``: ``nn.ReLU``, ``nn.MaxPool2d``...); other parameters and buffers are attributes
     named after their get_attr node. Parameter values are those ``harness.fx.build`` gives for ``seed``. Graphs
     with tensor kwargs, or an op without a program spelling, are rejected (:class:`ShapeRuleError`): export would
     move the tensor to a positional argument, or write something else.
@@ -103,6 +104,16 @@ def _module_for(node: Node, attrs: Mapping[str, torch.Tensor], users: Mapping[st
     return mod
 
 
+def _stateless_module(node: Node, meta: Meta) -> Optional[torch.nn.Module]:
+    """The module without parameters ``node`` is called through (``Node.module``, its entry's ``stateless``
+    spelling of that class), or None when its arguments do not fit it (the function spelling is written)."""
+    make = dict(ENTRIES[node.target].stateless).get(node.module)
+    if make is None:
+        return None
+    args = tuple(meta[a.name] if isinstance(a, Ref) else a for a in node.args)
+    return make(Call(args, dict(node.kwargs)))
+
+
 class GraphProgram(torch.nn.Module):
     """Runs a case graph node by node with ordinary torch calls (see :func:`graph_to_module`)."""
 
@@ -116,8 +127,14 @@ class GraphProgram(torch.nn.Module):
         self._calls = {n.name: _positional(n.target, n.args, dict(n.kwargs)) for n in graph.nodes
                        if n.op == "call_function"}
         owned: set[str] = set()
+        self._stateless: set[str] = set()
         for n in graph.nodes:
-            if n.op == "call_function" and ENTRIES[n.target].module is not None:
+            if n.op == "call_function" and n.module:
+                mod = _stateless_module(n, meta)
+                if mod is not None:
+                    self.add_module(n.name, mod)
+                    self._stateless.add(n.name)
+            elif n.op == "call_function" and ENTRIES[n.target].module is not None:
                 mod = _module_for(n, attrs, users, meta)
                 if mod is not None:
                     self.add_module(n.name, mod)
@@ -153,6 +170,8 @@ class GraphProgram(torch.nn.Module):
                 return resolve_const(a)
             return a
 
+        if n.name in self._stateless:  # a module without parameters: the input alone
+            return getattr(self, n.name)(v(n.args[0]))
         if n.name in self._owned_by_module:  # the module owns the parameters: only the input is passed
             owns = ENTRIES[n.target].owns
             return getattr(self, n.name)(*(v(a) for i, a in enumerate(n.args)

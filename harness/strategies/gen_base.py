@@ -120,6 +120,10 @@ class Op:
       owned arguments being their tensors), or None when the arguments do not fit it; ``owns``: the module's
       attribute for each owned argument by position (``(None, "weight", "bias")``), None for an argument it does
       not own. The module is called with the tensor arguments it does not own (the input);
+    * ``stateless``: the modules without parameters a program may call the op through, by ``torch.nn`` class name
+      (those of ``harness.case.names.STATELESS_MODULES``): ``(("ReLU", lambda c: c.nn.ReLU()),)``, each given the
+      same ``Call`` (tensor arguments as their ``TensorMeta``) and returning None when the arguments do not fit it
+      (``nn.ReLU6`` for a hardtanh of other bounds). A generated node names one in ``Node.module``;
     * ``view``: ``"view"`` if the value is (a view of) the first argument, ``"multi"`` if its pieces are,
       ``"overlap"`` if it is a view whose elements share memory (``expand``: never written in place);
     * ``favoured``: drawn twice as often (the ops quantizers care most about).
@@ -131,6 +135,7 @@ class Op:
     program: Optional[Callable[[Any], Any]] = None
     module: Optional[Callable[[Any], Any]] = None
     owns: tuple[Optional[str], ...] = ()
+    stateless: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
     view: str = ""
     favoured: bool = False
     more: tuple[Callable[[str], OpGen], ...] = ()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from harness.case import Node, TensorMeta
+from harness.case.names import STATELESS_MODULES
 from harness.case.walks import refs
 from harness.strategies.gen_base import (
     PLACEHOLDER_SHAPES,
@@ -168,7 +169,7 @@ class GraphState:
              operand: bool = True) -> str:
         """Append a call_function node, computing its value with its shape rule."""
         name = self.fresh(base_name(target))
-        node = Node(name, "call_function", target, tuple(args), tuple(kwargs))
+        node = Node(name, "call_function", target, tuple(args), tuple(kwargs), module=self._module_spelling(target))
         value = SHAPE_RULES[target](name, node.args, dict(node.kwargs), self.lookup)
         for r in refs((args, kwargs)):
             self.used.add(r)
@@ -190,6 +191,12 @@ class GraphState:
                 contiguous = all(self._contig(r) for r in refs(args))
             self.vals.append(Val(name, value, contiguous))
         return name
+
+    def _module_spelling(self, target: str) -> str:
+        """With the later ops, half the time, one of the modules without parameters the program may call ``target``
+        through (``Node.module``: ``nn.ReLU()(x)``, as real code writes it); else ``""``."""
+        spellings = STATELESS_MODULES.get(target, ()) if self.later_ops else ()
+        return self.pick(spellings) if spellings and self.draw(BOOLS) else ""
 
     def _contig(self, name: str) -> bool:
         for v in self.vals:

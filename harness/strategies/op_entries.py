@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 
 from harness.strategies.gen_base import Op
+from harness.strategies.module_spellings import hardtanh, plain, pooled, with_args
 from harness.strategies.op_gens import (
     gen_adaptive,
     gen_binary,
@@ -65,13 +66,14 @@ def _layer_norm_module(c):
 
 
 BASIC: tuple[Op, ...] = (
-    Op("aten.relu.default", "unary", gen_unary, lambda c: c.torch.relu(c.a[0])),
+    Op("aten.relu.default", "unary", gen_unary, lambda c: c.torch.relu(c.a[0]), stateless=plain("ReLU")),
     Op("aten.add.Tensor", "binary", gen_binary, _add),
-    Op("aten.sigmoid.default", "unary", gen_unary, lambda c: c.torch.sigmoid(c.a[0]), favoured=True),
+    Op("aten.sigmoid.default", "unary", gen_unary, lambda c: c.torch.sigmoid(c.a[0]), favoured=True,
+       stateless=plain("Sigmoid")),
     Op("aten.mul.Tensor", "binary", gen_binary, lambda c: c.a[0] * c.a[1]),
     Op("aten.clone.default", "unary", gen_unary, lambda c: c.a[0].clone()),
     Op("aten.hardtanh.default", "unary", partial(gen_unary, extra=hardtanh_bounds),
-       lambda c: c.F.hardtanh(c.a[0], c.p(1, "min_val", -1.0), c.p(2, "max_val", 1.0))),
+       lambda c: c.F.hardtanh(c.a[0], c.p(1, "min_val", -1.0), c.p(2, "max_val", 1.0)), stateless=hardtanh()),
     Op("aten.cat.default", "cat", gen_cat, lambda c: c.torch.cat(c.a[0], c.p(1, "dim", 0)), favoured=True),
     Op("aten.linear.default", "linear", gen_linear, lambda c: c.F.linear(c.a[0], c.a[1], c.p(2, "bias", None)),
        module=lambda c: c.nn.Linear(c.a[1].shape[1], c.a[1].shape[0], bias=c.p(2, "bias", None) is not None),
@@ -83,20 +85,24 @@ BASIC: tuple[Op, ...] = (
     Op("aten.view.default", "view", gen_view, lambda c: c.a[0].view(c.a[1]), view="view"),
     Op("aten.reshape.default", "view", gen_view, lambda c: c.a[0].reshape(c.a[1]), view="view"),
     Op("aten.flatten.using_ints", "flatten", gen_flatten,
-       lambda c: c.torch.flatten(c.a[0], c.p(1, "start_dim", 0), c.p(2, "end_dim", -1)), view="view"),
+       lambda c: c.torch.flatten(c.a[0], c.p(1, "start_dim", 0), c.p(2, "end_dim", -1)), view="view",
+       stateless=with_args("Flatten", ("start_dim", 0), ("end_dim", -1))),
     Op("aten.permute.default", "permute", gen_permute, lambda c: c.a[0].permute(c.a[1]), view="view"),
     Op("aten.split.Tensor", "split", gen_split, lambda c: c.torch.split(c.a[0], c.a[1], c.p(2, "dim", 0)),
        view="multi"),
     Op("aten.stack.default", "stack", gen_stack, lambda c: c.torch.stack(c.a[0], c.p(1, "dim", 0))),
     Op("aten.max_pool2d.default", "max_pool2d", gen_pool,
        lambda c: c.F.max_pool2d(c.a[0], c.a[1], c.p(2, "stride", None) or None, c.p(3, "padding", 0),
-                                c.p(4, "dilation", 1), ceil_mode=c.p(5, "ceil_mode", False))),
+                                c.p(4, "dilation", 1), ceil_mode=c.p(5, "ceil_mode", False)),
+       stateless=pooled("MaxPool2d", ("stride", None), ("padding", 0), ("dilation", 1), ("ceil_mode", False))),
     Op("aten.avg_pool2d.default", "avg_pool2d", gen_pool,
-       lambda c: c.F.avg_pool2d(c.a[0], c.a[1], c.p(2, "stride", None) or None, c.p(3, "padding", 0))),
+       lambda c: c.F.avg_pool2d(c.a[0], c.a[1], c.p(2, "stride", None) or None, c.p(3, "padding", 0)),
+       stateless=pooled("AvgPool2d", ("stride", None), ("padding", 0))),
     Op("aten.adaptive_avg_pool2d.default", "adaptive_avg_pool2d", gen_adaptive,
-       lambda c: c.F.adaptive_avg_pool2d(c.a[0], c.a[1])),
+       lambda c: c.F.adaptive_avg_pool2d(c.a[0], c.a[1]), stateless=pooled("AdaptiveAvgPool2d")),
     Op("aten.mean.dim", "mean_dim", gen_mean, lambda c: c.a[0].mean(c.a[1], keepdim=c.p(2, "keepdim", False))),
-    Op("aten.softmax.int", "unary", gen_softmax, lambda c: c.F.softmax(c.a[0], c.a[1])),
+    Op("aten.softmax.int", "unary", gen_softmax, lambda c: c.F.softmax(c.a[0], c.a[1]),
+       stateless=with_args("Softmax", ("dim", None))),
     Op("aten.layer_norm.default", "unary", gen_layer_norm,
        lambda c: c.F.layer_norm(c.a[0], c.a[1], c.p(2, "weight", None), c.p(3, "bias", None), c.p(4, "eps", 1e-5)),
        module=_layer_norm_module, owns=(None, None, "weight", "bias")),
@@ -111,7 +117,8 @@ BASIC: tuple[Op, ...] = (
 )
 
 IR: tuple[Op, ...] = (
-    Op("aten.relu_.default", "unary", gen_inplace_unary, lambda c: c.F.relu(c.a[0], inplace=True), view="view"),
+    Op("aten.relu_.default", "unary", gen_inplace_unary, lambda c: c.F.relu(c.a[0], inplace=True), view="view",
+       stateless=plain("ReLU", inplace=True)),
     Op("aten.mul_.Tensor", "unary", gen_inplace_binary, lambda c: c.a[0].mul_(c.a[1]), view="view"),
     Op("aten.unbind.int", "unbind", gen_unbind, lambda c: c.torch.unbind(*c.a), view="multi"),
     Op("aten.chunk.default", "chunk", gen_chunk, lambda c: c.torch.chunk(*c.a), view="multi"),
@@ -120,7 +127,8 @@ IR: tuple[Op, ...] = (
     Op("aten.topk.default", "topk", gen_topk, lambda c: c.torch.topk(*c.a)),
     Op("aten.max.dim", "max_dim", gen_max_dim, lambda c: c.torch.max(*c.a)),
     Op("aten.hardtanh_.default", "unary", gen_inplace_unary,
-       lambda c: c.F.hardtanh_(*c.a), view="view"),  # F.hardtanh_(x) exports without its default bounds
+       lambda c: c.F.hardtanh_(*c.a), view="view",  # F.hardtanh_(x) exports without its default bounds
+       stateless=hardtanh(inplace=True)),
 )
 
 # getitem: a rule and a spelling, drawn by the multi-output ops' generators

@@ -9,6 +9,7 @@ towards the front. A spelling is called with a ``harness.strategies.exported.Cal
 from __future__ import annotations
 
 from harness.strategies.gen_base import Op
+from harness.strategies.module_spellings import plain, with_args
 from harness.strategies.op_gens_more import (
     gen_act,
     gen_compare,
@@ -109,11 +110,12 @@ def _upsample(mode: str):
 MORE: tuple[Op, ...] = (
     Op("aten.conv1d.default", "conv", gen_conv, _conv(1, False), module=_conv_module(1, False),
        owns=(None, "weight", "bias")),
-    Op("aten.gelu.default", "unary", gen_act, _f("gelu", "approximate")),
-    Op("aten.hardswish.default", "unary", gen_act, _f("hardswish")),
-    Op("aten.hardsigmoid.default", "unary", gen_act, _f("hardsigmoid")),
-    Op("aten.tanh.default", "unary", gen_act, lambda c: c.torch.tanh(c.a[0])),
-    Op("aten.silu.default", "unary", gen_act, _f("silu")),
+    Op("aten.gelu.default", "unary", gen_act, _f("gelu", "approximate"),
+       stateless=with_args("GELU", ("approximate", "none"))),
+    Op("aten.hardswish.default", "unary", gen_act, _f("hardswish"), stateless=plain("Hardswish")),
+    Op("aten.hardsigmoid.default", "unary", gen_act, _f("hardsigmoid"), stateless=plain("Hardsigmoid")),
+    Op("aten.tanh.default", "unary", gen_act, lambda c: c.torch.tanh(c.a[0]), stateless=plain("Tanh")),
+    Op("aten.silu.default", "unary", gen_act, _f("silu"), stateless=plain("SiLU")),
     Op("aten.sub.Tensor", "binary", gen_scalar_binary, lambda c: c.a[0] - c.a[1]),
     Op("aten.div.Tensor", "binary", gen_scalar_binary, lambda c: c.a[0] / c.a[1]),
     Op("aten.matmul.default", "matmul", gen_matmul_any, lambda c: c.a[0] @ c.a[1]),
@@ -128,8 +130,9 @@ MORE: tuple[Op, ...] = (
        lambda c: c.a[0][(slice(None),) * c.p(1, "dim", 0) + (slice(c.p(2, "start", None), c.p(3, "end", None),
                                                                      c.p(4, "step", 1)),)], view="view"),
     Op("aten.select.int", "select", gen_select, lambda c: c.a[0].select(c.a[1], c.a[2]), view="view"),
-    Op("aten.leaky_relu.default", "unary", gen_act, _f("leaky_relu")),
-    Op("aten.elu.default", "unary", gen_act, _f("elu")),
+    Op("aten.leaky_relu.default", "unary", gen_act, _f("leaky_relu"),
+       stateless=with_args("LeakyReLU", ("negative_slope", 0.01))),
+    Op("aten.elu.default", "unary", gen_act, _f("elu"), stateless=with_args("ELU", ("alpha", 1.0))),
     Op("aten.relu6.default", "unary", gen_act, _f("relu6")),
     Op("aten.prelu.default", "unary", gen_prelu, lambda c: c.F.prelu(c.a[0], c.a[1]),
        module=lambda c: c.nn.PReLU(c.a[1].shape[0]), owns=(None, "weight")),
@@ -144,7 +147,8 @@ MORE: tuple[Op, ...] = (
     Op("aten.upsample_nearest2d.vec", "upsample", gen_upsample, _upsample("nearest")),
     Op("aten.upsample_bilinear2d.vec", "upsample", gen_upsample, _upsample("bilinear")),
     Op("aten.pad.default", "pad", gen_pad, lambda c: c.F.pad(*c.a), more=(gen_border_pad,)),
-    Op("aten.pixel_shuffle.default", "pixel_shuffle", gen_pixel_shuffle, _f("pixel_shuffle")),
+    Op("aten.pixel_shuffle.default", "pixel_shuffle", gen_pixel_shuffle, _f("pixel_shuffle"),
+       stateless=with_args("PixelShuffle", ("upscale_factor", None))),
     Op("aten.pixel_unshuffle.default", "pixel_unshuffle", gen_pixel_shuffle, _f("pixel_unshuffle")),
     Op("aten.group_norm.default", "unary", gen_group_norm, lambda c: c.F.group_norm(*c.a),
        module=lambda c: c.nn.GroupNorm(c.a[1], c.a[2].shape[0]), owns=(None, None, "weight", "bias")),

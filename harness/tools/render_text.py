@@ -79,7 +79,8 @@ def node_text(node: C.Node) -> str:
     if node.op == "output":
         return f"output({', '.join(args)})"
     target = node.target[len("aten."):] if node.target.startswith("aten.") else node.target
-    return f"{node.name} = {target}({', '.join(args)})"
+    via = f"  [nn.{node.module}]" if node.module else ""
+    return f"{node.name} = {target}({', '.join(args)}){via}"
 
 
 def _group_label(grouping: Grouping, key: str) -> str:

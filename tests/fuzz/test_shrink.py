@@ -111,3 +111,24 @@ def test_python_m_harness_shrink_stops_at_its_time_limit(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"old: {size(_padded_finding())[0]} nodes" in proc.stdout and "out of time" in proc.stdout
     assert sorted(tmp_path.glob("*.json")) == [old]  # nothing smaller was kept in time: nothing written
+
+
+def test_the_reducer_calls_an_op_by_its_function_and_exports_non_strict_as_simpler_steps():
+    """A node called through a module (``Node.module``) gets the function spelling as one edit, and replacing its
+    op by ``relu`` drops the module too (``nn.MaxPool2d`` is no spelling of relu); a strict export becomes a
+    non-strict one."""
+    from harness.case import Case
+    from harness.case.decode import case_from_json
+    from harness.case.encode import case_to_json
+
+    x = Node("x", "placeholder", tensor=TensorMeta((1, 2, 4, 4)))
+    pool = Node("pool", "call_function", "aten.max_pool2d.default", (Ref("x"), (2, 2)), module="MaxPool2d")
+    case = Case(Graph((x, pool, Node("output", "output", args=((Ref("pool"),),)))), (), strict_export=True)
+    edits = list(smaller_cases(case))
+    spellings = [(e.graph.node("pool").target, e.graph.node("pool").module) for e in edits if "pool" in
+                 {n.name for n in e.graph.nodes}]
+    assert ("aten.max_pool2d.default", "") in spellings and ("aten.relu.default", "") in spellings
+    assert ("aten.relu.default", "MaxPool2d") not in spellings
+    assert any(not e.strict_export and e.graph == case.graph for e in edits)
+    for e in edits:  # every edit can be saved: a module its op allows, or none
+        assert case_from_json(case_to_json(e)) == e

@@ -10,7 +10,9 @@ greedy reducer that keeps an edit only when the case still fails the same way en
    instead of an input or attribute;
 3. (when the check reads the annotations) delete an annotation, one of its input specs, or its output spec; set
    ``allow_implicit_sharing`` back to True;
-4. replace an op by ``relu`` of its first input; drop a keyword argument; a QAT case becomes a PTQ case.
+4. replace an op by ``relu`` of its first input (its function spelling); call an op by its function, not through
+   a module (``Node.module``); drop a keyword argument; a QAT case becomes a PTQ case, a strict export a non-strict
+   one.
 
 An edit may give a case that does not build: the check rejects it (it does not fail *the same way*).
 """
@@ -135,7 +137,9 @@ def _node_simplifications(case: Case) -> Iterator[Case]:
 
         first = next(iter(inputs_of(n)), None)
         if n.target not in (SIMPLEST_OP, "getitem") and first is not None:
-            yield with_(replace(n, target=SIMPLEST_OP, args=(Ref(first),), kwargs=()))
+            yield with_(replace(n, target=SIMPLEST_OP, args=(Ref(first),), kwargs=(), module=""))
+        if n.module:
+            yield with_(replace(n, module=""))
         for j in range(len(n.kwargs)):
             yield with_(replace(n, kwargs=n.kwargs[:j] + n.kwargs[j + 1:]))
 
@@ -151,3 +155,5 @@ def smaller_cases(case: Case, annotations: bool = True) -> Iterator[Case]:
     yield from _node_simplifications(case)
     if case.is_qat:
         yield replace(case, is_qat=False)
+    if case.strict_export:
+        yield replace(case, strict_export=False)
