@@ -11,7 +11,8 @@ relative value in the kind asked for, so an edit's effect stays local where the 
 
 :func:`mutate` edits a sequence: change a few choices, zero one (hypothesis's "simplest": no more ops, the first
 option), delete a span, duplicate a span (an op, a motif, a subgraph drawn twice), splice two sequences, or redraw
-the first choice alone (the outermost decision: a quantizer's configuration variant, the same graph kept). The
+the first choice alone (the outermost decision: a quantizer's configuration variant, the same graph kept) or one of
+the last two (the flags drawn after the graph: QAT, strict export). The
 result always decodes to a valid case: the strategies bound every value they draw, and a sequence that ends early
 goes on with fresh randomness. None of this knows the ops, so it stays valid as the op vocabulary grows.
 """
@@ -125,7 +126,17 @@ def _change_first(seq: list, rng: random.Random, other: Sequence[Choice]) -> lis
     return [_fresh_like(seq[0], rng)] + seq[1:]
 
 
-MUTATIONS = (_change, _change, _simplest, _delete, _duplicate, _duplicate, _splice, _truncate, _change_first)
+def _change_last(seq: list, rng: random.Random, other: Sequence[Choice]) -> list:
+    """One of the last two choices redrawn, the rest kept: the decisions drawn after the graph (a quantizer
+    campaign's QAT and strict-export flags, harness.suite.fuzz_target) changed, the same graph otherwise."""
+    out = list(seq)
+    i = len(out) - 1 - rng.randrange(min(2, len(out)))
+    out[i] = _fresh_like(out[i], rng)
+    return out
+
+
+MUTATIONS = (_change, _change, _simplest, _delete, _duplicate, _duplicate, _splice, _truncate, _change_first,
+             _change_last)
 
 
 def mutate(seq: Sequence[Choice], rng: random.Random, other: Sequence[Choice] = ()) -> list[Choice]:

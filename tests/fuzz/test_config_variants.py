@@ -61,6 +61,21 @@ def test_the_guided_search_can_redraw_the_variant_alone_and_keep_the_graph():
     assert len(seen) > 1
 
 
+def test_the_guided_search_can_redraw_the_flags_drawn_after_the_graph_and_keep_the_graph():
+    """``_change_last``: the same graph as a strict export or not (the toy has no QAT form), its variant kept."""
+    change_last = next(m for m in MUTATIONS if m.__name__ == "_change_last")
+    target = _target()
+    rng = random.Random(3)
+    source = ChoiceRandom(seed=1)
+    case = fast_example(target.strategy, source)
+    seen = set()
+    for _ in range(30):
+        mutant = fast_example(target.strategy, ChoiceRandom(change_last(source.recorded, rng, ())))
+        assert (mutant.graph, mutant.quantizer_config) == (case.graph, case.quantizer_config)
+        seen.add(mutant.strict_export)
+    assert seen == {False, True}
+
+
 def test_a_failure_met_again_in_another_variant_is_sent_as_found_not_shrunk_again():
     target = _target()
     events: list = []
