@@ -55,6 +55,10 @@ ENN_BUGS = (
                  f"x + x: annotate_2in1out_with_SharedQuant keys input_qspec_map by node ({ENN}#L257-L278)"),
     QuantizerBug("enn-ancestor-key", RANDOM, r"NotAnInputError|DanglingReferenceError",
                  f"annotate_1in1out_with_SharedQuant keys by the nearest annotated ancestor ({ENN}#L463-L485)"),
+    QuantizerBug("enn-unbind-ancestor-edge", RANDOM, r"DanglingReferenceError: SharedQuantizationSpec of output of "
+                 r"'(unbind|getitem)",
+                 f"annotate_unbind shares with the edge from the nearest annotated ancestor ({ENN}#L574-L605, "
+                 f"repros/executorch_enn_unbind_ancestor_edge.py)"),
     QuantizerBug("enn-hardtanh-default-bounds", RANDOM, r"raised IndexError[\s\S]*_is_hardtanh_for_relux",
                  f"hardtanh_ without its default bounds: node.args[1] ({ENN}#L104-L115)"),
     QuantizerBug("enn-layer-norm-without-weight", RANDOM, r"input_qspec_map key None is not a node",
