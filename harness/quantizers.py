@@ -24,8 +24,10 @@ This module stands outside the harness's layers, like :mod:`harness.mutants`: it
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import harness.quantizer_variants as variants
 
@@ -42,20 +44,42 @@ class QuantizerUnavailable(ImportError):
     """The package a quantizer factory needs is not installed (the suite skips that quantizer)."""
 
 
+@contextmanager
+def _conv_bn_annotators_without_exports(annotators: dict) -> Iterator[None]:
+    """Within the block, the conv-bn entries of ``annotators`` (an XNNPACK quantizer's ``OP_TO_ANNOTATOR``: ``conv_bn``,
+    ``conv_bn_relu``, ``conv_transpose_bn``, ``conv_transpose_bn_relu``) do only what they do to a graph without a
+    batch norm, where they match nothing: the dead-code elimination each begins with (``gm.graph.
+    eliminate_dead_code()``, then ``recompile()``), not the 3 to 8 s of pattern exports after it. Dispatched as
+    upstream dispatches them (when upstream would run them, and only then), so the graph and the annotations are
+    upstream's: a dead node is gone before the later annotators run, as upstream has it (tests/suite/
+    test_xnnpack_qat_factory.py and tests/suite/test_executorch_quantizers.py compare with the plain quantizers)."""
+    saved = {name: fn for name, fn in annotators.items() if "_bn" in name}
+
+    def dead_code_eliminated(gm: Any, *args: Any, **kwargs: Any) -> list:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+        return []
+
+    annotators.update({name: dead_code_eliminated for name in saved})
+    try:
+        yield
+    finally:
+        annotators.update(saved)
+
+
 def _torchao_xnnpack(is_per_channel: bool, is_qat: bool, config: str = "default", model: Any = None) -> Any:
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+    from torchao.testing.pt2e._xnnpack_quantizer_utils import OP_TO_ANNOTATOR
 
     class _XNNPACKQuantizerSkippingUnmatchableBn(XNNPACKQuantizer):
-        """torchao's XNNPACKQuantizer without its QAT-only conv-bn patterns on graphs that have no batch norm."""
+        """torchao's XNNPACKQuantizer whose QAT-only conv-bn patterns export nothing on a graph without a batch
+        norm (:func:`_conv_bn_annotators_without_exports`)."""
 
         def annotate(self, model: Any) -> Any:
             if _has_batch_norm(model):
                 return super().annotate(model)
-            self.STATIC_QAT_ONLY_OPS = []
-            try:
+            with _conv_bn_annotators_without_exports(OP_TO_ANNOTATOR):
                 return super().annotate(model)
-            finally:
-                del self.STATIC_QAT_ONLY_OPS
 
     if config == "default" and not is_per_channel:
         config = "per_tensor"
@@ -152,25 +176,25 @@ def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any
 
     ExecuTorch 1.5.1 runs its QAT-only conv-bn patterns (``conv_bn``, ``conv_bn_relu``, ``conv_transpose_bn``,
     ``conv_transpose_bn_relu``) with every static config too, and each annotate() then does 12 strict exports of
-    small patterns (3 to 8 s CPU). The instance returned here leaves those patterns out of annotate() when the
-    graph has no ``batch_norm`` node, where they cannot match (prepare_pt2e fuses conv-bn before annotating):
-    the annotations are the same (see tests/test_executorch_quantizers.py) and annotate() takes milliseconds.
-    On a graph with a batch norm it runs them all, as upstream does. Nothing outside the instance is changed.
+    small patterns (3 to 8 s CPU). On a graph without a ``batch_norm`` node, where they cannot match (prepare_pt2e
+    fuses conv-bn before annotating), the instance returned here has them do only their dead-code elimination
+    (:func:`_conv_bn_annotators_without_exports`, during its annotate() only): the graph and the annotations are
+    upstream's (see tests/suite/test_executorch_quantizers.py) and annotate() takes milliseconds. On a graph with
+    a batch norm it runs them all, as upstream does.
     Variants: :func:`harness.quantizer_variants.configure_xnnpack`.
     """
     mod = _executorch("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch_xnnpack")
 
+    annotators = importlib.import_module(f"{mod.__name__}_utils").OP_TO_ANNOTATOR  # xnnpack_quantizer_utils
+
     class _XNNPACKQuantizerSkippingUnmatchableBn(mod.XNNPACKQuantizer):
-        """ExecuTorch's XNNPACKQuantizer without the conv-bn patterns on graphs that have no batch norm."""
+        """ExecuTorch's XNNPACKQuantizer whose conv-bn patterns export nothing on a graph without a batch norm."""
 
         def annotate(self, model: Any) -> Any:
             if _has_batch_norm(model):
                 return super().annotate(model)
-            self.SUPPORTED_PATTERNS = [p for p in type(self).SUPPORTED_PATTERNS if "_bn" not in p.name]
-            try:
+            with _conv_bn_annotators_without_exports(annotators):
                 return super().annotate(model)
-            finally:
-                del self.SUPPORTED_PATTERNS
 
     return variants.configure_xnnpack(_XNNPACKQuantizerSkippingUnmatchableBn(), mod.get_symmetric_quantization_config,
                                       config, is_qat, model)

@@ -169,7 +169,42 @@ def test_executorch_xnnpack_without_unmatchable_bn_patterns_annotates_as_upstrea
     assert not any(n.op == "call_function" and "batch_norm" in str(n.target) for n in want.gm.graph.nodes)
     assert _annotations(want.gm)  # the comparison is not vacuous
     assert _annotations(got.gm) == _annotations(want.gm)
-    assert "SUPPORTED_PATTERNS" not in vars(got.quantizer)  # annotate() restored the class's patterns
+
+
+@pytest.mark.parametrize("config", ["default", "per_tensor", "dynamic", "module_type"])
+def test_executorch_xnnpack_eliminates_a_dead_node_as_upstream_does(config: str) -> None:
+    """Upstream's conv-bn annotators, run with every static config, begin with a dead-code elimination: an unused
+    pool is gone before ``_annotate_adaptive_avg_pool2d`` reads its partition (which has no output node). The fast
+    instance must do the same, and only where upstream does (not with a dynamic config): skipping those annotators
+    outright left the pool and crashed where upstream does not (a false alarm)."""
+    from executorch.backends.xnnpack.quantizer import xnnpack_quantizer as upstream
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils import OP_TO_ANNOTATOR
+
+    from harness.quantizer_variants import configure_xnnpack
+    from harness.suite.source import quantizer_source
+
+    class UnusedPool(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = torch.nn.AdaptiveAvgPool2d(1)
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            self.pool(x)
+            return self.conv(x)
+
+    def annotated(make):
+        gm = torch.export.export(UnusedPool(), (torch.randn(1, 3, 8, 8),)).module()
+        return run_quantizer(gm, quantizer_source(make(gm)), 120.0)
+
+    before = dict(OP_TO_ANNOTATOR)
+    got = annotated(lambda gm: q.executorch_xnnpack(config=config, model=gm))
+    want = annotated(lambda gm: configure_xnnpack(upstream.XNNPACKQuantizer(),
+                                                  upstream.get_symmetric_quantization_config, config, False, gm))
+    assert not want.failed and not got.failed, (want.problems, got.problems)
+    assert [n.name for n in got.gm.graph.nodes] == [n.name for n in want.gm.graph.nodes]
+    assert _annotations(got.gm) == _annotations(want.gm)
+    assert OP_TO_ANNOTATOR == before  # restored after annotate()
 
 
 def test_executorch_qnn_factory_keeps_mkldnn_on(monkeypatch: pytest.MonkeyPatch) -> None:
