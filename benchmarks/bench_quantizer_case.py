@@ -8,7 +8,8 @@ The cases are those the campaign draws (the quantizer target's own strategy, dra
 vocabulary, motifs, one QAT case in four). For each case, in this process and in the same run:
 
 * ``export``: the module program of the case's graph and ``torch.export.export`` of it, then ``ep.module()``;
-  with ``strict=True`` for a quantizer whose factory says ``export_strict`` (ExecuTorch's), as the campaign exports
+  with ``strict=True`` for a quantizer whose factory says ``export_strict`` (Cadence) and for a case drawn as a
+  strict export (``Case.strict_export``, one in four of the others), as the campaign exports
   its cases;
 * ``quantizer``: upstream's own steps on the exported graph (``run_quantizer``: the batch-norm fusions, and the
   quantizer's ``transform_for_annotation``, ``annotate`` and ``validate``), without the reach tracer;
@@ -59,13 +60,13 @@ def _best(fn, *args) -> float:
     return best
 
 
-def _quantizer_time(graph, source) -> float:
+def _quantizer_time(graph, source, strict: bool) -> float:
     from harness.suite.checks.quantizer_run import run_quantizer
     from harness.suite.subjects.case_graphs import graph_module_for_quantizer
 
     best = float("inf")
     for _ in range(2):
-        gm = graph_module_for_quantizer(graph, source.export_strict)  # not timed: a fresh graph each time
+        gm = graph_module_for_quantizer(graph, strict)  # not timed: a fresh graph each time
         t = time.perf_counter()
         run_quantizer(gm, source, 0)
         best = min(best, time.perf_counter() - t)
@@ -87,22 +88,24 @@ def measure(name: str, n: int, seed: int, profile: bool) -> None:
     while len(cases) < n:
         case = fast_example(target.strategy, rnd)
         try:
-            _export(case.graph, ptq.export_strict)  # also warms the caches of both paths
+            _export(case.graph, ptq.export_strict or case.strict_export)  # also warms the caches of both paths
         except Exception:  # noqa: BLE001 - a graph that does not export is built instead: not an export's cost
             continue
         cases.append(case)
     export = case_total = quantizer = 0.0
     profiler = cProfile.Profile() if profile else None
     for case in cases:
-        export += _best(_export, case.graph, ptq.export_strict)
-        quantizer += _quantizer_time(case.graph, qat if case.is_qat else ptq)
+        strict = ptq.export_strict or case.strict_export
+        export += _best(_export, case.graph, strict)
+        quantizer += _quantizer_time(case.graph, qat if case.is_qat else ptq, strict)
         target.check(case)  # the first check of a graph pays its one-off costs, as in a campaign it does once
         if profiler is not None:
             profiler.enable()
         case_total += _best(target.check, case)
         if profiler is not None:
             profiler.disable()
-    print(f"{name}: {n} cases ({sum(c.is_qat for c in cases)} QAT), per case: export {export / n * 1e3:.1f} ms, "
+    print(f"{name}: {n} cases ({sum(c.is_qat for c in cases)} QAT, {sum(c.strict_export for c in cases)} strict), "
+          f"per case: export {export / n * 1e3:.1f} ms, "
           f"quantizer {quantizer / n * 1e3:.1f} ms, whole case {case_total / n * 1e3:.1f} ms; "
           f"case/export {case_total / export:.2f}x (goal <= 1.5x), (case - quantizer)/export "
           f"{(case_total - quantizer) / export:.2f}x")
