@@ -21,18 +21,21 @@ statements" (module and class bodies run once, at import, before any measure; no
 coverage.py would count them reached by the import). The fixed models are
 annotated in the default configuration (as the suite checks them); the searches draw a variant with every case,
 as the campaign does. The load average is printed with each quantizer (the machine may be shared). The searches run in
-this process through the campaign's own search functions and worker session (one worker, no start-up, no
-subprocess; each case under a 20 s time limit, a case over it counted as an error). ``guided/fixed`` is the issue's
+a fresh process each (spawned: a quantizer's cached config getters start empty for every measure, as in a
+campaign's worker), through the campaign's own search functions and worker session (one worker, start-up not
+counted; each case under a 20 s time limit, a case over it counted as an error). ``guided/fixed`` is the issue's
 target: at least 1.3x, or 80% of the statements.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -43,13 +46,24 @@ DEFAULT = ("xnnpack", "x86_inductor", "executorch_xnnpack", "executorch_arm_tosa
 CASE_LIMIT = 20.0
 
 
-def fixed_models(source, tracer) -> set[str]:
+def fresh(fn, *args):
+    """``fn(*args)`` in a new Python process: each measure starts with the quantizer's caches empty (torchao's and
+    ExecuTorch's config getters are ``functools.lru_cache``d: in one process, a measure run after another never
+    runs their bodies again and reaches fewer lines), as each worker of a campaign does."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def fixed_models(spec: str, directory: str) -> set[str]:
     """The lines the six models reach, annotated as the suite does: for PTQ, and for QAT too when the quantizer has a
     QAT configuration (the models exported in train mode)."""
+    from harness.fuzz.reach import ReachTracer
     from harness.suite.checks.quantizer_run import run_quantizer
-    from harness.suite.source import qat_variant
+    from harness.suite.source import load_quantizer_factory, qat_variant
     from harness.suite.subjects.models import export_model, model_names
 
+    warnings.simplefilter("ignore")
+    source, tracer = load_quantizer_factory(spec), ReachTracer(directory)
     reached: set[str] = set()
     for src in (source, qat_variant(source)) if source.qat_capable else (source,):
         for name in model_names():
@@ -83,6 +97,7 @@ def search(config, search_name: str, seconds: float, seed: int, variants: bool =
     from harness.fuzz.session import CaseGuard, Worker
     from harness.suite.fuzz_target import quantizer_target
 
+    warnings.simplefilter("ignore")
     target = quantizer_target(config, variants)
     stats = {"checked": 0, "annotated": 0}
 
@@ -123,7 +138,7 @@ def statement_count(directory: str, lines: set[str]) -> tuple[int, int, int]:
 
 def measure(name: str, seconds: float, long: float, seed: int, baseline: bool = True) -> None:
     from harness.fuzz.config import CampaignConfig
-    from harness.fuzz.reach import ReachTracer, package_directory
+    from harness.fuzz.reach import package_directory
     from harness.suite.source import QuantizerLoadError, load_quantizer_factory, make_quantizer, quantizer_configs
 
     spec = f"harness.quantizers:{name}"
@@ -137,18 +152,18 @@ def measure(name: str, seconds: float, long: float, seed: int, baseline: bool = 
     print(f"{name}: package {directory}; {len(configs)} configuration variant(s): {', '.join(configs)}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     config = CampaignConfig(quantizer=spec, target="harness.suite.fuzz_target:quantizer_target", seed=seed)
-    fixed = fixed_models(source, ReachTracer(directory))
+    fixed = fresh(fixed_models, spec, directory)
     print(f"  fixed models: {len(fixed)} lines", flush=True)
-    runs = {"uniform": search(config, "fast", seconds, seed)}
+    runs = {"uniform": fresh(search, config, "fast", seconds, seed)}
     print(f"  uniform {seconds:g} s: {len(runs['uniform']['lines'])} lines", flush=True)
-    runs["guided"] = search(config, "guided", seconds, seed)
+    runs["guided"] = fresh(search, config, "guided", seconds, seed)
     print(f"  guided {seconds:g} s: {len(runs['guided']['lines'])} lines", flush=True)
     if baseline and len(configs) > 1:
-        runs["guided, default config"] = search(config, "guided", seconds, seed, variants=False)
+        runs["guided, default config"] = fresh(search, config, "guided", seconds, seed, False)
         print(f"  guided {seconds:g} s, default config only: {len(runs['guided, default config']['lines'])} lines",
               flush=True)
     if long:
-        runs["guided long"] = search(config, "guided", long, seed)
+        runs["guided long"] = fresh(search, config, "guided", long, seed)
     union = fixed.union(*(r["lines"] for r in runs.values()))
     modules, everything, total = statement_count(directory, union)
     print(f"  annotation modules reached: {modules}, {everything} statements, {total} of them in functions (80%: "
