@@ -55,9 +55,12 @@ def hardtanh(inplace: bool = False) -> Spelling:
 
 def pooled(cls: str, *names: tuple[str, Any]) -> Spelling:
     """``nn.<cls>(kernel_size, ...)`` for a pool: the kernel, then ``names`` by position (a ``stride`` of ``[]``
-    or None is the kernel's, as the module's default)."""
+    or None is the kernel's, as the module's default). Not with ``ceil_mode=True``: torch.export records
+    ``nn.MaxPool2d(..., ceil_mode=True)`` as another op (``max_pool2d_with_indices``)."""
     def make(c: Any) -> Optional[Any]:
         if len(c.a) > 2 + len(names) or set(c.k) - {n for n, _ in names}:
+            return None
+        if any(n == "ceil_mode" and c.p(i + 2, n, d) for i, (n, d) in enumerate(names)):
             return None
         given = [c.p(i + 2, n, d) for i, (n, d) in enumerate(names)]
         if names and names[0][0] == "stride" and not given[0]:

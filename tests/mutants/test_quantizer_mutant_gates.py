@@ -20,10 +20,10 @@ from harness.suite.subjects.case_graphs import graph_module_for_quantizer
 ONCE_RARE = ("x86_max_pool_ceil_mode", "et_xnnpack_reflect_pad", "xnnpack_embedding_padding_idx",
              "et_xnnpack_swiglu_derived", "et_xnnpack_rsub_scalar", "arm_hardsigmoid_mul_axis",
              "xnnpack_hardswish_after_conv")
-CASES = 600
+CASES = 1200  # at a rate near 1.4% (the ceil-mode pool: 5, 6 and 15 in 600 at three seeds), 600 was too few to tell
 
 
-@pytest.mark.slow  # 600 exports, about 40 s
+@pytest.mark.slow  # 1,200 exports, about 80 s
 def test_the_once_rare_gates_are_drawn_in_one_case_in_a_hundred_or_more():
     strategy = S.graphs(min_nodes=1, max_nodes=10, ops=S.GENERATED_OPS, motifs=True)  # the campaign's graphs
     hits = dict.fromkeys(ONCE_RARE, 0)

@@ -56,6 +56,11 @@ def test_a_module_that_does_not_fit_the_arguments_falls_back_to_the_function():
     gm = graph_module_for_quantizer(_one("aten.hardtanh.default", (-1.0, 1.0), "ReLU6"), False)
     assert not get_source_partitions(gm.graph, [torch.nn.ReLU6])  # not the bounds nn.ReLU6 has
     assert [n.module for n in extract_graph(gm).nodes if n.op == "call_function"] == [""]
+    # nn.MaxPool2d(ceil_mode=True) would be exported as max_pool2d_with_indices: the op itself is kept
+    ceil = graph_module_for_quantizer(_one("aten.max_pool2d.default", ((2, 2), (2, 2), (0, 0), (1, 1), True),
+                                           "MaxPool2d", shape=(1, 4, 7, 7)), False)
+    assert [(n.target, n.module) for n in extract_graph(ceil).nodes if n.op == "call_function"] == [
+        ("aten.max_pool2d.default", "")]
 
 
 def test_the_quantizer_vocabulary_draws_module_spellings_and_the_prepare_vocabulary_none():
