@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
+import harness.quantizer_speedups as speedups
 import harness.quantizer_variants as variants
 
 __all__ = ["QuantizerUnavailable", "xnnpack", "xnnpack_per_tensor", "x86_inductor", "arm_inductor", "embedding",
@@ -44,41 +44,18 @@ class QuantizerUnavailable(ImportError):
     """The package a quantizer factory needs is not installed (the suite skips that quantizer)."""
 
 
-@contextmanager
-def _conv_bn_annotators_without_exports(annotators: dict) -> Iterator[None]:
-    """Within the block, the conv-bn entries of ``annotators`` (an XNNPACK quantizer's ``OP_TO_ANNOTATOR``: ``conv_bn``,
-    ``conv_bn_relu``, ``conv_transpose_bn``, ``conv_transpose_bn_relu``) do only what they do to a graph without a
-    batch norm, where they match nothing: the dead-code elimination each begins with (``gm.graph.
-    eliminate_dead_code()``, then ``recompile()``), not the 3 to 8 s of pattern exports after it. Dispatched as
-    upstream dispatches them (when upstream would run them, and only then), so the graph and the annotations are
-    upstream's: a dead node is gone before the later annotators run, as upstream has it (tests/suite/
-    test_xnnpack_qat_factory.py and tests/suite/test_executorch_quantizers.py compare with the plain quantizers)."""
-    saved = {name: fn for name, fn in annotators.items() if "_bn" in name}
-
-    def dead_code_eliminated(gm: Any, *args: Any, **kwargs: Any) -> list:
-        gm.graph.eliminate_dead_code()
-        gm.recompile()
-        return []
-
-    annotators.update({name: dead_code_eliminated for name in saved})
-    try:
-        yield
-    finally:
-        annotators.update(saved)
-
-
 def _torchao_xnnpack(is_per_channel: bool, is_qat: bool, config: str = "default", model: Any = None) -> Any:
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
     from torchao.testing.pt2e._xnnpack_quantizer_utils import OP_TO_ANNOTATOR
 
     class _XNNPACKQuantizerSkippingUnmatchableBn(XNNPACKQuantizer):
         """torchao's XNNPACKQuantizer whose QAT-only conv-bn patterns export nothing on a graph without a batch
-        norm (:func:`_conv_bn_annotators_without_exports`)."""
+        norm (:func:`harness.quantizer_speedups.conv_bn_annotators_without_exports`)."""
 
         def annotate(self, model: Any) -> Any:
-            if _has_batch_norm(model):
+            if speedups.has_batch_norm(model):
                 return super().annotate(model)
-            with _conv_bn_annotators_without_exports(OP_TO_ANNOTATOR):
+            with speedups.conv_bn_annotators_without_exports(OP_TO_ANNOTATOR):
                 return super().annotate(model)
 
     if config == "default" and not is_per_channel:
@@ -167,10 +144,6 @@ CORTEX_M_BIAS = "executorch.backends.arm.quantizer.arm_quantizer_utils:_derive_b
 CADENCE_BIAS = "executorch.backends.cadence.aot.quantizer.utils:get_bias_qparams"
 
 
-def _has_batch_norm(gm: Any) -> bool:
-    return any(n.op == "call_function" and "batch_norm" in str(n.target) for n in gm.graph.nodes)
-
-
 def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any = None) -> Any:
     """ExecuTorch's XNNPACK quantizer (``executorch.backends.xnnpack``), symmetric int8, per-channel weights.
 
@@ -178,9 +151,9 @@ def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any
     ``conv_transpose_bn_relu``) with every static config too, and each annotate() then does 12 strict exports of
     small patterns (3 to 8 s CPU). On a graph without a ``batch_norm`` node, where they cannot match (prepare_pt2e
     fuses conv-bn before annotating), the instance returned here has them do only their dead-code elimination
-    (:func:`_conv_bn_annotators_without_exports`, during its annotate() only): the graph and the annotations are
-    upstream's (see tests/suite/test_executorch_quantizers.py) and annotate() takes milliseconds. On a graph with
-    a batch norm it runs them all, as upstream does.
+    (:func:`harness.quantizer_speedups.conv_bn_annotators_without_exports`, during its annotate() only): the graph
+    and the annotations are upstream's (see tests/suite/test_executorch_quantizers.py) and annotate() takes
+    milliseconds. On a graph with a batch norm it runs them all, as upstream does.
     Variants: :func:`harness.quantizer_variants.configure_xnnpack`.
     """
     mod = _executorch("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch_xnnpack")
@@ -191,9 +164,9 @@ def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any
         """ExecuTorch's XNNPACKQuantizer whose conv-bn patterns export nothing on a graph without a batch norm."""
 
         def annotate(self, model: Any) -> Any:
-            if _has_batch_norm(model):
+            if speedups.has_batch_norm(model):
                 return super().annotate(model)
-            with _conv_bn_annotators_without_exports(annotators):
+            with speedups.conv_bn_annotators_without_exports(annotators):
                 return super().annotate(model)
 
     return variants.configure_xnnpack(_XNNPACKQuantizerSkippingUnmatchableBn(), mod.get_symmetric_quantization_config,
