@@ -36,7 +36,6 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
@@ -57,7 +56,7 @@ def fresh(fn, *args):
 def fixed_models(spec: str, directory: str) -> set[str]:
     """The lines the six models reach, annotated as the suite does: for PTQ, and for QAT too when the quantizer has a
     QAT configuration (the models exported in train mode)."""
-    from harness.fuzz.reach import ReachTracer
+    from harness.fuzz.reach import ReachTracer, joining
     from harness.suite.checks.quantizer_run import run_quantizer
     from harness.suite.source import load_quantizer_factory, qat_variant
     from harness.suite.subjects.models import export_model, model_names
@@ -72,19 +71,8 @@ def fixed_models(spec: str, directory: str) -> set[str]:
             except Exception as e:  # noqa: BLE001 - a model this torch cannot export: said, skipped
                 print(f"  (model {name} does not export: {type(e).__name__})")
                 continue
-            run_quantizer(gm, src, 0, f"model {name}", None, traced=lambda: _joining(tracer, reached))
+            run_quantizer(gm, src, 0, f"model {name}", None, traced=lambda: joining(tracer, reached))
     return reached
-
-
-@contextmanager
-def _joining(tracer, reached: set[str]):
-    """``tracer``'s measure of one call of the quantizer's code, its lines added to ``reached``."""
-    lines: set[str] = set()
-    try:
-        with tracer.measure() as lines:
-            yield
-    finally:
-        reached |= lines
 
 
 def search(config, search_name: str, seconds: float, seed: int, variants: bool = True) -> dict:

@@ -22,7 +22,7 @@ import types
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
-__all__ = ["ReachTracer", "package_directory", "statements"]
+__all__ = ["ReachTracer", "joining", "package_directory", "statements"]
 
 
 def package_directory(obj: Any, skip: str = "harness") -> Optional[str]:
@@ -83,6 +83,18 @@ class ReachTracer:
             sys.settrace(before)
             reached.update(f"{self._name(f)}:{line}" for f, line in self._hits)
             self._hits = set()
+
+
+@contextmanager
+def joining(tracer: "ReachTracer", reached: set[str]) -> Iterator[None]:
+    """``tracer``'s measure of the block, its lines added to ``reached`` once the block ends (the lines of several
+    blocks, a quantizer's calls, add up)."""
+    lines: set[str] = set()
+    try:
+        with tracer.measure() as lines:
+            yield
+    finally:
+        reached |= lines
 
 
 def statements(path: str, functions_only: bool = False) -> set[int]:

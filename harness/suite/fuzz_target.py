@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from hypothesis import strategies as st
 
@@ -55,7 +55,7 @@ from harness import strategies
 from harness.case import Case, Info
 from harness.check.groups import with_variant
 from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_UPSTREAM, check_case, load_function
-from harness.fuzz.reach import ReachTracer, package_directory
+from harness.fuzz.reach import ReachTracer, joining, package_directory
 from harness.fuzz.target import CandidateEscaped, Target, Verdict, finding_case, guarded
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
 from harness.suite.checks.pipeline_bugs import PipelineBug, bug_of, is_pipeline_failure
@@ -225,16 +225,10 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
         raise ValueError(f"--quantizer: {e}") from e
     candidate = guarded(load_function(config.candidate))
     tracer = _tracer(source)
-    last: list[frozenset[str]] = [frozenset()]  # the lines the last check reached
+    reached: set[str] = set()  # the lines the last check reached
 
-    @contextmanager
-    def annotating() -> Iterator[None]:  # one call of the quantizer's code: its lines join the case's
-        lines: set[str] = set()
-        try:
-            with tracer.measure() as lines:
-                yield
-        finally:
-            last[0] = last[0].union(lines)
+    def annotating() -> AbstractContextManager:  # one call of the quantizer's code: its lines join the case's
+        return joining(tracer, reached)
 
     qat = qat_variant(source) if source.qat_capable else None
 
@@ -249,7 +243,7 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
     triage = QuantizerBugTriage(config.quantizer, replay)
 
     def check(case: Case) -> Verdict:
-        last[0] = frozenset()
+        reached.clear()
         verdict = run(case, annotating if tracer is not None else nullcontext)
         judged = verdict.failed and verdict.triage in (TRIAGE_NEW, TRIAGE_UPSTREAM)  # new, or a step of torchao's
         bug = triage.known(verdict.signature) if judged else None
@@ -261,7 +255,7 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
                   _graph_cases(config.max_nodes, qat is not None, configs, qat_configs(source),
                                strict=not source.export_strict), check,
                   lambda verdict: verdict.case, reads_annotations=False,
-                  reach=(lambda: last[0]) if tracer is not None else None)
+                  reach=(lambda: frozenset(reached)) if tracer is not None else None)
 
 
 def _known(verdict: Verdict, bug: KnownQuantizerBug) -> Verdict:
