@@ -164,3 +164,54 @@ def test_a_graph_that_cannot_run_is_never_a_crash_of_the_plugin():
     assert verdict.unusable is None and verdict.gm is not None
     (problem,) = [p for p in verdict.problems if p.level != "note"]
     assert problem.level == "known" and bug_of(problem.message) is QAT_GROUPED_CONV_TRANSPOSE_BN, problem
+
+
+class _BatchNormInput:
+    """A quantizer that annotates each conv (input, weight, output) and each batch norm's input edge (as ExecuTorch's Arm
+    quantizers do): torchao's QAT conv-bn rewrite then leaves the batch norm's annotation keyed by the conv, which
+    is no longer its input (bug 4 of docs/upstream-bugs.md)."""
+
+    def __init__(self, is_qat: bool = False) -> None:
+        self.is_qat = is_qat
+
+    def transform_for_annotation(self, gm):
+        return gm
+
+    def annotate(self, gm):
+        from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, QuantizationSpec
+
+        spec = QuantizationSpec(torch.int8, torch.ao.quantization.observer.MinMaxObserver.with_args(eps=2 ** -12),
+                                quant_min=-128, quant_max=127, qscheme=torch.per_tensor_affine)
+        for node in gm.graph.nodes:
+            if node.target is torch.ops.aten.conv2d.default:
+                node.meta["quantization_annotation"] = QuantizationAnnotation(
+                    input_qspec_map={node.args[0]: spec, node.args[1]: spec}, output_qspec=spec, _annotated=True)
+            if node.target is torch.ops.aten.batch_norm.default:
+                node.meta["quantization_annotation"] = QuantizationAnnotation(input_qspec_map={node.args[0]: spec},
+                                                                              _annotated=True)
+        return gm
+
+    def validate(self, gm):
+        pass
+
+
+def test_a_failure_after_the_qat_rewrite_saves_the_graph_the_quantizer_was_given():
+    """The well-formedness check reads the graph after ``prepare_qat_pt2e``'s conv-bn rewrite, which the quantizer
+    never saw: the finding saves the drawn graph (conv and batch norm), so checking it again fails again; the
+    rewritten graph would be annotated afresh and pass (the Arm mutants' findings were left unjudged that way)."""
+    graph = Graph((Node("x", "placeholder", tensor=TensorMeta((1, 4, 8, 8))),
+                   Node("w", "get_attr", "w", tensor=TensorMeta((4, 4, 3, 3)), attr_kind="parameter"),
+                   Node("g", "get_attr", "g", tensor=TensorMeta((4,)), attr_kind="parameter"),
+                   Node("b", "get_attr", "b", tensor=TensorMeta((4,)), attr_kind="parameter"),
+                   Node("mean", "get_attr", "mean", tensor=TensorMeta((4,)), attr_kind="buffer"),
+                   Node("var", "get_attr", "var", tensor=TensorMeta((4,)), attr_kind="buffer"),
+                   Node("conv2d", "call_function", "aten.conv2d.default", (Ref("x"), Ref("w"))),
+                   Node("batch_norm", "call_function", "aten.batch_norm.default",
+                        (Ref("conv2d"), Ref("g"), Ref("b"), Ref("mean"), Ref("var"), True, 0.1, 1e-05, True)),
+                   Node("output", "output", args=((Ref("batch_norm"),),))))
+    source, candidate = quantizer_source(_BatchNormInput, is_qat=True), load_function(UPSTREAM)
+    verdict = check_with_quantizer(Case(graph, (), is_qat=True), source, candidate)
+    assert verdict.failed and verdict.signature == "well_formed: NotAnInputError", verdict.text
+    assert verdict.case.graph == graph and not verdict.case.annotations
+    again = check_with_quantizer(verdict.case, source, candidate)
+    assert again.failed and again.signature == verdict.signature

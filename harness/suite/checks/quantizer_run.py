@@ -51,7 +51,9 @@ class Annotated:
 
     ``gm`` is the transformed, annotated graph (or the graph as far as it got); ``failed`` says a quantizer call
     raised or timed out (later checks are skipped); ``quantizer`` is the instance used (its
-    ``prepare_obs_or_fq_callback`` is passed to prepare); ``node_name_to_scope`` was computed before any change.
+    ``prepare_obs_or_fq_callback`` is passed to prepare); ``node_name_to_scope`` was computed before any change;
+    ``fused`` says ``prepare_qat_pt2e``'s conv-bn rewrite changed ``gm`` after ``validate``: the quantizer never saw
+    that graph, so annotating it again is not what failed (a finding on it saves the graph the quantizer was given).
     """
 
     gm: Optional[GraphModule]
@@ -59,6 +61,7 @@ class Annotated:
     failed: bool
     quantizer: Any = None
     node_name_to_scope: dict = field(default_factory=dict)
+    fused: bool = False
 
     @property
     def count(self) -> int:
@@ -81,26 +84,27 @@ def _fuse_like_prepare_pt2e(gm: GraphModule) -> Optional[Problem]:
     return None
 
 
-def _fuse_like_prepare_qat_pt2e(gm: GraphModule) -> Optional[Problem]:
+def _fuse_like_prepare_qat_pt2e(gm: GraphModule) -> tuple[Optional[Problem], bool]:
     """Rewrite conv-bn into its QAT form as ``prepare_qat_pt2e`` does after ``validate``; its failure (it raises, or
     writes a graph that cannot run) is torchao's on these annotations: ``known`` for the upstream bug whose shape
-    the graph has, else an error naming the step."""
+    the graph has, else an error naming the step. With it, whether there was a conv-bn to rewrite (the graph
+    changed)."""
     rewrites = conv_into_batch_norm(gm)  # before the rewrite changes the graph
     shapes = [bug for bug in QAT_FUSION_BUGS if bug.shape(gm)]
     try:
         _fuse_conv_bn_qat(gm)
     except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
         return Problem(ANNOTATE.name, unjudged(f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
-                                              f"{exc_line(e)} on the annotated graph\n{where(e)}"))
+                                              f"{exc_line(e)} on the annotated graph\n{where(e)}")), bool(rewrites)
     broken = cannot_run(gm) if rewrites else None  # without a conv-bn nothing is rewritten: the graph still runs
     if broken is None:
-        return None
+        return None, bool(rewrites)
     text = f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) wrote a graph that cannot run: {broken}"
     if none_for_tensor(gm) is None:  # not a None operand: a shape error, not the batch norm without affine
         shapes = [bug for bug in shapes if bug is not QAT_BN_WITHOUT_AFFINE]
     if shapes:
-        return Problem(ANNOTATE.name, tagged(shapes[0], text), "known")
-    return Problem(ANNOTATE.name, unjudged(text))
+        return Problem(ANNOTATE.name, tagged(shapes[0], text), "known"), True
+    return Problem(ANNOTATE.name, unjudged(text)), True
 
 
 def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what: str = "a graph",
@@ -177,7 +181,8 @@ def run_quantizer(gm: GraphModule, source: QuantizerSource, timeout: float, what
             problems.append(Problem(ANNOTATE.name, f"{step}() changed the graph (only annotations may change):\n"
                                     + "\n".join(f"  - {c}" for c in changes)))
     if source.is_qat:  # prepare_qat_pt2e's step between validate() and prepare
-        problem = _fuse_like_prepare_qat_pt2e(gm)
+        problem, fused = _fuse_like_prepare_qat_pt2e(gm)
         if problem is not None:
-            return Annotated(gm, problems + [problem], True, quantizer, scope)
+            return Annotated(gm, problems + [problem], True, quantizer, scope, fused)
+        return Annotated(gm, problems, False, quantizer, scope, fused)
     return Annotated(gm, problems, False, quantizer, scope)
