@@ -73,6 +73,7 @@ tanh_.default le.Scalar ge.Scalar __and__.Tensor __or__.Tensor __xor__.Tensor lo
 bitwise_xor.Tensor where.ScalarSelf celu.default selu.default tan.default cosh.default sinh.default asinh.default
 expm1.default clamp_.default dropout_.default gather.default index_copy.default scatter.src scatter.value
 scatter_add.default scatter_reduce.two slice_scatter.default eye.default linspace.default sort.default
+gru.input lstm.input
 adaptive_max_pool2d.default narrow.default unflatten.int repeat_interleave.self_int tile.default glu.default
 channel_shuffle.default movedim.int moveaxis.int swapaxes.default var.dim linalg_vector_norm.default round.decimals
 clamp_max.default remainder.Scalar cosine_similarity.default cdist.default einsum.default expand_as.default

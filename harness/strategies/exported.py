@@ -79,29 +79,72 @@ def graph_to_module(graph: Graph, seed: int = 0) -> torch.nn.Module:
                                 else values.get_buffer(n.target) for n in graph.nodes if n.op == "get_attr"})
 
 
+def _attr_refs(node: Node, attrs: Mapping[str, torch.Tensor]) -> list[tuple[int, Optional[int], Ref]]:
+    """The attributes among ``node``'s arguments: ``(position, index in a list argument or None, ref)``."""
+    found: list[tuple[int, Optional[int], Ref]] = []
+    for i, a in enumerate(node.args):
+        items = enumerate(a) if isinstance(a, tuple) else [(None, a)]
+        found += [(i, j, b) for j, b in items if isinstance(b, Ref) and b.name in attrs]
+    return found
+
+
 def _module_for(node: Node, attrs: Mapping[str, torch.Tensor], users: Mapping[str, list[str]],
                 meta: Meta) -> Optional[torch.nn.Module]:
     """The module of ``node``'s entry owning its parameters, or None if it cannot own them (tied or shared
-    tensors, a buffer where the module has a parameter, arguments the module does not fit). The other tensor
-    arguments are given to the entry's ``module`` as their ``TensorMeta``."""
+    tensors, a buffer where the module has a parameter, an activation in a list the module owns, arguments the
+    module does not fit). The other tensor arguments are given to the entry's ``module`` as their ``TensorMeta``."""
     entry = ENTRIES[node.target]
     owned = {i: attr for i, attr in enumerate(entry.owns) if attr is not None}
-    params = [(i, a) for i, a in enumerate(node.args) if isinstance(a, Ref) and a.name in attrs]
-    if not params or any(i not in owned for i, _ in params) or any(users[a.name] != [node.name] for _, a in params):
+    params = _attr_refs(node, attrs)
+    if not params or any(i not in owned for i, _, _ in params) or any(users[a.name] != [node.name]
+                                                                     for _, _, a in params):
         return None  # a tied or otherwise shared tensor, or one the module does not own: keep it an attribute
-    args = tuple((attrs[a.name] if a.name in attrs else meta[a.name]) if isinstance(a, Ref) else a for a in node.args)
-    mod = entry.module(Call(args, dict(node.kwargs)))
+    if any(isinstance(node.args[i], tuple) and sum(p[0] == i for p in params) != len(node.args[i]) for i in owned
+           if i < len(node.args)):
+        return None
+
+    def value(a):
+        if isinstance(a, tuple):
+            return tuple(value(b) for b in a)
+        return (attrs[a.name] if a.name in attrs else meta[a.name]) if isinstance(a, Ref) else a
+
+    mod = entry.module(Call(tuple(value(a) for a in node.args), dict(node.kwargs)))
     if mod is None:
         return None
-    for i, a in params:
-        mine = getattr(mod, owned[i], None)
+    names = []
+    for i, j, a in params:
+        listed = getattr(mod, owned[i], ()) if j is not None else (owned[i],)
+        names.append(listed[j or 0] if (j or 0) < len(listed) else None)
+        mine = getattr(mod, names[-1], None) if names[-1] is not None else None
         if not isinstance(mine, torch.Tensor) or mine.shape != attrs[a.name].shape or (
                 isinstance(mine, torch.nn.Parameter) != isinstance(attrs[a.name], torch.nn.Parameter)):
             return None
     with torch.no_grad():
-        for i, a in params:
-            getattr(mod, owned[i]).copy_(attrs[a.name])
+        for name, (_, _, a) in zip(names, params):
+            getattr(mod, name).copy_(attrs[a.name])
     return mod
+
+
+def _module_inputs(node: Node) -> list[tuple[int, object]]:
+    """The arguments a module owning ``node``'s parameters is called with: the tensor arguments (and lists of
+    them) it does not own, by position."""
+    owns = ENTRIES[node.target].owns
+    return [(i, a) for i, a in enumerate(node.args) if (i >= len(owns) or owns[i] is None) and (
+        isinstance(a, Ref) or (isinstance(a, tuple) and a and all(isinstance(b, Ref) for b in a)))]
+
+
+def _made_for(node: Node, graph: Graph, users: Mapping[str, list[str]]) -> list[str]:
+    """The ``torch.zeros`` of the trailing input of ``node``'s module call (not its first), when each is made
+    for that call alone: an initial state the module makes itself when it is left out (``nn.GRU``)."""
+    inputs = _module_inputs(node)
+    if len(inputs) < 2:
+        return []
+    last = inputs[-1][1]
+    refs = list(last) if isinstance(last, tuple) else [last]
+    targets = {n.name: n.target for n in graph.nodes}
+    if all(targets.get(r.name) == "aten.zeros.default" and set(users[r.name]) == {node.name} for r in refs):
+        return [r.name for r in refs]
+    return []
 
 
 def _stateless_module(node: Node, meta: Meta) -> Optional[torch.nn.Module]:
@@ -128,6 +171,7 @@ class GraphProgram(torch.nn.Module):
                        if n.op == "call_function"}
         owned: set[str] = set()
         self._stateless: set[str] = set()
+        self._left_out: set[str] = set()  # initial states a module makes itself (_made_for): not computed
         for n in graph.nodes:
             if n.op == "call_function" and n.module:
                 mod = _stateless_module(n, meta)
@@ -139,7 +183,8 @@ class GraphProgram(torch.nn.Module):
                 if mod is not None:
                     self.add_module(n.name, mod)
                     self._owned_by_module.add(n.name)
-                    owned.update(a.name for a in n.args if isinstance(a, Ref) and a.name in attrs)
+                    owned.update(a.name for _, _, a in _attr_refs(n, attrs))
+                    self._left_out.update(_made_for(n, graph, users))
         for name, value in attrs.items():
             if name in owned:
                 continue
@@ -155,7 +200,7 @@ class GraphProgram(torch.nn.Module):
         for n in self._graph.nodes:
             if n.op == "get_attr" and hasattr(self, n.name):
                 env[n.name] = getattr(self, n.name)
-            elif n.op == "call_function":
+            elif n.op == "call_function" and n.name not in self._left_out:
                 env[n.name] = self._run(n, env)
         (outs,) = self._graph.nodes[-1].args
         return tuple(env[r.name] for r in outs)
@@ -172,10 +217,15 @@ class GraphProgram(torch.nn.Module):
 
         if n.name in self._stateless:  # a module without parameters: the input alone
             return getattr(self, n.name)(v(n.args[0]))
-        if n.name in self._owned_by_module:  # the module owns the parameters: only the input is passed
-            owns = ENTRIES[n.target].owns
-            return getattr(self, n.name)(*(v(a) for i, a in enumerate(n.args)
-                                           if isinstance(a, Ref) and (i >= len(owns) or owns[i] is None)))
+        if n.name in self._owned_by_module:  # the module owns the parameters: only the input (and states) passed
+            inputs = [a for _, a in _module_inputs(n)]
+            last = inputs[-1] if len(inputs) > 1 else None
+            if last is not None and (last[0] if isinstance(last, tuple) else last).name in self._left_out:
+                inputs = inputs[:-1]
+            out = getattr(self, n.name)(*(v(a) if isinstance(a, Ref) else tuple(v(a)) for a in inputs))
+            if isinstance(out, tuple) and any(isinstance(o, tuple) for o in out):  # nn.LSTM: (y, (h, c))
+                return tuple(p for o in out for p in (o if isinstance(o, tuple) else (o,)))
+            return out
         args, kwargs = self._calls[n.name]
         return ENTRIES[n.target].program(Call(tuple(v(a) for a in args), {k: v(a) for k, a in kwargs.items()}))
 

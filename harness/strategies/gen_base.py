@@ -119,7 +119,10 @@ class Op:
     * ``module``: the ``nn.Module`` that owns the op's parameters (``nn.Conv2d``), given the same ``Call`` (the
       owned arguments being their tensors), or None when the arguments do not fit it; ``owns``: the module's
       attribute for each owned argument by position (``(None, "weight", "bias")``), None for an argument it does
-      not own. The module is called with the tensor arguments it does not own (the input);
+      not own; for a list argument, the module's attribute listing the attributes of its tensors in order
+      (``nn.GRU``'s ``"_flat_weights_names"``). The module is called with the tensor arguments it does not own (the
+      input), leaving out a trailing one that is a ``torch.zeros`` made for that call alone (an initial state the
+      module makes itself when none is given);
     * ``stateless``: the modules without parameters a program may call the op through, by ``torch.nn`` class name
       (those of ``harness.case.names.STATELESS_MODULES``): ``(("ReLU", lambda c: c.nn.ReLU()),)``, each given the
       same ``Call`` (tensor arguments as their ``TensorMeta``) and returning None when the arguments do not fit it

@@ -26,6 +26,8 @@ from harness.strategies.gen_base import Op, OpGen
 from harness.strategies.op_entries import BASIC, GETITEM_ENTRY, IR
 from harness.strategies.op_entries_extra import EXTRA
 from harness.strategies.op_entries_more import MORE
+from harness.strategies.op_recurrent import RECURRENT
+from harness.strategies.op_recurrent import RULES as _RECURRENT_RULES
 from harness.strategies.shapes import RULES as _BASE_RULES
 from harness.strategies.shapes import Meta, Rule, ShapeRuleError
 from harness.strategies.shapes_more import RULES as _MORE_RULES
@@ -46,12 +48,12 @@ __all__ = [
     "infer_meta",
 ]
 
-TABLE: tuple[Op, ...] = BASIC + IR + MORE + EXTRA
+TABLE: tuple[Op, ...] = BASIC + IR + MORE + EXTRA + RECURRENT
 ENTRIES: Mapping[str, Op] = {op.name: op for op in TABLE + (GETITEM_ENTRY,)}
 if len(ENTRIES) != len(TABLE) + 1:
     raise ImportError("the op table names an op twice")
 
-_KINDS: Mapping[str, Rule] = {**_BASE_RULES, **_MORE_RULES}
+_KINDS: Mapping[str, Rule] = {**_BASE_RULES, **_MORE_RULES, **_RECURRENT_RULES}
 SHAPE_RULES: Mapping[str, Rule] = {name: _KINDS[op.rule] for name, op in ENTRIES.items()}
 
 OP_GENS: tuple[OpGen, ...] = tuple(op.gen(op.name) for op in TABLE) + tuple(
