@@ -6,17 +6,17 @@ The rule of the ATen call (``input, hx, params, has_biases, num_layers, dropout,
 batch_first``): ``params`` lists the module's weights layer by layer, direction by direction, each as ``w_ih``
 (``G*H x I``, ``G*H x D*H`` after the first layer), ``w_hh`` (``G*H x H``), then ``b_ih`` and ``b_hh`` (``G*H``)
 with biases, where ``G`` is 3 for a GRU and 4 for an LSTM, ``H`` the hidden size and ``D`` 2 when bidirectional;
-``hx`` (a GRU: one tensor; an LSTM: a list of two) is ``D*num_layers x N x H`` (``x`` batched, ``N x L x I`` with
-``batch_first``, else ``L x N x I``) or ``D*num_layers x H`` (``x`` unbatched, ``L x I``). The output sequence is
-``x``'s shape with ``D*H`` features; each state has ``hx``'s shape.
+``hx`` (a GRU: one tensor; an LSTM: a list of two) is ``D*num_layers x N x H``, for ``x`` of ``N x L x I`` with
+``batch_first``, else ``L x N x I`` (the call is always batched: ``nn.GRU`` unsqueezes an unbatched input before it,
+so only 3-d inputs are drawn). The output sequence is ``x``'s shape with ``D*H`` features; each state has ``hx``'s
+shape.
 
 The program spelling is the module (``nn.GRU(I, H, num_layers, bias=..., batch_first=..., bidirectional=...)``, its
 mode the call's ``train``), called as real code calls it: ``gru(x)`` when the initial state is a ``torch.zeros``
 made for that call alone (export writes that ``zeros`` back inside the module's call, as ``nn.GRU`` makes it),
 else ``gru(x, h0)``; the function ``torch.gru`` / ``torch.lstm`` when the weights cannot be the module's (tied or
 shared). The generator draws the state as such a ``zeros`` most of the time, else an activation of its shape, and
-reads the output sequence always, the states a tenth of the time each (an unread state is the common
-``y, _ = gru(x)``).
+reads the output sequence always, each state one time in eight (an unread state is the common ``y, _ = gru(x)``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from harness.case import Ref, TensorMeta
 from harness.strategies.gen_base import Op, OpGen, Val
 from harness.strategies.op_gens_more import on_value
 from harness.strategies.reuse import BOOLS
+from harness.strategies.shapes import ShapeRuleError
 
 if TYPE_CHECKING:
     from harness.strategies.graph_state import GraphState
@@ -49,17 +50,13 @@ def weight_names(layers: int, bidirectional: bool, bias: bool) -> tuple[str, ...
 
 def _rule(node: Any, args: tuple, kwargs: dict, t) -> tuple:
     x, hx, params = t(args[0]), args[1], args[2]
-    has_bias, layers, bidirectional, batch_first = args[3], args[4], args[7], args[8]
+    has_bias, layers, bidirectional = args[3], args[4], args[7]
     states = [t(h) for h in hx] if isinstance(hx, (tuple, list)) else [t(hx)]
     directions = 2 if bidirectional else 1
-    hidden = states[0].shape[-1]
-    per_layer = (4 if has_bias else 2) * directions
-    if len(params) != per_layer * layers or len(x.shape) not in (2, 3):
-        from harness.strategies.shapes import ShapeRuleError
+    if len(params) != (4 if has_bias else 2) * directions * layers or len(x.shape) != 3:
         raise ShapeRuleError(node, f"{len(params)} weights and a rank-{len(x.shape)} input do not fit {layers} "
                                    f"layer(s), {directions} direction(s)")
-    out = x.shape[:-1] + (directions * hidden,)
-    del batch_first  # the sequence and batch dims keep their places
+    out = x.shape[:-1] + (directions * states[0].shape[-1],)  # the sequence and batch dims keep their places
     return (TensorMeta(out, x.dtype),) + tuple(TensorMeta(s.shape, s.dtype) for s in states)
 
 
