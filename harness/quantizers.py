@@ -45,17 +45,19 @@ class QuantizerUnavailable(ImportError):
 
 
 def _torchao_xnnpack(is_per_channel: bool, is_qat: bool, config: str = "default", model: Any = None) -> Any:
+    import torchao.testing.pt2e._xnnpack_quantizer_utils as utils
     from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
-    from torchao.testing.pt2e._xnnpack_quantizer_utils import OP_TO_ANNOTATOR
 
     class _XNNPACKQuantizerSkippingUnmatchableBn(XNNPACKQuantizer):
         """torchao's XNNPACKQuantizer whose QAT-only conv-bn patterns export nothing on a graph without a batch
-        norm (:func:`harness.quantizer_speedups.conv_bn_annotators_without_exports`)."""
+        norm (:func:`harness.quantizer_speedups.conv_bn_annotators_without_exports`) and each pattern once per
+        process on a graph with one (:func:`harness.quantizer_speedups.pattern_exports_once`)."""
 
         def annotate(self, model: Any) -> Any:
             if speedups.has_batch_norm(model):
-                return super().annotate(model)
-            with speedups.conv_bn_annotators_without_exports(OP_TO_ANNOTATOR):
+                with speedups.pattern_exports_once(utils):
+                    return super().annotate(model)
+            with speedups.conv_bn_annotators_without_exports(utils.OP_TO_ANNOTATOR):
                 return super().annotate(model)
 
     if config == "default" and not is_per_channel:
@@ -153,20 +155,23 @@ def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any
     fuses conv-bn before annotating), the instance returned here has them do only their dead-code elimination
     (:func:`harness.quantizer_speedups.conv_bn_annotators_without_exports`, during its annotate() only): the graph
     and the annotations are upstream's (see tests/suite/test_executorch_quantizers.py) and annotate() takes
-    milliseconds. On a graph with a batch norm it runs them all, as upstream does.
+    milliseconds. On a graph with a batch norm it runs them all, as upstream does, each pattern exported once per
+    process (:func:`harness.quantizer_speedups.pattern_exports_once`).
     Variants: :func:`harness.quantizer_variants.configure_xnnpack`.
     """
     mod = _executorch("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch_xnnpack")
 
-    annotators = importlib.import_module(f"{mod.__name__}_utils").OP_TO_ANNOTATOR  # xnnpack_quantizer_utils
+    utils = importlib.import_module(f"{mod.__name__}_utils")  # xnnpack_quantizer_utils
 
     class _XNNPACKQuantizerSkippingUnmatchableBn(mod.XNNPACKQuantizer):
-        """ExecuTorch's XNNPACKQuantizer whose conv-bn patterns export nothing on a graph without a batch norm."""
+        """ExecuTorch's XNNPACKQuantizer whose conv-bn patterns export nothing on a graph without a batch norm, and
+        each pattern once per process on a graph with one."""
 
         def annotate(self, model: Any) -> Any:
             if speedups.has_batch_norm(model):
-                return super().annotate(model)
-            with speedups.conv_bn_annotators_without_exports(annotators):
+                with speedups.pattern_exports_once(utils):
+                    return super().annotate(model)
+            with speedups.conv_bn_annotators_without_exports(utils.OP_TO_ANNOTATOR):
                 return super().annotate(model)
 
     return variants.configure_xnnpack(_XNNPACKQuantizerSkippingUnmatchableBn(), mod.get_symmetric_quantization_config,

@@ -171,6 +171,20 @@ def test_executorch_xnnpack_without_unmatchable_bn_patterns_annotates_as_upstrea
     assert _annotations(got.gm) == _annotations(want.gm)
 
 
+def test_executorch_xnnpack_with_a_batch_norm_annotates_as_upstream_with_its_patterns_exported_once() -> None:
+    """In QAT the batch norm stays: the conv-bn annotators run in full, their patterns exported once per process
+    (``harness.quantizer_speedups.pattern_exports_once``); the first and a later annotate() are upstream's."""
+    from harness.suite.source import qat_variant
+
+    fast, plain = qat_variant(_source("executorch_xnnpack")), qat_variant(_source("executorch_xnnpack_plain"))
+    want = run_quantizer(models.export_model("conv_bn_relu", train=True), plain, 120.0)
+    assert not want.failed and any("batch_norm" in str(n.target) for n in want.gm.graph.nodes)
+    assert _annotations(want.gm)
+    for _ in range(2):
+        got = run_quantizer(models.export_model("conv_bn_relu", train=True), fast, 120.0)
+        assert not got.failed and _annotations(got.gm) == _annotations(want.gm)
+
+
 @pytest.mark.parametrize("config", ["default", "per_tensor", "dynamic", "module_type"])
 def test_executorch_xnnpack_eliminates_a_dead_node_as_upstream_does(config: str) -> None:
     """Upstream's conv-bn annotators, run with every static config, begin with a dead-code elimination: an unused

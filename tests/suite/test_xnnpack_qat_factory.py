@@ -63,3 +63,43 @@ def test_a_dead_node_is_eliminated_as_upstream_eliminates_it_in_qat():
     assert "pool" not in str(want[0]) and want[1]
     assert _graph_and_annotations(xnnpack(is_qat=True)) == want
     assert OP_TO_ANNOTATOR == before  # restored after annotate()
+
+
+class _ConvBnRelu(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.conv1d = torch.nn.Conv1d(4, 4, 1)
+        self.bn1d = torch.nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        y = torch.relu(self.bn(self.conv(x)))
+        return self.bn1d(self.conv1d(y.flatten(2)))
+
+
+def test_with_a_batch_norm_each_pattern_is_exported_once_and_the_annotations_are_upstreams(monkeypatch):
+    """On a graph with a batch norm the conv-bn annotators run in full; their pattern exports are made once per
+    process (``harness.quantizer_speedups.pattern_exports_once``), and every later annotate() matches copies of them:
+    the annotations are upstream's the first time and the next, and the second annotate() exports nothing."""
+    import torchao.testing.pt2e._xnnpack_quantizer_utils as utils
+
+    from harness import quantizer_speedups
+
+    def annotated(quantizer):
+        gm = torch.export.export(_ConvBnRelu().train(), (torch.randn(2, 3, 8, 8),)).module()
+        quantizer.annotate(gm)
+        return extract_case(gm, is_qat=True).annotations
+
+    upstream = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=True))
+    want = annotated(upstream)
+    assert len(want) >= 4  # both conv-bn pairs matched
+    monkeypatch.setattr(quantizer_speedups, "_PATTERNS", {})
+    exports = []
+    real = utils._get_aten_graph_module_for_pattern
+    monkeypatch.setattr(utils, "_get_aten_graph_module_for_pattern", lambda *a, **k: exports.append(1) or real(*a, **k))
+    assert annotated(xnnpack(is_qat=True)) == want
+    first = len(exports)
+    assert first and len(quantizer_speedups._PATTERNS) == first
+    assert annotated(xnnpack(is_qat=True)) == want and len(exports) == first
+    assert utils._get_aten_graph_module_for_pattern.__name__ == "<lambda>"  # restored after annotate()
