@@ -47,33 +47,27 @@ def _target():
     return load_target(CampaignConfig(target="harness.suite.fuzz_target:quantizer_target", quantizer=TOY))
 
 
-def test_the_guided_search_can_redraw_the_variant_alone_and_keep_the_graph():
-    change_first = next(m for m in MUTATIONS if m.__name__ == "_change_first")
+def _mutants(name: str):
+    """The drawn case, and 30 cases drawn from its choices changed by the guided search's mutation ``name``."""
+    mutate = next(m for m in MUTATIONS if m.__name__ == name)
     target = _target()
     rng = random.Random(3)
     source = ChoiceRandom(seed=1)
     case = fast_example(target.strategy, source)
-    seen = set()
-    for _ in range(30):
-        mutant = fast_example(target.strategy, ChoiceRandom(change_first(source.recorded, rng, ())))
-        assert mutant.graph == case.graph
-        seen.add(mutant.quantizer_config)
-    assert len(seen) > 1
+    return case, [fast_example(target.strategy, ChoiceRandom(mutate(source.recorded, rng, ()))) for _ in range(30)]
+
+
+def test_the_guided_search_can_redraw_the_variant_alone_and_keep_the_graph():
+    case, mutants = _mutants("_change_first")
+    assert all(m.graph == case.graph for m in mutants)
+    assert len({m.quantizer_config for m in mutants}) > 1
 
 
 def test_the_guided_search_can_redraw_the_flags_drawn_after_the_graph_and_keep_the_graph():
     """``_change_last``: the same graph as a strict export or not (the toy has no QAT form), its variant kept."""
-    change_last = next(m for m in MUTATIONS if m.__name__ == "_change_last")
-    target = _target()
-    rng = random.Random(3)
-    source = ChoiceRandom(seed=1)
-    case = fast_example(target.strategy, source)
-    seen = set()
-    for _ in range(30):
-        mutant = fast_example(target.strategy, ChoiceRandom(change_last(source.recorded, rng, ())))
-        assert (mutant.graph, mutant.quantizer_config) == (case.graph, case.quantizer_config)
-        seen.add(mutant.strict_export)
-    assert seen == {False, True}
+    case, mutants = _mutants("_change_last")
+    assert all((m.graph, m.quantizer_config) == (case.graph, case.quantizer_config) for m in mutants)
+    assert {m.strict_export for m in mutants} == {False, True}
 
 
 def test_a_failure_met_again_in_another_variant_is_sent_as_found_not_shrunk_again():
