@@ -13,6 +13,10 @@ and two output nodes (the output sequence and the last hidden state).
   partition has one input node, and ``input_nodes[1]`` raises IndexError.
 * With an initial state but the last hidden state never read, the partition has one output node (the ``getitem``
   nobody reads is not an output), and ``assert len(output_nodes) == 2`` fails.
+* Where it does not crash, it annotates one of the GRU's two inputs, not both: it assigns the input's annotation to
+  the first user of the input and then the hidden state's to the first user of the hidden state. Both are the one
+  ``aten.gru.input`` node that ``torch.export`` writes today (the annotator was written for a GRU decomposed into
+  linears), so the second assignment replaces the first, and one input is left unquantized.
 """
 
 import os
@@ -67,6 +71,16 @@ def crash(model: torch.nn.Module, *inputs: torch.Tensor):
     return None
 
 
+def gru_inputs_annotated(*inputs: torch.Tensor) -> int:
+    """How many of the GRU call's two inputs (the input, the initial state) the quantizer annotates."""
+    exported = torch.export.export(GruBothRead().eval(), inputs).module()
+    XNNPACKQuantizer().set_global(get_symmetric_quantization_config()).annotate(exported)
+    (gru,) = [n for n in exported.graph.nodes if n.target == torch.ops.aten.gru.input]
+    annotation = gru.meta.get("quantization_annotation")
+    named = set(annotation.input_qspec_map) if annotation is not None else set()
+    return len(named & set(gru.args[:2]))
+
+
 def main() -> int:
     x, h = torch.randn(1, 3, 8), torch.zeros(1, 1, 8)
     if crash(GruBothRead(), x, h) is not None:  # the shape the annotator expects: it must pass
@@ -74,10 +88,13 @@ def main() -> int:
         return 2
     without_state = isinstance(crash(GruWithoutState(), x), IndexError)
     state_unused = isinstance(crash(GruStateUnused(), x, h), AssertionError)
-    if without_state or state_unused:
-        print("a GRU without an initial state, or with its last hidden state unused, crashes annotate: the bug")
+    annotated = gru_inputs_annotated(x, h)
+    print(f"GruBothRead: {annotated} of the GRU call's 2 inputs annotated")
+    if without_state or state_unused or annotated < 2:
+        print("a GRU without an initial state, or with its last hidden state unused, crashes annotate, or one of "
+              "its inputs is left unannotated: the bug")
         return 1
-    print("both accepted: fixed")
+    print("accepted, both inputs annotated: fixed")
     return 0
 
 
