@@ -28,6 +28,7 @@ import importlib
 import inspect
 from typing import Any, Callable
 
+import harness.pattern_exports as pattern_exports
 import harness.quantizer_speedups as speedups
 import harness.quantizer_variants as variants
 
@@ -51,11 +52,11 @@ def _torchao_xnnpack(is_per_channel: bool, is_qat: bool, config: str = "default"
     class _XNNPACKQuantizerSkippingUnmatchableBn(XNNPACKQuantizer):
         """torchao's XNNPACKQuantizer whose QAT-only conv-bn patterns export nothing on a graph without a batch
         norm (:func:`harness.quantizer_speedups.conv_bn_annotators_without_exports`) and each pattern once per
-        process on a graph with one (:func:`harness.quantizer_speedups.pattern_exports_once`)."""
+        process on a graph with one (:func:`harness.pattern_exports.exported_once`)."""
 
         def annotate(self, model: Any) -> Any:
             if speedups.has_batch_norm(model):
-                with speedups.pattern_exports_once(utils):
+                with pattern_exports.exported_once(utils):
                     return super().annotate(model)
             with speedups.conv_bn_annotators_without_exports(utils.OP_TO_ANNOTATOR):
                 return super().annotate(model)
@@ -156,7 +157,7 @@ def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any
     (:func:`harness.quantizer_speedups.conv_bn_annotators_without_exports`, during its annotate() only): the graph
     and the annotations are upstream's (see tests/suite/test_executorch_quantizers.py) and annotate() takes
     milliseconds. On a graph with a batch norm it runs them all, as upstream does, each pattern exported once per
-    process (:func:`harness.quantizer_speedups.pattern_exports_once`).
+    process (:func:`harness.pattern_exports.exported_once`).
     Variants: :func:`harness.quantizer_variants.configure_xnnpack`.
     """
     mod = _executorch("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch_xnnpack")
@@ -169,7 +170,7 @@ def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any
 
         def annotate(self, model: Any) -> Any:
             if speedups.has_batch_norm(model):
-                with speedups.pattern_exports_once(utils):
+                with pattern_exports.exported_once(utils):
                     return super().annotate(model)
             with speedups.conv_bn_annotators_without_exports(utils.OP_TO_ANNOTATOR):
                 return super().annotate(model)

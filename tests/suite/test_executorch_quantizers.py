@@ -173,7 +173,7 @@ def test_executorch_xnnpack_without_unmatchable_bn_patterns_annotates_as_upstrea
 
 def test_executorch_xnnpack_with_a_batch_norm_annotates_as_upstream_with_its_patterns_exported_once() -> None:
     """In QAT the batch norm stays: the conv-bn annotators run in full, their patterns exported once per process
-    (``harness.quantizer_speedups.pattern_exports_once``); the first and a later annotate() are upstream's."""
+    (``harness.pattern_exports.exported_once``); the first and a later annotate() are upstream's."""
     from harness.suite.source import qat_variant
 
     fast, plain = qat_variant(_source("executorch_xnnpack")), qat_variant(_source("executorch_xnnpack_plain"))

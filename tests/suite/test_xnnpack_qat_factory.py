@@ -80,11 +80,11 @@ class _ConvBnRelu(torch.nn.Module):
 
 def test_with_a_batch_norm_each_pattern_is_exported_once_and_the_annotations_are_upstreams(monkeypatch):
     """On a graph with a batch norm the conv-bn annotators run in full; their pattern exports are made once per
-    process (``harness.quantizer_speedups.pattern_exports_once``), and every later annotate() matches copies of them:
+    process (``harness.pattern_exports.exported_once``), and every later annotate() matches copies of them:
     the annotations are upstream's the first time and the next, and the second annotate() exports nothing."""
     import torchao.testing.pt2e._xnnpack_quantizer_utils as utils
 
-    from harness import quantizer_speedups
+    from harness import pattern_exports
 
     def annotated(quantizer):
         gm = torch.export.export(_ConvBnRelu().train(), (torch.randn(2, 3, 8, 8),)).module()
@@ -94,12 +94,12 @@ def test_with_a_batch_norm_each_pattern_is_exported_once_and_the_annotations_are
     upstream = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=True))
     want = annotated(upstream)
     assert len(want) >= 4  # both conv-bn pairs matched
-    monkeypatch.setattr(quantizer_speedups, "_PATTERNS", {})
+    monkeypatch.setattr(pattern_exports, "PATTERNS", {})
     exports = []
     real = utils._get_aten_graph_module_for_pattern
     monkeypatch.setattr(utils, "_get_aten_graph_module_for_pattern", lambda *a, **k: exports.append(1) or real(*a, **k))
     assert annotated(xnnpack(is_qat=True)) == want
     first = len(exports)
-    assert first and len(quantizer_speedups._PATTERNS) == first
+    assert first and len(pattern_exports.PATTERNS) == first
     assert annotated(xnnpack(is_qat=True)) == want and len(exports) == first
     assert utils._get_aten_graph_module_for_pattern.__name__ == "<lambda>"  # restored after annotate()

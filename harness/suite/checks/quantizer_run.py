@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from torch.fx import GraphModule
+import torchao.quantization.pt2e.qat_utils as qat_utils
 from torchao.quantization.pt2e.qat_utils import _fuse_conv_bn_qat
 from torchao.quantization.pt2e.utils import _fuse_conv_bn_, _fuse_linear_bn_, _get_node_name_to_scope
 
 from harness.common.timelimit import TimeLimitExceeded, call_with_time_limit
 from harness.fx.nodes import ANNOTATION_KEY
+from harness.pattern_exports import exported_once
 from harness.suite.check_registry import ANNOTATE
 from harness.suite.checks.hangs import earlier_hang, hung_earlier, record_hang
 from harness.suite.checks.pipeline_bugs import (PTQ_FUSION_BUGS, QAT_BN_WITHOUT_AFFINE, QAT_FUSION_BUGS, cannot_run,
@@ -92,7 +94,8 @@ def _fuse_like_prepare_qat_pt2e(gm: GraphModule) -> tuple[Optional[Problem], boo
     rewrites = conv_into_batch_norm(gm)  # before the rewrite changes the graph
     shapes = [bug for bug in QAT_FUSION_BUGS if bug.shape(gm)]
     try:
-        _fuse_conv_bn_qat(gm)
+        with exported_once(qat_utils):  # its 12 pattern exports, made once per process (harness.pattern_exports)
+            _fuse_conv_bn_qat(gm)
     except Exception as e:  # noqa: BLE001 - torchao's fusion failing on these annotations is a finding
         return Problem(ANNOTATE.name, unjudged(f"prepare_qat_pt2e's conv-bn fusion (_fuse_conv_bn_qat) raised "
                                               f"{exc_line(e)} on the annotated graph\n{where(e)}")), bool(rewrites)
