@@ -346,7 +346,7 @@ class _Driver:
         self.unfinished()
         if not self.cases and not self.findings and not interrupted and not self.errors and not self.usage_error:
             self._error("no case was checked", f"no case was checked within the budget of {self.config.seconds:g} s "
-                        "(the workers' start-up took it all?)")
+                        f"(start-up took it, or a first case still ran under the {self.config.case_timeout:g} s limit)")
         self.progress(force=True)
         return CampaignResult(self.cases, time.time() - self.started, list(self.findings.values()),
                               dict(self.errors), interrupted, self.usage_error, dict(self.by_place),

@@ -16,6 +16,8 @@ from harness.fuzz.config import EXIT_USAGE, CampaignConfig, exit_status
 # the quantizer suite's random-graph checks as the campaign's target (a higher layer: named, resolved by the workers)
 QUANTIZER_TARGET = "harness.suite.fuzz_target:quantizer_target"
 QUANTIZER_CASE_TIMEOUT = 60.0  # --case-timeout of a quantizer campaign (see its --help)
+QUANTIZER_CASE_FLOOR = 20.0  # ... cut to a third of --seconds, never below this: a sound quantizer's first QAT case
+# in a fresh worker (its pattern exports, dynamo's warm-up) takes seconds, more on a loaded machine
 
 EPILOG = """exit status:
   0    nothing new: only known upstream bugs (torchao, run on the same case, fails the same way) and unjudged
@@ -62,7 +64,9 @@ def fuzz_parser() -> argparse.ArgumentParser:
     p.add_argument("--case-timeout", type=float, default=None, metavar="S",
                    help=f"time limit of one case; a case over it is a `timeout` finding (default {d.case_timeout:g}; "
                         f"with --quantizer {QUANTIZER_CASE_TIMEOUT:g}: a real quantizer's annotate and torchao's QAT "
-                        "conv-bn rewrite export patterns, seconds of CPU on a graph with a batch norm)")
+                        "conv-bn rewrite export patterns, seconds of CPU on a graph with a batch norm; either cut "
+                        f"to a third of --seconds, not below 2 s or, with --quantizer, {QUANTIZER_CASE_FLOOR:g} s, "
+                        "so that a case that hangs is found within the budget)")
     p.add_argument("--seed", type=int, default=None, help="seed of the run (default: random, printed)")
     p.add_argument("--jobs", type=int, default=None,
                    help="workers (default: 1 with --engine local, the cluster's CPUs with --engine ray)")
@@ -121,8 +125,10 @@ def _ray_engine(args, case_timeout: float):
 
 def main_fuzz(argv: list[str], started: float) -> int:
     args = fuzz_parser().parse_args(argv)
-    if args.case_timeout is None:
-        args.case_timeout = QUANTIZER_CASE_TIMEOUT if args.quantizer else CampaignConfig.case_timeout
+    if args.case_timeout is None:  # at most a third of the budget (a hang is a finding within it), not under a floor
+        default, floor = ((QUANTIZER_CASE_TIMEOUT, QUANTIZER_CASE_FLOOR) if args.quantizer
+                          else (CampaignConfig.case_timeout, 2.0))
+        args.case_timeout = min(default, max(args.seconds / 3, floor))
     if (args.seconds <= 0 or (args.jobs is not None and args.jobs < 1) or args.max_nodes < 1
             or args.case_timeout <= 0):
         print("--seconds, --jobs, --max-nodes and --case-timeout must be positive", file=sys.stderr)
