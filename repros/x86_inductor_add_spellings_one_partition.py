@@ -14,6 +14,10 @@ calls per function *object*, so the first ``torch.add`` and the first ``Tensor.a
 partition by that name, so the two unrelated adds become one partition with two output nodes, and
 ``_get_output_nodes_of_partitions`` raises ``ValueError("Input partition has more than one output node")``. With
 both adds spelled ``torch.add`` the names differ (``add_1``, ``add_2``) and the same model is annotated.
+
+When the second add reads the first (``torch.add(conv(x), b).add(c)``), the shared partition has one output node,
+the second add, which does not read the conv; ``_get_input_idx_for_binary_node`` finds neither argument to be the
+conv and indexes the arguments with None: ``TypeError`` (its callers check for None only after it returns).
 """
 
 import os
@@ -42,17 +46,37 @@ class Model(torch.nn.Module):
         return y, z
 
 
-def main() -> int:
-    exported = torch.export.export(Model().eval(), (torch.randn(1, 8, 4, 4),)).module()
+class Chained(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(8, 8, 1)
+        self.register_buffer("shift", torch.randn(1, 8, 4, 4))
+
+    def forward(self, x):
+        return torch.add(self.conv(x), self.shift).add(self.shift)  # add_1 and add_1, the second reading the first
+
+
+def crash(model: torch.nn.Module):
+    """The exception prepare_pt2e raises from X86InductorQuantizer.annotate on ``model``, or None."""
+    exported = torch.export.export(model.eval(), (torch.randn(1, 8, 4, 4),)).module()
     quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config())
     try:
         prepare_pt2e(exported, quantizer)
-    except ValueError as e:
-        if "more than one output node" not in str(e):
-            raise
-        print(f"prepare_pt2e raised ValueError from X86InductorQuantizer.annotate ({e!r}): the bug")
+    except (ValueError, TypeError) as e:
+        print(f"{type(model).__name__}: prepare_pt2e raised {type(e).__name__} from annotate ({e!r})")
+        return e
+    print(f"{type(model).__name__}: prepare_pt2e accepted it")
+    return None
+
+
+def main() -> int:
+    beside = crash(Model())
+    chained = crash(Chained())
+    if (isinstance(beside, ValueError) and "more than one output node" in str(beside)) or isinstance(chained,
+                                                                                                    TypeError):
+        print("torch.add beside or chained into Tensor.add crashes annotate: the bug")
         return 1
-    print("prepare_pt2e accepted torch.add(conv(x), b) beside w.add(1.0): fixed")
+    print("prepare_pt2e accepted both models: fixed")
     return 0
 
 

@@ -45,8 +45,9 @@ INDUCTOR = (
                  f"linear(x) + 0.5: the linear-add fusion asserts the add's other operand is a node "
                  f"({AO}/quantizer/x86_inductor_quantizer.py, repros/x86_inductor_linear_plus_scalar.py)"),
     QuantizerBug("x86-add-spellings-one-partition", RANDOM,
-                 r"raised ValueError: Input partition has more than one output node",
-                 f"torch.add beside Tensor.add: export names both add_1, one source partition with two outputs "
+                 r"raised ValueError: Input partition has more than one output node|raised (TypeError|AttributeError)"
+                 r"[\s\S]*in _get_input_idx_for_binary_node",
+                 f"torch.add beside (or chained into) Tensor.add: export names both add_1, one source partition "
                  f"({AO}/quantizer/x86_inductor_quantizer.py#L639-L655, "
                  f"repros/x86_inductor_add_spellings_one_partition.py)"),
 )
