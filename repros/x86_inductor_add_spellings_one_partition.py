@@ -17,7 +17,9 @@ both adds spelled ``torch.add`` the names differ (``add_1``, ``add_2``) and the 
 
 When the second add reads the first (``torch.add(conv(x), b).add(c)``), the shared partition has one output node,
 the second add, which does not read the conv; ``_get_input_idx_for_binary_node`` finds neither argument to be the
-conv and indexes the arguments with None: ``TypeError`` (its callers check for None only after it returns).
+conv and indexes the arguments with None: ``TypeError`` (its callers check for None only after it returns). When the
+conv's add is never read and the other add has a scalar operand (``w.add(0.5)``), the partition's one output is
+that other add, and the same function reads ``.op`` of the scalar: ``AttributeError``.
 """
 
 import os
@@ -56,13 +58,19 @@ class Chained(torch.nn.Module):
         return torch.add(self.conv(x), self.shift).add(self.shift)  # add_1 and add_1, the second reading the first
 
 
+class ConvAddUnused(Model):
+    def forward(self, x):
+        torch.add(self.conv(x), self.shift)  # add_1, never read
+        return self.scale.add(0.5)  # add_1 too: the partition's one output, which does not read the conv
+
+
 def crash(model: torch.nn.Module):
     """The exception prepare_pt2e raises from X86InductorQuantizer.annotate on ``model``, or None."""
     exported = torch.export.export(model.eval(), (torch.randn(1, 8, 4, 4),)).module()
     quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config())
     try:
         prepare_pt2e(exported, quantizer)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, AttributeError) as e:
         print(f"{type(model).__name__}: prepare_pt2e raised {type(e).__name__} from annotate ({e!r})")
         return e
     print(f"{type(model).__name__}: prepare_pt2e accepted it")
@@ -72,11 +80,12 @@ def crash(model: torch.nn.Module):
 def main() -> int:
     beside = crash(Model())
     chained = crash(Chained())
-    if (isinstance(beside, ValueError) and "more than one output node" in str(beside)) or isinstance(chained,
-                                                                                                    TypeError):
-        print("torch.add beside or chained into Tensor.add crashes annotate: the bug")
+    unused = crash(ConvAddUnused())
+    if (isinstance(beside, ValueError) and "more than one output node" in str(beside)) or isinstance(
+            chained, TypeError) or isinstance(unused, AttributeError):
+        print("torch.add beside, chained into or unused beside Tensor.add crashes annotate: the bug")
         return 1
-    print("prepare_pt2e accepted both models: fixed")
+    print("prepare_pt2e accepted the three models: fixed")
     return 0
 
 
