@@ -68,15 +68,24 @@ def test_the_qat_rewrite_of_an_affine_batch_norm_runs_and_is_no_finding():
     assert none_for_tensor(ann.gm) is None
 
 
+def _conv_bn_graph(affine: bool) -> Graph:
+    """x -> conv2d -> batch_norm (training, 4 channels, with or without its weight and bias) -> output."""
+    params = tuple(Node(n, "get_attr", n, tensor=TensorMeta((4,)), attr_kind="parameter") for n in ("g", "b")
+                   if affine)
+    return Graph((Node("x", "placeholder", tensor=TensorMeta((1, 4, 8, 8))),
+                  Node("w", "get_attr", "w", tensor=TensorMeta((4, 4, 3, 3)), attr_kind="parameter"),
+                  *params,
+                  Node("mean", "get_attr", "mean", tensor=TensorMeta((4,)), attr_kind="buffer"),
+                  Node("var", "get_attr", "var", tensor=TensorMeta((4,)), attr_kind="buffer"),
+                  Node("conv2d", "call_function", "aten.conv2d.default", (Ref("x"), Ref("w"))),
+                  Node("batch_norm", "call_function", "aten.batch_norm.default",
+                       (Ref("conv2d"), *((Ref("g"), Ref("b")) if affine else (None, None)), Ref("mean"), Ref("var"),
+                        True, 0.1, 1e-05, True)),
+                  Node("output", "output", args=((Ref("batch_norm"),),))))
+
+
 def test_the_quantizer_campaign_reports_it_as_known_not_as_the_harness_failing():
-    graph = Graph((Node("x", "placeholder", tensor=TensorMeta((1, 4, 8, 8))),
-                   Node("w", "get_attr", "w", tensor=TensorMeta((4, 4, 3, 3)), attr_kind="parameter"),
-                   Node("mean", "get_attr", "mean", tensor=TensorMeta((4,)), attr_kind="buffer"),
-                   Node("var", "get_attr", "var", tensor=TensorMeta((4,)), attr_kind="buffer"),
-                   Node("conv2d", "call_function", "aten.conv2d.default", (Ref("x"), Ref("w"))),
-                   Node("batch_norm", "call_function", "aten.batch_norm.default",
-                        (Ref("conv2d"), None, None, Ref("mean"), Ref("var"), True, 0.1, 1e-05, True)),
-                   Node("output", "output", args=((Ref("batch_norm"),),))))
+    graph = _conv_bn_graph(affine=False)
     source = quantizer_source(xnnpack)
     verdict = check_with_quantizer(Case(graph, (), is_qat=True), qat_variant(source), load_function(UPSTREAM))
     assert verdict.failed and verdict.triage == "known" and verdict.known is QAT_BN_WITHOUT_AFFINE, verdict.text
@@ -199,16 +208,7 @@ def test_a_failure_after_the_qat_rewrite_saves_the_graph_the_quantizer_was_given
     """The well-formedness check reads the graph after ``prepare_qat_pt2e``'s conv-bn rewrite, which the quantizer
     never saw: the finding saves the drawn graph (conv and batch norm), so checking it again fails again; the
     rewritten graph would be annotated afresh and pass (the Arm mutants' findings were left unjudged that way)."""
-    graph = Graph((Node("x", "placeholder", tensor=TensorMeta((1, 4, 8, 8))),
-                   Node("w", "get_attr", "w", tensor=TensorMeta((4, 4, 3, 3)), attr_kind="parameter"),
-                   Node("g", "get_attr", "g", tensor=TensorMeta((4,)), attr_kind="parameter"),
-                   Node("b", "get_attr", "b", tensor=TensorMeta((4,)), attr_kind="parameter"),
-                   Node("mean", "get_attr", "mean", tensor=TensorMeta((4,)), attr_kind="buffer"),
-                   Node("var", "get_attr", "var", tensor=TensorMeta((4,)), attr_kind="buffer"),
-                   Node("conv2d", "call_function", "aten.conv2d.default", (Ref("x"), Ref("w"))),
-                   Node("batch_norm", "call_function", "aten.batch_norm.default",
-                        (Ref("conv2d"), Ref("g"), Ref("b"), Ref("mean"), Ref("var"), True, 0.1, 1e-05, True)),
-                   Node("output", "output", args=((Ref("batch_norm"),),))))
+    graph = _conv_bn_graph(affine=True)
     source, candidate = quantizer_source(_BatchNormInput, is_qat=True), load_function(UPSTREAM)
     verdict = check_with_quantizer(Case(graph, (), is_qat=True), source, candidate)
     assert verdict.failed and verdict.signature == "well_formed: NotAnInputError", verdict.text
