@@ -25,7 +25,7 @@ a fresh process each (spawned: a quantizer's cached config getters start empty f
 campaign's worker), through the campaign's own search functions and worker session (one worker, start-up not
 counted; each case under a 20 s time limit, a case over it counted as an error). ``guided/fixed`` is the issue's
 target: at least 1.3x, or 80% of the statements. A finding that is not a known bug is written to
-``bench-findings/`` (its case, as the campaign's files are) and named in the output.
+``bench-findings/`` as the campaign writes its findings, and named in the output.
 """
 
 from __future__ import annotations
@@ -120,20 +120,16 @@ FINDINGS = "bench-findings"  # where a run's findings that are not known bugs ar
 
 def _keep_unjudged(events: list, search_name: str) -> None:
     """Write the last case of each finding that is not a known bug (new, unjudged, refused...) under
-    :data:`FINDINGS`, atomically, and say where: a question the benchmark raised must be answerable."""
-    import hashlib
-    import json
+    :data:`FINDINGS` as the campaign keeps its findings (:func:`harness.fuzz.finding_files.keep`: a case file, else
+    the event raw) and say where: a question the benchmark raised must be answerable."""
+    from pathlib import Path
 
-    from harness.common.atomic import write_atomic
     from harness.fuzz.events import FindingEvent
+    from harness.fuzz.finding_files import keep, where
 
     last = {e.signature: e for e in events if isinstance(e, FindingEvent) and e.triage != "known"}
     for signature, e in sorted(last.items()):
-        data = json.dumps(e.case, sort_keys=True).encode("utf-8")
-        os.makedirs(FINDINGS, exist_ok=True)
-        path = write_atomic(os.path.join(FINDINGS, f"{search_name}-{hashlib.sha1(data).hexdigest()[:12]}.json"),
-                            data)
-        print(f"  ({search_name}: {e.triage} {signature[:80]} -> {path})")
+        print(f"  ({search_name}: {e.triage} {signature[:80]}: {where(keep(e, Path(FINDINGS), Path(FINDINGS)))})")
 
 
 def statement_count(directory: str, lines: set[str]) -> tuple[int, int, int]:
