@@ -8,15 +8,28 @@ the dead-code elimination each begins with. :func:`conv_bn_annotators_without_ex
 dispatched as upstream dispatches them, so the graph and the annotations stay upstream's (tests/suite/
 test_xnnpack_qat_factory.py and tests/suite/test_executorch_quantizers.py compare with the plain quantizers).
 On a graph with a batch norm they run in full, each pattern exported once per process
-(:func:`harness.pattern_exports.exported_once`, used by the factories).
+(:func:`harness.pattern_exports.exported_once`). :func:`annotate_fast` is both: the factories' ``annotate()``.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-__all__ = ["conv_bn_annotators_without_exports", "has_batch_norm"]
+from harness.pattern_exports import exported_once
+
+__all__ = ["annotate_fast", "conv_bn_annotators_without_exports", "has_batch_norm"]
+
+
+def annotate_fast(annotate: Callable[[Any], Any], model: Any, utils: Any) -> Any:
+    """``annotate(model)`` (an XNNPACK quantizer's own, its utilities module ``utils`` holding ``OP_TO_ANNOTATOR``
+    and the pattern export): on a graph with a batch norm with each pattern exported once per process, else with
+    the conv-bn annotators doing only their dead-code elimination."""
+    if has_batch_norm(model):
+        with exported_once(utils):
+            return annotate(model)
+    with conv_bn_annotators_without_exports(utils.OP_TO_ANNOTATOR):
+        return annotate(model)
 
 
 @contextmanager

@@ -28,7 +28,6 @@ import importlib
 import inspect
 from typing import Any, Callable
 
-import harness.pattern_exports as pattern_exports
 import harness.quantizer_speedups as speedups
 import harness.quantizer_variants as variants
 
@@ -55,11 +54,7 @@ def _torchao_xnnpack(is_per_channel: bool, is_qat: bool, config: str = "default"
         process on a graph with one (:func:`harness.pattern_exports.exported_once`)."""
 
         def annotate(self, model: Any) -> Any:
-            if speedups.has_batch_norm(model):
-                with pattern_exports.exported_once(utils):
-                    return super().annotate(model)
-            with speedups.conv_bn_annotators_without_exports(utils.OP_TO_ANNOTATOR):
-                return super().annotate(model)
+            return speedups.annotate_fast(super().annotate, model, utils)
 
     if config == "default" and not is_per_channel:
         config = "per_tensor"
@@ -169,11 +164,7 @@ def executorch_xnnpack(is_qat: bool = False, config: str = "default", model: Any
         each pattern once per process on a graph with one."""
 
         def annotate(self, model: Any) -> Any:
-            if speedups.has_batch_norm(model):
-                with pattern_exports.exported_once(utils):
-                    return super().annotate(model)
-            with speedups.conv_bn_annotators_without_exports(utils.OP_TO_ANNOTATOR):
-                return super().annotate(model)
+            return speedups.annotate_fast(super().annotate, model, utils)
 
     return variants.configure_xnnpack(_XNNPACKQuantizerSkippingUnmatchableBn(), mod.get_symmetric_quantization_config,
                                       config, is_qat, model)
