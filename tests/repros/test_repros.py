@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -21,6 +22,19 @@ import prepare_impl
 
 REPROS = Path(__file__).resolve().parents[2] / "repros"
 SCRIPTS = sorted(REPROS.glob("*.py"))
+BUG_LIST = REPROS.parent / "docs" / "upstream-bugs.md"
+
+
+def _public_link(script: Path) -> str:
+    """The first public link of the item of ``docs/upstream-bugs.md`` that names ``script`` ("" if none does)."""
+    doc = BUG_LIST.read_text()
+    starts = [0] + [m.start() for m in re.finditer(r"(?m)^(\d+\. |#{2,3} )", doc)] + [len(doc)]
+    for m in re.finditer(re.escape(f"repros/{script.name}"), doc):
+        item = doc[max(s for s in starts if s <= m.start()):min(s for s in starts if s > m.start())]
+        link = re.search(r"https://[^\s)\]>`]+", item)
+        if link:
+            return link.group(0)
+    return ""
 
 
 def test_there_are_repro_scripts():
@@ -64,10 +78,15 @@ def test_script_reproduces_its_bug_or_says_it_is_fixed(script, tmp_path):
         assert "bug" in done.stdout.strip().splitlines()[-1], done.stdout[-1500:] + done.stderr[-2000:]
 
 
+def test_every_script_has_a_public_link_in_the_list_of_bugs():
+    assert not [p.name for p in SCRIPTS if not _public_link(p)]
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the upstream bug each script reproduces is still in torchao 0.18 or "
-                                        "ExecuTorch 1.5.1")
-@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+@pytest.mark.parametrize("script", [
+    pytest.param(p, id=p.stem, marks=pytest.mark.xfail(strict=True, reason=(
+        f"the upstream bug it reproduces ({_public_link(p) or 'no link'}) is still in torchao 0.18 or ExecuTorch "
+        "1.5.1"))) for p in SCRIPTS])
 def test_script_passes_once_upstream_is_fixed(script, tmp_path):
     if _missing(script):
         pytest.fail(_missing(script))  # an xfail without it: nothing to learn
