@@ -285,7 +285,8 @@ class LocalEngine:
             if started and now - started > self._case_timeout:
                 out.append(self._lose(worker, slot, KIND_TIMEOUT,
                                       f"a case ran longer than the case time limit ({self._case_timeout:g} s): "
-                                      "the candidate hangs (or is very slow) on it; the worker was killed"))
+                                      "the code under test (the candidate, or the quantizer) hangs or is very slow "
+                                      "on it; the worker was killed"))
             elif worker in dead:
                 out.append(self._lose(worker, slot, KIND_CRASH, _death(slot.process.exitcode)
                                       + f" (its output: {self._logs.get(worker, 'the worker log')})"))
