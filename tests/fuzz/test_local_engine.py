@@ -51,3 +51,58 @@ def test_stop_lets_a_finished_worker_exit_and_sends_sigterm_to_a_running_one(tmp
     assert engine.exitcode(0) == 0
     assert engine.exitcode(1) == -signal.SIGTERM
     assert engine.running() == 0
+
+
+# A candidate that writes down, on its first call, whether the worker's garbage collector is on and whether what the
+# worker inherited from its server is frozen; then prepares as the reference does.
+COLLECTOR_PROBE = '''
+import gc
+import json
+import os
+
+import prepare_impl
+
+SEEN = {seen!r}
+
+
+def prepare(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
+    if not os.path.exists(SEEN):
+        with open(SEEN + ".tmp", "w") as f:
+            json.dump({{"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}}, f)
+        os.replace(SEEN + ".tmp", SEEN)
+    return prepare_impl.prepare(model, node_name_to_scope, is_qat)
+'''
+
+
+def test_the_workers_server_imports_with_the_collector_off():
+    import subprocess
+    import sys
+
+    from harness.fuzz.local import PRELOAD
+
+    assert PRELOAD[0] == "harness.fuzz.collector_off"
+    code = "import gc; assert gc.isenabled(); import harness.fuzz.collector_off; print(gc.isenabled())"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+@pytest.mark.slow  # starts a real worker (torch) from the forkserver
+def test_a_worker_forked_from_the_server_collects_its_garbage_and_froze_what_it_inherited(tmp_path, monkeypatch):
+    import json
+
+    seen = tmp_path / "seen.json"
+    (tmp_path / "collector_probe.py").write_text(COLLECTOR_PROBE.format(seen=str(seen)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = CampaignConfig(candidate="collector_probe:prepare", out=str(tmp_path / "out"), mode="valid", quiet=True)
+    engine = LocalEngine(case_timeout=60, scratch=tmp_path / "scratch")
+    now = time.time()
+    engine.start(WorkerSpec(config, 0, 5, now, now + 120, 0.8, ()))
+    deadline = time.time() + 150
+    try:
+        while not seen.exists() and time.time() < deadline:
+            for event in engine.events(0.5):
+                assert not isinstance(event, (HarnessError, BadCandidate)), event
+    finally:
+        engine.stop(grace=10)
+    probe = json.loads(seen.read_text())
+    assert probe["enabled"] is True
+    assert probe["frozen"] > 100_000  # torch and torchao, imported by the server
