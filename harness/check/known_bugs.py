@@ -23,13 +23,22 @@ from harness.check.invariants.exempt import buffer_only_producers
 
 @dataclass(frozen=True)
 class Observed:
-    """What the campaign saw of one case; the input of the predicates."""
+    """What the campaign saw of one case; the input of the predicates.
 
-    original: object  # the annotated, unprepared GraphModule
+    ``analysis`` is data (groups, specs, annotation order), computed before any prepare: a predicate may read it
+    even after the graph it was computed on was prepared in place. A predicate that walks the graph (a node's
+    arguments, the model's buffers) calls :meth:`graph` instead: an unprepared build of the case and its own
+    analysis, built on demand (most cases are named without one)."""
+
+    unprepared: Callable[[], tuple]  # () -> (the annotated, unprepared GraphModule, its analysis)
     analysis: Optional[prepare_impl.SharingAnalysis]  # None when the reference raised
     reference_error: Optional[BaseException]
     candidate_error: Optional[BaseException]
     divergence_kinds: frozenset = field(default_factory=frozenset)
+
+    def graph(self) -> tuple:
+        """(an annotated, unprepared GraphModule of the case, its sharing analysis), for walks of the graph."""
+        return self.unprepared()
 
 
 @dataclass(frozen=True)
@@ -125,8 +134,9 @@ def _buffer_walk_misses_a_list_input(obs: Observed) -> bool:
     a buffer-only value, the full walk does not."""
     if obs.analysis is None:
         return False
-    buffers = {name for name, _ in obs.original.named_buffers(remove_duplicate=False)}
-    for key in obs.analysis.annotated.keys:
+    original, analysis = obs.graph()
+    buffers = {name for name, _ in original.named_buffers(remove_duplicate=False)}
+    for key in analysis.annotated.keys:
         if isinstance(key, tuple):
             a, n = key
             if (_writes_first_arg(n) and n.args and n.args[0] is a
@@ -143,8 +153,9 @@ def _edge_read_after_a_write(obs: Observed) -> bool:
 
     if obs.analysis is None:
         return False
-    edges = [k for k in obs.analysis.annotated.keys if isinstance(k, tuple)]
-    return bool(edges_read_after_a_write(obs.original, edges))
+    original, analysis = obs.graph()
+    edges = [k for k in analysis.annotated.keys if isinstance(k, tuple)]
+    return bool(edges_read_after_a_write(original, edges))
 
 
 # Errors that name no annotation: a prepare raising one of these has crashed, it has not reported a problem.

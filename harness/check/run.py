@@ -9,7 +9,8 @@ rule): the reference's sharing analysis runs first, on the original: when it rej
 is the reference's outcome (it is the reference prepare's first step, which raises before touching the graph). Then
 the candidate prepares its copy and the invariants read the original, unmutated; only then does the reference
 prepare the original itself (the canonical form reads only the annotations and node names of the model prepared
-from, which a prepare keeps). A failing case is triaged over a fresh build of the case, unmutated.
+from, which a prepare keeps). A failing case is triaged over a fresh build of the case, unmutated, made only when
+something reads the graph (not when the candidate is torchao and a predicate that reads only the analysis names it).
 
 Triage by reproduction (the rule): a failure is *known* only when the pinned upstream prepare (``UPSTREAM``), run
 on the same case, fails the same way: the same divergence classes and the same error or prepared result
@@ -259,8 +260,7 @@ def check_case(
             setting.reference = run_prepare(prepare_impl.prepare, case, original, work=original)
         report = Report(case, setting.reference, outcome, analysis, _divergences(setting, outcome), violations)
         if report.failed:
-            triage_setting = setting if analysis is None else setting.fresh()  # the triage reads an unmutated one
-            _triage(report, triage_setting, candidate, upstream if upstream is not None else upstream_prepare())
+            _triage(report, setting, candidate, upstream if upstream is not None else upstream_prepare())
         return report
     finally:
         forget_prepared_models()
@@ -284,17 +284,27 @@ def forget_prepared_models() -> None:
 
 
 def _triage(report: Report, setting: _Setting, candidate: PrepareFn, upstream: PrepareFn) -> None:
+    """Triage a failure (see the module docstring). What reads an unprepared graph (torchao's re-run, its
+    invariants, the predicates that walk the graph) reads a fresh build, made once and only when needed: the
+    reference prepared ``setting.original`` in place, unless its analysis raised (then nothing was prepared)."""
+    unprepared: list[_Setting] = [] if setting.analysis is not None else [setting]
+
+    def fresh() -> _Setting:
+        if not unprepared:
+            unprepared.append(setting.fresh())
+        return unprepared[0]
+
     if inspect.unwrap(candidate) is inspect.unwrap(upstream):  # upstream itself (or a wrapper of it, with
         # __wrapped__): it reproduces its own failure, no re-run
         reproduced = True
     else:
-        report.upstream = run_prepare(upstream, setting.case, setting.original)
-        report.upstream_classes = failure_classes(_divergences(setting, report.upstream),
-                                                  _violations(setting, report.upstream))
+        s = fresh()
+        report.upstream = run_prepare(upstream, s.case, s.original)
+        report.upstream_classes = failure_classes(_divergences(s, report.upstream), _violations(s, report.upstream))
         reproduced = same_failure(report.candidate, report.classes, report.upstream, report.upstream_classes)
     bug = known_bugs.match(
         known_bugs.Observed(
-            original=setting.original,
+            unprepared=lambda: (fresh().original, fresh().analysis),
             analysis=setting.analysis,
             reference_error=setting.reference.error,
             candidate_error=report.candidate.error,
