@@ -14,7 +14,8 @@ Its parts, lowest first (``lint-imports`` keeps each importing only from the one
   ``structure``: only annotations may change, and ``hangs``: a hang remembered), ``well_formed_annotations``,
   ``prepare_agreement``, ``sqnr`` (numerics), and the runners the registry names: ``model_checks`` (with
   ``model_runs``, the cached run per model, and ``claims``, what the quantizer says it supports), ``sqnr``,
-  ``graph_checks`` (a case graph; saved graphs), ``random_search`` (random graphs);
+  ``graph_checks`` (a case graph; saved graphs), ``random_search`` (random graphs), and ``quantizer_case`` (one
+  case of the campaign checked, and the naming of its failure, shared by the campaign and the plugin);
 * ``dispatch`` (the list of tests and running one), ``reporting/`` (``failure``: the failure report and the saved
   finding; ``render``: graphs and specs as text) and ``fuzz_target`` (the random-graph checks as a campaign
   target, ``python -m harness fuzz --quantizer``).

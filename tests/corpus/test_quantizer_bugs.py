@@ -1,6 +1,6 @@
 """Replay the quantizer-bug corpus (``corpus/quantizer_bugs``, :mod:`harness.corpus.quantizer_bugs`): each entry's
 graph through its quantizer, by the quantizer campaign's own check
-(:func:`harness.suite.fuzz_target.check_with_quantizer`, torchao's prepare as the prepare under test).
+(:func:`harness.suite.checks.quantizer_case.check_with_quantizer`, torchao's prepare as the prepare under test).
 
 The idiom is that of the ``always`` bugs of ``tests/plugin/test_real_quantizers.py``: an open bug reproducing is the
 expected state, so the test asserts it does, with the failure the entry records, and fails the day upstream fixes it
@@ -23,7 +23,7 @@ import pytest
 from harness import quantizers
 from harness.check.run import UPSTREAM, load_function
 from harness.corpus.quantizer_bugs import DIRECTORY, FACTORY_MODULE, QuantizerBugEntry, load_entries
-from harness.suite.fuzz_target import check_with_quantizer
+from harness.suite.checks.quantizer_case import check_with_quantizer
 from harness.suite.source import QuantizerLoadError, load_quantizer_factory, qat_variant
 
 ROOT = Path(__file__).resolve().parents[2]

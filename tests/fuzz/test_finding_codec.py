@@ -24,7 +24,7 @@ from harness.fuzz.config import CampaignConfig, WorkerSpec
 from harness.fuzz.events import KIND_CRASH, STAGE_PENDING, STAGE_SHRUNK, FindingEvent
 from harness.fuzz.target import CandidateEscaped, Target, finding_case
 from harness.fuzz.session import Worker
-from harness.suite.fuzz_target import _failing
+from harness.suite.checks.quantizer_case import _failing
 from harness.suite.results import Problem
 
 _TEXT = st.text(max_size=40) | st.integers(0, 5_000).map(lambda n: "x" * n) | st.text(min_size=200, max_size=2_500)

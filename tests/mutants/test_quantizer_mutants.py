@@ -37,7 +37,7 @@ from harness.mutants.quantizers import QUANTIZER_MUTANTS
 from harness.strategies.op_table import BASIC_OPS
 from harness.suite.checks.quantizer_run import run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
-from harness.suite.fuzz_target import check_with_quantizer
+from harness.suite.checks.quantizer_case import check_with_quantizer
 from harness.suite.source import (QuantizerLoadError, QuantizerSource, load_quantizer_factory, make_quantizer,
                                   qat_variant)
 from harness.suite.subjects.models import strip_guards

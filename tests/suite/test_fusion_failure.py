@@ -14,7 +14,7 @@ from harness.suite.checks.pipeline_bugs import (GROUPED_CONV_TRANSPOSE_BN, LINEA
                                               QAT_BN_WITHOUT_AFFINE, QAT_GROUPED_CONV_TRANSPOSE_BN, bug_of,
                                               cannot_run, none_for_tensor)
 from harness.suite.checks.quantizer_run import run_quantizer
-from harness.suite.fuzz_target import check_with_quantizer
+from harness.suite.checks.quantizer_case import check_with_quantizer
 from harness.suite.options import SuiteOptions
 from harness.suite.source import qat_variant, quantizer_source
 

@@ -1,4 +1,4 @@
-"""The quantizer fuzz target: its naming of findings (:func:`harness.suite.fuzz_target.problem_class`) and what its
+"""The quantizer fuzz target: its naming of findings (:func:`harness.suite.checks.quantizer_case.problem_class`) and what its
 reach measure follows."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from harness.suite.checks.quantizer_run import run_quantizer
-from harness.suite.fuzz_target import problem_class
+from harness.suite.checks.quantizer_case import problem_class
 from harness.suite.results import Problem
 
 

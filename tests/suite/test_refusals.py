@@ -65,7 +65,7 @@ def test_a_refusal_in_a_quantizer_campaign_is_a_refused_finding_that_fails_only_
     from harness.case.files import iter_cases
     from harness.check.run import upstream_prepare
     from harness.fuzz.config import CampaignConfig, CampaignResult, Finding, exit_status
-    from harness.suite.fuzz_target import check_with_quantizer
+    from harness.suite.checks.quantizer_case import check_with_quantizer
 
     corpus = Path(__file__).resolve().parents[2] / "corpus" / "conformance"
     case = next(c for _, c in iter_cases(corpus))
