@@ -53,6 +53,10 @@ class QuantizerBugTriage:
             entries = []
         self._entries = [e for e in entries if e.quantizer == quantizer and not e.fixed]
 
+    def has_entries(self) -> bool:
+        """Whether the quantizer has any judged bug (not fixed) at all."""
+        return bool(self._entries)
+
     def known(self, signature: str) -> Optional[KnownQuantizerBug]:
         """The judged bug a new failure of ``signature`` is, or None."""
         bare = without_variant(signature)

@@ -23,19 +23,20 @@ from typing import Any, Callable, Iterable, Optional
 import prepare_impl
 from harness.case import Case, Info
 from harness.check.groups import with_variant
-from harness.check.run import TRIAGE_KNOWN, TRIAGE_UPSTREAM, check_case
+from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_UPSTREAM, check_case
 from harness.fuzz.target import CandidateEscaped, Verdict, finding_case
 from harness.fx.extract import UnsupportedGraph, extract_case, extract_graph
 from harness.suite.checks.pipeline_bugs import PipelineBug, bug_of, is_pipeline_failure
 from harness.suite.checks.quantizer_run import Annotated, run_quantizer
 from harness.suite.checks.well_formed_annotations import check_well_formed
 from harness.suite.describe import REFUSED
-from harness.suite.quantizer_triage import KnownQuantizerBug
+from harness.suite.quantizer_triage import KnownQuantizerBug, QuantizerBugTriage
 from harness.suite.results import Problem
-from harness.suite.source import QuantizerSource, config_variant
+from harness.suite.source import (QAT_TAG, QuantizerLoadError, QuantizerSource, config_variant, load_quantizer_factory,
+                                  qat_variant)
 from harness.suite.subjects.case_graphs import graph_module_for_quantizer
 
-__all__ = ["check_with_quantizer", "problem_class", "as_known"]
+__all__ = ["check_with_quantizer", "problem_class", "as_known", "JudgedBugs"]
 
 _RAISED = re.compile(r"^(\w+\(\)) raised (\w+)")
 _ERROR_FIRST = re.compile(r"^(\w+Error): ")
@@ -168,3 +169,43 @@ def as_known(verdict: Verdict, bug: KnownQuantizerBug) -> Verdict:
                    tags=("finding", "quantizer", bug.id, verdict.signature))
     return replace(verdict, case=replace(verdict.case, info=info), signature=bug.id, triage=TRIAGE_KNOWN, known=bug,
                    text=text)
+
+
+class JudgedBugs:
+    """The judged bugs of a real quantizer (:mod:`harness.suite.quantizer_triage`) for a check outside the campaign
+    (the plugin's random graphs): :meth:`named` says which one a failing graph is.
+
+    The rule: a graph is the judged bug B when the campaign's own check of that graph (:func:`check_with_quantizer`,
+    ``prepare`` the prepare under test) fails as B (B's case, replayed once, still failing the same way), and every
+    error the caller's check found on it is one that check found too (the same words): a failure the campaign's
+    check does not share (another stage, another error) stays a failure. Only the factories of
+    :data:`harness.corpus.quantizer_bugs.FACTORY_MODULE` have judged bugs."""
+
+    def __init__(self, source: QuantizerSource, prepare: Callable) -> None:
+        spec = source.label.removesuffix(QAT_TAG).strip()
+        self._prepare = prepare
+        self._sources: dict[bool, QuantizerSource] = {}
+        try:
+            ptq = load_quantizer_factory(spec)
+            self._sources = {False: ptq, True: qat_variant(ptq) if ptq.qat_capable else ptq}
+        except (QuantizerLoadError, ValueError, ImportError):  # a label that names no factory: nothing is judged
+            spec = ""
+        self._triage = QuantizerBugTriage(spec, self._signature) if spec else None
+
+    def _verdict(self, case: Case) -> Verdict:
+        return check_with_quantizer(case, self._sources[case.is_qat], self._prepare)
+
+    def _signature(self, case: Case) -> Optional[str]:
+        verdict = self._verdict(case)
+        return verdict.signature if verdict.failed else None
+
+    def named(self, graph: Any, is_qat: bool, errors: Iterable[Problem]) -> Optional[KnownQuantizerBug]:
+        """The judged bug the failing ``graph`` is (its check found ``errors``), or None."""
+        if self._triage is None or not self._triage.has_entries():
+            return None
+        verdict = self._verdict(Case(graph, (), is_qat=is_qat))
+        if not verdict.failed or verdict.triage not in (TRIAGE_NEW, TRIAGE_UPSTREAM):
+            return None
+        if not all(f"{p.check}: {p.message}" in verdict.text for p in errors):
+            return None
+        return self._triage.known(verdict.signature)

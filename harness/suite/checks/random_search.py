@@ -1,17 +1,24 @@
 """The runner of the ``random_graphs`` check: hypothesis draws the graphs of one chunk
 (:mod:`harness.suite.subjects.random_graphs`), runs :func:`harness.suite.checks.graph_checks.check_graph` on each,
 and shrinks the first failing graph within the profile's shrink time (a hang is not shrunk: each step would cost a
-timeout). The notes of all examples (e.g. dead-code elimination) are reported once each, with their count."""
+timeout). The notes of all examples (e.g. dead-code elimination) are reported once each, with their count.
+
+A failing graph that is a judged bug of the real quantizer under test (:class:`harness.suite.checks.quantizer_case.
+JudgedBugs`: the campaign's check of the graph fails as that bug, whose own case still fails the same way) is
+counted as that known bug, as a known upstream bug of torchao's steps is, and the search goes on: the quantizer
+author is told of it, and a sound quantizer is not failed for a bug already judged and reported upstream."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Optional
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
 from harness.suite.check_registry import RANDOM_GRAPHS
+from harness.check.run import load_function
 from harness.suite.checks.graph_checks import GraphVerdict, check_graph
+from harness.suite.checks.quantizer_case import JudgedBugs
 from harness.suite.checks.quantizer_run import annotated_node_count
 from harness.suite.options import SuiteOptions
 from harness.suite.results import CheckResult, Problem
@@ -44,6 +51,20 @@ def search_random_graphs(subject: Subject, source: QuantizerSource, options: Sui
     known: dict[str, int] = {}
     notes: dict[str, int] = {}
     state = {"shrink_deadline": None}
+    judged: list[JudgedBugs] = []  # made at the first failing graph (loading the corpus costs nothing before)
+    named: dict[Any, Optional[str]] = {}  # graph -> the judged bug it is (judged once)
+
+    def judged_bug(graph: Any, verdict: GraphVerdict) -> Optional[str]:
+        if graph not in named:
+            named[graph] = None
+            if not any("did not return within" in p.message for p in verdict.problems):  # a hang: not run again
+                if not judged:
+                    judged.append(JudgedBugs(source, load_function(options.prepare)))
+                bug = judged[0].named(graph, source.is_qat, [p for p in verdict.problems if p.level == "error"])
+                if bug is not None:
+                    named[graph] = f"known quantizer bug {bug.id}: {bug.title} ({bug.link})"
+                    known[named[graph]] = known.get(named[graph], 0) + 1
+        return named[graph]
 
     @settings(max_examples=n, deadline=None, database=None, derandomize=False, verbosity=Verbosity.quiet,
               suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
@@ -69,6 +90,8 @@ def search_random_graphs(subject: Subject, source: QuantizerSource, options: Sui
                     counts = known if p.level == "known" else notes
                     key = p.message.splitlines()[0]
                     counts[key] = counts.get(key, 0) + 1
+        if verdict.failed and state["shrink_deadline"] is None and judged_bug(graph, verdict) is not None:
+            return
         if verdict.failed:
             if state["shrink_deadline"] is None:
                 timed_out = any("did not return within" in p.message for p in verdict.problems)
