@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import prepare_impl
 from harness.case import Case, Info
+from harness.corpus.quantizer_bugs import FACTORY_MODULE
 from harness.check.groups import with_variant
 from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_UPSTREAM, check_case
 from harness.fuzz.target import CandidateEscaped, Verdict, finding_case
@@ -185,10 +186,12 @@ class JudgedBugs:
         spec = source.label.removesuffix(QAT_TAG).strip()
         self._prepare = prepare
         self._sources: dict[bool, QuantizerSource] = {}
-        try:
+        try:  # the factory as the campaign loads it (the judged bugs were met through it)
+            if not spec.startswith(f"{FACTORY_MODULE}:"):
+                raise QuantizerLoadError(f"{spec}: not a factory of {FACTORY_MODULE}")
             ptq = load_quantizer_factory(spec)
             self._sources = {False: ptq, True: qat_variant(ptq) if ptq.qat_capable else ptq}
-        except (QuantizerLoadError, ValueError, ImportError):  # a label that names no factory: nothing is judged
+        except (QuantizerLoadError, ImportError):  # a label that names no factory with judged bugs: none is judged
             spec = ""
         self._triage = QuantizerBugTriage(spec, self._signature) if spec else None
 
@@ -203,7 +206,10 @@ class JudgedBugs:
         """The judged bug the failing ``graph`` is (its check found ``errors``), or None."""
         if self._triage is None or not self._triage.has_entries():
             return None
-        verdict = self._verdict(Case(graph, (), is_qat=is_qat))
+        try:
+            verdict = self._verdict(Case(graph, (), is_qat=is_qat))
+        except Exception:  # noqa: BLE001 - the campaign's check could not be run here: nothing is named
+            return None
         if not verdict.failed or verdict.triage not in (TRIAGE_NEW, TRIAGE_UPSTREAM):
             return None
         if not all(f"{p.check}: {p.message}" in verdict.text for p in errors):
