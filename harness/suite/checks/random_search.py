@@ -62,7 +62,7 @@ def search_random_graphs(subject: Subject, source: QuantizerSource, options: Sui
                     judged.append(JudgedBugs(source, load_function(options.prepare)))
                 bug = judged[0].named(graph, source.is_qat, [p for p in verdict.problems if p.level == "error"])
                 if bug is not None:
-                    named[graph] = f"known quantizer bug {bug.id}: {bug.title} ({bug.link})"
+                    named[graph] = f"[{bug.id}] {bug.title} ({bug.link})"  # as a known bug of torchao's steps reads
                     known[named[graph]] = known.get(named[graph], 0) + 1
         return named[graph]
 
