@@ -170,8 +170,8 @@ def _end(process: Any, grace: float) -> None:
 # (harness.fuzz.collector_off), then torch and torchao (most of a worker's start-up), the worker, the fast search
 # and the strategies (the candidate itself is imported by each worker: it is the user's module, and may change
 # between runs of a test session)
-PRELOAD = ["harness.fuzz.collector_off", "torch", "torchao.quantization.pt2e.prepare", "harness.fuzz.worker", "harness.fuzz.search_fast",
-           "harness.strategies"]
+PRELOAD = ["harness.fuzz.collector_off", "torch", "torchao.quantization.pt2e.prepare", "harness.fuzz.worker",
+           "harness.fuzz.search_fast", "harness.strategies"]
 
 
 def _context() -> Any:

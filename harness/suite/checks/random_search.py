@@ -15,8 +15,8 @@ from typing import Any, Optional
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
-from harness.suite.check_registry import RANDOM_GRAPHS
 from harness.check.run import load_function
+from harness.suite.check_registry import RANDOM_GRAPHS
 from harness.suite.checks.graph_checks import GraphVerdict, check_graph
 from harness.suite.checks.quantizer_case import JudgedBugs
 from harness.suite.checks.quantizer_run import annotated_node_count
