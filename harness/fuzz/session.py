@@ -25,6 +25,7 @@ from harness.case import Info
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.check.groups import without_variant
+from harness.fuzz.collection import between_cases
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_SHRUNK, Event, FindingEvent, HarnessError,
                                  Progress, Reach, ReplayResult)
@@ -61,6 +62,7 @@ class Worker:
         self.seen: set[str] = set()
         self.reached: set[str] = set()  # the lines of the code under test this worker's cases reached (Target.reach)
         self.cases = 0
+        self.checked = 0  # cases checked, counted or not (the collector runs between them, harness.fuzz.collection)
         self._tick = time.time()
         self.generate_until = time.time() + spec.generate_share * max(0.0, spec.end - time.time())
         self.search_until = spec.end - SEARCH_MARGIN
@@ -134,6 +136,9 @@ class Worker:
     def check(self, case, drawn: Optional[int] = None) -> Any:
         """The target's report on ``case`` under the guard; None when it crashed (sent) or the harness failed
         (sent). Counts the case. ``drawn``: its index among the worker's fast-drawn cases, if it is one."""
+        if self.checked:  # harness.fuzz.collection: the objects of the cases before are garbage by now
+            between_cases(self.checked)
+        self.checked += 1
         report = self._guarded(case, drawn)
         if isinstance(report, CandidateEscaped):
             self.cases += 1

@@ -37,7 +37,8 @@ Before each case the :class:`CaseGuard` is told (the local engine keeps the case
 cases, and starts the case's clock), so a process death or a hang is reported by the engine with the case that
 caused it. Errors of the harness itself (hypothesis, a checker) are sent as :class:`HarnessError`, hypothesis's
 warnings as :class:`HarnessWarning`. Once the target is loaded, what is loaded is frozen out of the cyclic garbage
-collector's walks (``gc.freeze``): it lives as long as the worker.
+collector's walks (``gc.freeze``): it lives as long as the worker; while it searches, the collector runs between
+cases (:mod:`harness.fuzz.collection`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from __future__ import annotations
 import gc
 from typing import Callable, Optional
 
+from harness.fuzz.collection import collecting_between_cases
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import BadCandidate, Event, Ready
 from harness.fuzz.searches import run_search
@@ -69,6 +71,7 @@ def run_worker(spec: WorkerSpec, emit: Callable[[Event], None], guard: Optional[
     # cyclic garbage collector never walks it again (a full collection walked some 320,000 objects)
     gc.freeze()
     worker = Worker(spec, target, emit, guard or CaseGuard())
-    worker.replay()
-    run_search(worker, config.generation)
+    with collecting_between_cases():  # harness.fuzz.collection: the collector runs between cases (Worker.check)
+        worker.replay()
+        run_search(worker, config.generation)
     worker.tick(force=True)
