@@ -13,8 +13,8 @@ For each mutant it runs the real command line, one process at a time, as a user 
 and reads, from what it prints, every NEW finding with the time it was first seen (``first seen at X s``: seconds
 from the start of ``python -m harness``, start-up included; the campaign's own clock) and its file. A NEW finding
 is the mutant's when, checked again here with the campaign's own check
-(:func:`harness.suite.checks.quantizer_case.check_with_quantizer`), the mutant fails its case the same way and the unmodified
-base quantizer does not: the base quantizers have findings of their own (real bugs, upstream failures, cases over
+(:func:`harness.suite.checks.quantizer_case.check_with_quantizer`), the mutant fails its case the same way and the
+unmodified base quantizer does not: the base quantizers have findings of their own (real bugs, upstream failures, cases over
 the time limit), which are told apart this way; a timeout, a crash or a case that does not fail again is unjudged
 (the case a finding saves is the graph as annotate() left it: after a graph edit inside annotate() the gate may be
 gone from it; such findings are listed apart, with their files, to be read).

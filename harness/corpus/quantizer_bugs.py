@@ -9,12 +9,12 @@ reads it) whose info says what to replay and what must happen:
   configuration; ``quantizer_config`` its configuration variant (``""``: the default); ``strict_export`` whether
   its graph is exported strict, as the quantizer campaign exports one case in four;
 * the graph is the model's exported graph, without annotations: the quantizer annotates it anew, as the quantizer
-  campaign and the plugin's saved graphs do (:func:`harness.suite.checks.quantizer_case.check_with_quantizer`); ``expected``
-  is the reference's result on it (nothing annotated, nothing observed), so the prepare replay of ``corpus/``
-  agrees on it;
+  campaign and the plugin's saved graphs do (:func:`harness.suite.checks.quantizer_case.check_with_quantizer`);
+  ``expected`` is the reference's result on it (nothing annotated, nothing observed), so the prepare replay of
+  ``corpus/`` agrees on it;
 * ``info.failure`` is the failure the quantizer campaign reports on the graph, its name-free signature (the check
-  and the problem class, :func:`harness.suite.checks.quantizer_case.problem_class`; a known bug of torchao's steps is its
-  id); ``info.upstream`` ``crashes`` or ``wrong`` while the bug is there, ``fixed`` once upstream fixed it (the
+  and the problem class, :func:`harness.suite.checks.quantizer_case.problem_class`; a known bug of torchao's steps
+  is its id); ``info.upstream`` ``crashes`` or ``wrong`` while the bug is there, ``fixed`` once upstream fixed it (the
   quantizer must then pass: the entry stays a regression test);
 * ``info.tags[0]`` is the bug's id (the file is ``<id>.json``), ``info.title`` starts ``bug N:`` with its number
   in ``docs/upstream-bugs.md`` ("Bugs found in real quantizers"), ``info.link`` the upstream source, ``info.notes``
