@@ -44,10 +44,10 @@ from hypothesis import strategies as st
 
 from harness import strategies
 from harness.case import Case
-from harness.check.run import TRIAGE_NEW, TRIAGE_UPSTREAM, load_function
+from harness.check.run import load_function
 from harness.fuzz.reach import ReachTracer, joining, package_directory
 from harness.fuzz.target import Target, Verdict, guarded
-from harness.suite.checks.quantizer_case import as_known, check_with_quantizer
+from harness.suite.checks.quantizer_case import as_known, check_with_quantizer, may_be_judged
 from harness.suite.quantizer_triage import QuantizerBugTriage
 from harness.suite.source import (DEFAULT_CONFIG, QuantizerLoadError, QuantizerSource, load_quantizer_factory,
                                   make_quantizer, qat_configs, qat_variant, quantizer_configs)
@@ -110,8 +110,7 @@ def quantizer_target(config: Any, variants: bool = True) -> Target:
     def check(case: Case) -> Verdict:
         reached.clear()
         verdict = run(case, annotating if tracer is not None else nullcontext)
-        judged = verdict.failed and verdict.triage in (TRIAGE_NEW, TRIAGE_UPSTREAM)  # new, or a step of torchao's
-        bug = triage.known(verdict.signature) if judged else None
+        bug = triage.known(verdict.signature) if may_be_judged(verdict) else None
         return verdict if bug is None else as_known(verdict, bug)
 
     configs = quantizer_configs(source) if variants else (DEFAULT_CONFIG,)

@@ -37,7 +37,7 @@ from harness.suite.source import (QAT_TAG, QuantizerLoadError, QuantizerSource, 
                                   qat_variant)
 from harness.suite.subjects.case_graphs import graph_module_for_quantizer
 
-__all__ = ["check_with_quantizer", "problem_class", "as_known", "JudgedBugs"]
+__all__ = ["check_with_quantizer", "problem_class", "may_be_judged", "as_known", "JudgedBugs"]
 
 _RAISED = re.compile(r"^(\w+\(\)) raised (\w+)")
 _ERROR_FIRST = re.compile(r"^(\w+Error): ")
@@ -163,6 +163,12 @@ def check_with_quantizer(case: Case, source: QuantizerSource, candidate: Callabl
     return Verdict(replace(found, info=info), True, signature, report.triage, report.known, text)
 
 
+def may_be_judged(verdict: Verdict) -> bool:
+    """Whether ``verdict`` is a failure a judged quantizer bug may name: new, or an unjudged failure of torchao's
+    steps around the quantizer (not a known upstream bug, not a refusal)."""
+    return verdict.failed and verdict.triage in (TRIAGE_NEW, TRIAGE_UPSTREAM)
+
+
 def as_known(verdict: Verdict, bug: KnownQuantizerBug) -> Verdict:
     """``verdict`` as the known quantizer bug ``bug``: named by it, as a known upstream bug is."""
     text = f"known quantizer bug {bug.id} ({bug.title}, {bug.link}): its case fails the same way\n{verdict.text}"
@@ -210,7 +216,7 @@ class JudgedBugs:
             verdict = self._verdict(Case(graph, (), is_qat=is_qat))
         except Exception:  # noqa: BLE001 - the campaign's check could not be run here: nothing is named
             return None
-        if not verdict.failed or verdict.triage not in (TRIAGE_NEW, TRIAGE_UPSTREAM):
+        if not may_be_judged(verdict):
             return None
         if not all(f"{p.check}: {p.message}" in verdict.text for p in errors):
             return None
