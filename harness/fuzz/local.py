@@ -15,7 +15,8 @@ directory. A case running longer than the case time limit gets its worker killed
 without its :class:`Done` event (abort, segfault, ``os._exit``) died. Either way the engine sends
 :class:`WorkerLost` with the case that was running, read back from that file or drawn again from its index (in a
 process forked from the worker's server: :func:`_redraw_main`), and the driver may restart the worker. Workers
-ignore SIGINT: Ctrl-C is the driver's.
+ignore SIGINT from their first instruction: Ctrl-C is the driver's, also while it waits for a worker to start (the
+server's imports). A worker ends with the driver, also one killed by SIGKILL.
 
 Ending a worker (the rule): at the end of the budget a worker returns from its main after its :class:`Done` event
 and its process exits normally; :meth:`LocalEngine.stop` waits for it (``STOP_GRACE`` seconds). A worker still
@@ -34,14 +35,17 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue as queue_module
 import signal
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from harness.case.encode import case_to_json
 from harness.common.atomic import write_atomic
@@ -99,11 +103,34 @@ def collector_on() -> None:
     gc.enable()
 
 
+DRIVER_GONE_GRACE = 2.0  # seconds a worker whose driver is gone has to end on SIGTERM before it exits at once
+
+
+def _end_with_driver() -> None:
+    """A daemon thread that ends this process when the driver's process ends: SIGTERM to itself (a worker's exit
+    code runs: coverage.py saves its data), then, if it still runs ``DRIVER_GONE_GRACE`` seconds later (a case hung
+    in C code), an immediate exit. A driver that stops normally ends its workers itself; this is for a driver that
+    cannot (killed by SIGKILL, or the machine's OOM killer): the workers would otherwise run to the end of the
+    budget, and keep the workers' server alive (it lives while any process holds its pipe, the workers too)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(DRIVER_GONE_GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-driver", daemon=True).start()
+
+
 def _child_setup(spec: WorkerSpec) -> None:
     """What a process of the engine does first: the collector on (:func:`collector_on`), Ctrl-C is the driver's,
-    its output goes to the worker's log."""
+    it ends with the driver (:func:`_end_with_driver`), its output goes to the worker's log."""
     collector_on()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_driver()
     os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
     _to_log(worker_log(spec.config.out, spec.worker))
 
@@ -174,18 +201,52 @@ PRELOAD = ["harness.fuzz.collector_off", "torch", "torchao.quantization.pt2e.pre
            "harness.fuzz.search_fast", "harness.strategies"]
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """While inside, SIGINT is ignored by this process (in the main thread; elsewhere nothing changes). A process
+    started by ``exec`` meanwhile keeps it ignored from its first instruction (Python leaves an ignored SIGINT
+    alone): Ctrl-C in a terminal goes to every process of the group, and is the driver's."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _context() -> Any:
     """The multiprocessing context workers start in: a forkserver preloading :data:`PRELOAD`, else spawn. The
     server is started at once (it imports in the background), so its imports overlap the driver's own start-up
-    (loading the saved cases, ...) instead of following it."""
+    (loading the saved cases, ...) instead of following it. It is started with SIGINT ignored, which every process
+    forked from it inherits (:func:`_sigint_ignored`); only that start, which does not wait for the imports, is
+    shielded from Ctrl-C, never the driver's wait for a worker."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        with _sigint_ignored():
+            forkserver.ensure_running()
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def _stop_server() -> None:
+    """Stop the workers' server this process started, if it runs (the next start starts a new one). A start the
+    driver gave up on (a Ctrl-C while the server imported) is still queued at the server: it would fork a worker
+    after the driver has gone, which fails on the driver's vanished queue with a traceback on the terminal."""
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:  # gone already
+        pass
 
 
 class LocalEngine:
@@ -196,6 +257,7 @@ class LocalEngine:
         self._case_timeout = case_timeout
         self._scratch = scratch
         self._logs: dict[int, str] = {}
+        self._abandoned = False  # a start was given up while it waited (Ctrl-C): the server may still fork it
         scratch.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: WorkerSpec) -> None:
@@ -205,15 +267,16 @@ class LocalEngine:
         case_file.unlink(missing_ok=True)
         process = self._ctx.Process(target=_process_main, args=(spec, self._queue, clock, drawn, str(case_file)),
                                     daemon=True)
-        try:  # the child inherits SIGINT ignored from its first instruction (Python keeps SIG_IGN at start-up)
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            previous = None
         try:
-            process.start()
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            if self._ctx.get_start_method() == "spawn":  # exec'd by this process: it inherits SIGINT ignored
+                with _sigint_ignored():
+                    process.start()
+            else:  # forked from the server, SIGINT ignored already; this start waits for the server's imports,
+                # and a Ctrl-C meanwhile is the driver's
+                process.start()
+        except BaseException:
+            self._abandoned = True
+            raise
         self._slots[spec.worker] = _Slot(spec, process, clock, drawn, case_file)
         self._logs[spec.worker] = str(worker_log(spec.config.out, spec.worker))
 
@@ -326,6 +389,8 @@ class LocalEngine:
                     slot.process.kill()
                 slot.process.join(timeout=5)
                 slot.finished = True
+            if self._abandoned:
+                _stop_server()
         return out + self._drain_quietly(0.05)
 
     def _drain_quietly(self, timeout: float) -> list[Event]:

@@ -124,3 +124,58 @@ def test_ctrl_c_or_sigterm_prints_the_summary_exits_130_and_leaves_no_process(tm
     assert not started, f"still running after the driver exited: {sorted(started)}"
     for _, case in iter_cases(tmp_path / "findings") if (tmp_path / "findings").exists() else []:
         assert case.info.kind == "finding"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_while_the_first_worker_waits_for_the_servers_imports_ends_the_run_at_once(tmp_path, sig):
+    """The first worker's start waits for the workers' server to import torch (a second or more). A Ctrl-C then was
+    once lost (the driver ignored SIGINT while it waited, to shield the child) and the run went on to the end of its
+    budget. Now it ends the run at once, with nothing left behind: no server, no worker forked later for the start
+    the driver gave up on, no traceback from one."""
+    out = tmp_path / "findings"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "fuzz", "--seconds", "120", "--out", str(out), "--mode", "valid"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    first = proc.stdout.readline()  # said once the server is started, just before the driver starts the worker
+    assert first.startswith("fuzzing "), first
+    started = _descendants(proc.pid)  # the workers' server (and multiprocessing's resource tracker)
+    proc.send_signal(sig)
+    start = time.time()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout[-3000:] + stderr[-3000:]
+    assert time.time() - start < 10
+    why = "Ctrl-C" if sig == signal.SIGINT else "SIGTERM"
+    assert f"interrupted ({why})" in stdout and "Traceback" not in stderr, stderr[-3000:]
+    deadline = time.time() + 10
+    while started and time.time() < deadline:
+        started = {p for p in started if Path(f"/proc/{p}").exists()}
+        time.sleep(0.2)
+    assert not started, f"still running after the driver exited: {sorted(started)}"
+    # the server is gone: no worker can be forked now; none was, for the start the driver gave up on
+    assert not (out / "logs" / "worker-0.log").exists(), (out / "logs" / "worker-0.log").read_text()[-3000:]
+
+
+@pytest.mark.slow
+def test_a_killed_driver_leaves_no_worker_running(tmp_path):
+    """SIGKILL gives the driver no chance to stop its workers; they end with it anyway (a worker watches its
+    driver's process), and so does the workers' server, instead of running on to the end of the budget."""
+    out = tmp_path / "findings"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "fuzz", "--seconds", "120", "--out", str(out), "--mode", "valid"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while not (out / "logs" / "worker-0.log").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    started = _descendants(proc.pid)  # the server, the worker, the resource tracker
+    assert len(started) >= 3, started
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.time() + 10
+    while started and time.time() < deadline:
+        started = {p for p in started if Path(f"/proc/{p}").exists()}
+        time.sleep(0.2)
+    assert not started, f"still running after the driver was killed: {sorted(started)}"
