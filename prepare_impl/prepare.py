@@ -28,7 +28,7 @@ from torchao.quantization.pt2e.utils import (
 )
 from torchao.utils import _assert_and_get_unique_device
 
-from prepare_impl.grouping import sharing_groups
+from prepare_impl.grouping import SharingAnalysis, sharing_groups
 from prepare_impl.insertion import insert_observers
 from prepare_impl.observers import build_observers, observer_map
 
@@ -44,6 +44,8 @@ def prepare(
     node_name_to_scope: dict[str, tuple[str, type]],
     is_qat: bool,
     obs_or_fq_callback: Optional[Callable] = None,
+    *,
+    analysis: Optional[SharingAnalysis] = None,
 ) -> GraphModule:
     """Insert observers (PTQ) or fake quants (QAT) as the annotations on ``model`` ask.
 
@@ -51,9 +53,11 @@ def prepare(
     new ``GraphModule`` over it is returned (its Python code generated on first use).
     ``obs_or_fq_callback(model, key_to_instance)`` may edit the mapping before insertion. Raises an
     :class:`prepare_impl.AnnotationError` subclass, before touching the graph, when the annotations cannot be
-    prepared.
+    prepared. ``analysis``: ``sharing_groups(model)`` when the caller has it already (of this very model, neither
+    its graph nor its annotations changed since); it is computed here otherwise.
     """
-    analysis = sharing_groups(model)
+    if analysis is None:
+        analysis = sharing_groups(model)
     device = _assert_and_get_unique_device(model)
     instances = build_observers(analysis, is_qat, device)
     obs_map = observer_map(analysis, instances)

@@ -35,6 +35,7 @@ The :class:`Report` says all of it in plain words.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from dataclasses import dataclass, field, replace
@@ -257,7 +258,9 @@ def check_case(
         outcome = run_prepare(candidate, case, original)
         violations = _violations(setting, outcome)
         if setting.reference is None:  # the reference prepares the original itself: nothing reads it unmutated now
-            setting.reference = run_prepare(prepare_impl.prepare, case, original, work=original)
+            # (its first step, the analysis of the original, is the one made above)
+            reference_prepare = functools.partial(prepare_impl.prepare, analysis=analysis)
+            setting.reference = run_prepare(reference_prepare, case, original, work=original)
         report = Report(case, setting.reference, outcome, analysis, _divergences(setting, outcome), violations)
         if report.failed:
             _triage(report, setting, candidate, upstream if upstream is not None else upstream_prepare())

@@ -273,6 +273,25 @@ def test_sharing_groups_does_not_touch_the_graph():
     assert str(gm.graph) == before
 
 
+def test_an_analysis_given_is_used_instead_of_a_second_one(monkeypatch):
+    """``prepare(..., analysis=sharing_groups(model))`` prepares as without it, and does not analyse again (the
+    differential check analyses first, then prepares the same model)."""
+    def annotated():
+        gm = cat_graph()
+        n = nodes(gm)
+        annotate(n["cat"], {n["relu"]: INT8, n["sigmoid"]: SharedQuantizationSpec((n["relu"], n["cat"]))}, INT8)
+        annotate(n["relu"], {n["a"]: UINT8}, INT8)
+        return gm
+
+    expected = str(_prepare(annotated()).graph)
+    gm = annotated()
+    analysis = prepare_impl.sharing_groups(gm)
+    monkeypatch.setattr(sys.modules["prepare_impl.prepare"], "sharing_groups", None)  # a second one would raise
+    prepared = _prepare(gm, analysis=analysis)
+    assert str(prepared.graph) == expected
+    assert len({id(m[2]) for m in observers_by_key(prepared).values()}) == len(analysis.groups)
+
+
 # ---- typed errors ----------------------------------------------------------------------------------------
 
 
