@@ -10,8 +10,9 @@
 * ``DerivedQuantizationSpec``: a ``DerivedObserverOrFakeQuantize`` reading the instances of the groups in
   ``derived_from`` (so those are created first, in ``SharingAnalysis.creation_order``).
 
-Instances are moved to the model's device. ``observer_map`` gives every key its group's instance, in
-annotation order: the mapping torchao hands to ``Quantizer.prepare_obs_or_fq_callback``.
+Each is built as ``ctr.with_args(**fields)()``, torchao's classes cloned from an equal earlier construction
+(:mod:`prepare_impl.observer_clone`). Instances are moved to the model's device. ``observer_map`` gives every key
+its group's instance, in annotation order: the mapping torchao hands to ``Quantizer.prepare_obs_or_fq_callback``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from torchao.quantization.pt2e.quantizer import (
 
 from prepare_impl.errors import UnknownSpecError
 from prepare_impl.grouping import Group, SharingAnalysis
+from prepare_impl.observer_clone import construct
 
 
 def constructed_class(ctr) -> type:
@@ -75,10 +77,11 @@ def build_observer(group: Group, instances: dict[int, torch.nn.Module], is_qat: 
         kwargs = _spec_fields(spec, drop=("observer_or_fake_quant_ctr",))
         if not _receives_ch_axis(spec.observer_or_fake_quant_ctr, spec.ch_axis):
             kwargs.pop("ch_axis")
-        return spec.observer_or_fake_quant_ctr.with_args(**kwargs)()
+        return construct(spec.observer_or_fake_quant_ctr, **kwargs)
     if isinstance(spec, FixedQParamsQuantizationSpec):
-        observer_ctr = FixedQParamsObserver.with_args(**_spec_fields(spec))
-        return FixedQParamsFakeQuantize(observer=observer_ctr) if is_qat else observer_ctr()
+        if is_qat:
+            return construct(FixedQParamsFakeQuantize, observer=FixedQParamsObserver.with_args(**_spec_fields(spec)))
+        return construct(FixedQParamsObserver, **_spec_fields(spec))
     if isinstance(spec, DerivedQuantizationSpec):
         return DerivedObserverOrFakeQuantize(
             dtype=spec.dtype,
