@@ -100,16 +100,27 @@ def fast_example(strategy: Any, rng: random.Random) -> Any:
     raise FastUnsupported(f"{MAX_REJECTIONS} draws in a row were rejected (assume or filter) by {strategy!r:.200}")
 
 
+# strategy id -> (the strategy, kept alive so that its id stays its own; what it unwraps to; its handler): a
+# strategy is unwrapped once, not at each of the hundred or so draws of a case (a lazy strategy resolves once anyway)
+_RESOLVED: dict[int, tuple[Any, Any, Any]] = {}
+_RESOLVED_SIZE = 4096
+
+
 class _Drawer:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
 
     def draw(self, strategy: Any) -> Any:
-        s = unwrap_strategies(strategy)
-        handler = _HANDLERS.get(type(s).__name__)
-        if handler is None:
-            raise FastUnsupported(f"cannot draw {type(s).__name__} ({s!r:.200}) without hypothesis")
-        return handler(self, s)
+        resolved = _RESOLVED.get(id(strategy))
+        if resolved is None:
+            s = unwrap_strategies(strategy)
+            handler = _HANDLERS.get(type(s).__name__)
+            if handler is None:
+                raise FastUnsupported(f"cannot draw {type(s).__name__} ({s!r:.200}) without hypothesis")
+            if len(_RESOLVED) >= _RESOLVED_SIZE:
+                _RESOLVED.clear()
+            resolved = _RESOLVED[id(strategy)] = (strategy, s, handler)
+        return resolved[2](self, resolved[1])
 
     # -- primitives ---------------------------------------------------------------------------------------
     def integers(self, s: Any) -> int:

@@ -100,7 +100,10 @@ class GraphState:
         return [v for v in self.vals if v.meta.dtype == FLOAT and pred(v)]
 
     def has(self, pred: Callable[[Val], bool] = lambda v: True) -> bool:
-        return any(v.meta.dtype == FLOAT and pred(v) for v in self.vals)
+        for v in self.vals:  # a loop, not any() over a generator: called for every generator at every step
+            if v.meta.dtype == FLOAT and pred(v):
+                return True
+        return False
 
     def applicable(self, gens: Sequence[OpGen]) -> list[OpGen]:
         """The generators of ``gens`` that can take the :attr:`focus` as their operand (judged on a state whose only
