@@ -19,7 +19,8 @@ The rules, in the order they apply (each module's docstring has the details):
   quant_min, quant_max, qscheme, ch_axis, scale and zero_point and the consumer allows implicit sharing. Each
   group's spec is that of its first member (in annotation order) with a concrete spec.
 * Observers (``prepare_impl.observers``): one instance per group; fixed-qparams specs give an observer in PTQ
-  and a fake quant in QAT; derived specs read the instances of their source groups.
+  and a fake quant in QAT; derived specs read the instances of their source groups. torchao's own classes are
+  cloned from a prototype built with equal arguments (``prepare_impl.observer_clone``), a third of the cost.
 * Insertion (``prepare_impl.insertion``): input observers in front of each observed edge, reused when the
   producer's output observer or an earlier input observer already observes the value with the same instance;
   an edge observer observes the value as its consumer reads it (after in-place writes to its storage that come
