@@ -18,7 +18,7 @@ Nothing here mutates a graph or runs a model.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import torch
@@ -29,7 +29,7 @@ from torchao.quantization.pt2e.observer import _is_activation_post_process
 from harness.check.keys import annotated_keys, edge_key, parse_key
 from harness.fx.nodes import arg_nodes
 
-__all__ = ["ObserverMap", "is_observer_module", "locate_observers", "submodule"]
+__all__ = ["ObserverMap", "is_observer_module", "locate_observers", "observer_module_of", "submodule"]
 
 
 def is_observer_module(module: Any) -> bool:
@@ -47,14 +47,14 @@ def submodule(gm: GraphModule, target: Any) -> Optional[torch.nn.Module]:
         return None
 
 
-def _is_observer_node(gm: GraphModule, node: Any) -> bool:
-    return (
-        isinstance(node, Node)
-        and node.op == "call_module"
-        and is_observer_module(submodule(gm, node.target))
-        and len(node.args) >= 1
-        and isinstance(node.args[0], Node)
-    )
+def observer_module_of(gm: GraphModule, node: Any) -> Optional[torch.nn.Module]:
+    """The observer (or fake quant) ``node`` runs, when it is an observer node (a ``call_module`` of one, reading
+    a node first); ``None`` otherwise."""
+    if not (isinstance(node, Node) and node.op == "call_module" and len(node.args) >= 1
+            and isinstance(node.args[0], Node)):
+        return None
+    module = submodule(gm, node.target)
+    return module if is_observer_module(module) else None
 
 
 @dataclass
@@ -69,6 +69,7 @@ class ObserverMap:
     * ``attached``: producer name -> observer nodes whose first argument is the producer, in graph order.
     * ``observer_nodes``: every observer node of the prepared graph, in graph order.
     * ``missing_nodes``: names of annotated nodes (or key endpoints) absent from the prepared graph.
+    * ``modules``: observer node -> the module it runs (looked up once).
     """
 
     prepared: GraphModule
@@ -78,12 +79,14 @@ class ObserverMap:
     attached: dict[str, list[Node]]
     observer_nodes: list[Node]
     missing_nodes: list[str]
+    modules: dict[Node, torch.nn.Module] = field(default_factory=dict)
 
     def module(self, node: Optional[Node]) -> Optional[torch.nn.Module]:
         """The observer module a call_module node runs (``None`` for ``None``)."""
         if node is None:
             return None
-        return submodule(self.prepared, node.target)
+        module = self.modules.get(node)
+        return module if module is not None else submodule(self.prepared, node.target)
 
     def key_module(self, key: str) -> Optional[torch.nn.Module]:
         """The observer module observing annotated key ``key`` (``None``: unobserved or not a key)."""
@@ -113,7 +116,8 @@ def locate_observers(original: GraphModule, prepared: GraphModule) -> ObserverMa
     keys = annotated_keys(original)
     nodes = list(prepared.graph.nodes)
     by_name = {n.name: n for n in nodes}
-    observer_nodes = [n for n in nodes if _is_observer_node(prepared, n)]
+    modules = {n: m for n in nodes if (m := observer_module_of(prepared, n)) is not None}
+    observer_nodes = list(modules)
     obs_set = set(observer_nodes)
 
     edge_chains: dict[str, list[list[Node]]] = defaultdict(list)
@@ -158,4 +162,5 @@ def locate_observers(original: GraphModule, prepared: GraphModule) -> ObserverMa
         attached=dict(attached),
         observer_nodes=observer_nodes,
         missing_nodes=sorted(missing),
+        modules=modules,
     )
