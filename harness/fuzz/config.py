@@ -215,8 +215,8 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
         lines.append("cases per node: " + ", ".join(f"{place}: {n}" for place, n in sorted(result.cases_by_place.items())))
     if result.startups:
         first, *later = result.startups
-        lines.append(f"worker start-up (from its start to its first case): {first[1]:.1f} s for the first"
-                     + (f", {max(s for _, s in later):.1f} s at most for the {len(later)} other(s)" if later else ""))
+        lines.append(f"worker start-up (from its start to its first case): {first[1]:.2f} s for the first"
+                     + (f", {max(s for _, s in later):.2f} s at most for the {len(later)} other(s)" if later else ""))
     if result.workers_lost:
         lines.append(f"{result.workers_lost} worker(s) lost to their node or actor and restarted; findings already "
                      "sent are safe")
