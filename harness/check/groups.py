@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
-__all__ = ["group_key", "is_signature", "variant_of", "with_variant", "without_variant", "CONFIG_PREFIX", "Group",
+__all__ = ["group_key", "is_signature", "known_signature", "variant_of", "with_variant", "without_variant", "CONFIG_PREFIX", "Group",
            "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES"]
 
 # The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
@@ -132,6 +132,16 @@ def variant_of(signature: str) -> str:
     ``"default"``."""
     sig = signature.lstrip()
     return sig.partition(" ")[0][len(CONFIG_PREFIX):] if sig.startswith(CONFIG_PREFIX) else "default"
+
+
+def known_signature(signature: str) -> str:
+    """A known bug's signature in its one form, ``known:ID`` (a configuration variant kept): a known upstream bug's
+    finding is signed ``known:ID``, a judged quantizer bug's by its id alone. Anything else is returned as it is."""
+    inner = without_variant(signature).strip()
+    if not inner or inner.startswith("known:") or " " in inner:
+        return signature
+    variant = variant_of(signature) if signature.lstrip().startswith(CONFIG_PREFIX) else ""
+    return with_variant(f"known:{inner}", variant)
 
 
 def is_signature(text: str) -> bool:

@@ -188,8 +188,8 @@ class _Driver:
                     link=event.link, path=str(kept.path) if kept.path else "(not written)", summary=event.summary,
                     nodes=event.nodes, detected=event.detected, seconds=round(time.time() - self.started, 1),
                     triage=event.triage, kind=event.kind, shrunk=shrunk)
-        key = group_key(f.signature)
-        same = sum(group_key(g.signature) == key and g.status == f.status for g in self.findings.values())
+        key = group_key(f.named_signature)
+        same = sum(group_key(g.named_signature) == key and g.status == f.status for g in self.findings.values())
         if f.signature not in self.findings:
             self.timeline.seen(f.detected, f.signature, f.label)
         self.findings[f.signature] = f
@@ -307,7 +307,7 @@ class _Driver:
         elapsed = now - self.started
         reached = "" if self.reached is None else f", quantizer lines reached: {len(self.reached)}"
         self.timeline.tick(elapsed, self.cases, None if self.reached is None else len(self.reached),
-                           len({group_key(f.signature) for f in self.findings.values()}), len(self.findings))
+                           len({group_key(f.named_signature) for f in self.findings.values()}), len(self.findings))
         self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s{reached}, "
                  f"findings: {count_line(list(self.findings.values()))}")
 

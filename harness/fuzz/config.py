@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from harness.check.groups import CONFIG_PREFIX, Group, group, variant_of
+from harness.check.groups import CONFIG_PREFIX, Group, group, known_signature, variant_of
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -92,6 +92,12 @@ class Finding:
     triage: str = "new"  # "new", "known", "reference" (the reference disagrees with torchao)
     kind: str = "divergence"  # "divergence", "crash", "timeout"
     shrunk: bool = True  # False: written as found (a crash, a timeout, or the budget ran out while shrinking)
+
+    @property
+    def named_signature(self) -> str:
+        """The signature a known finding is grouped and shown by, ``known:ID`` for every known bug (a judged quantizer
+        bug's finding is signed by its id alone); the signature itself otherwise."""
+        return known_signature(self.signature) if self.known_id else self.signature
 
     @property
     def is_new(self) -> bool:
@@ -163,7 +169,7 @@ def finding_groups(findings: list[Finding]) -> list[Group]:
     for f in sorted(findings, key=lambda f: f.signature):
         by_status.setdefault(f.status, []).append(f)
     groups = [g for fs in by_status.values()
-              for g in group(fs, lambda f: f.signature, lambda f: (f.nodes, not f.shrunk, f.path))]
+              for g in group(fs, lambda f: f.named_signature, lambda f: (f.nodes, not f.shrunk, f.path))]
     return sorted(groups, key=lambda g: (_rank(g.witness), g.key, g.witness.status))
 
 

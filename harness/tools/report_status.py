@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 from harness import case as C
-from harness.check.groups import group_key, is_signature
+from harness.check.groups import group_key, is_signature, known_signature
 
 __all__ = ["Verdict", "verdict", "STATUSES", "NEW", "REFERENCE", "KNOWN", "STILL_FAILING", "FIXED", "PASSES",
            "UNKNOWN"]
@@ -89,8 +89,8 @@ def _group(info: C.Info, klass: str) -> str:
     """The root-cause key of a fuzz finding, from the signature the campaign titles it with (a known bug's id
     alone for a known prepare finding); the class when the title is no signature."""
     title = " ".join(info.title.split())
-    if info.link and title and not title.startswith("known:") and " " not in title:
-        title = f"known:{title}"
+    if info.link and title:
+        title = known_signature(title)
     return group_key(title) if is_signature(title) else klass
 
 

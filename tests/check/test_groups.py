@@ -9,7 +9,7 @@ os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 import pytest
 
 from harness.check.compare import KINDS
-from harness.check.groups import INVARIANT_ORDER, KIND_ORDER, group, group_key, is_signature
+from harness.check.groups import INVARIANT_ORDER, KIND_ORDER, group, group_key, is_signature, known_signature
 from harness.check.invariants import CHECKS
 
 BOTH = "invariant:annotated_edges_observed invariant:one_observer_per_group"
@@ -99,3 +99,16 @@ def test_group_keeps_every_member_and_puts_the_smallest_first():
     groups = group(items, lambda t: t[0], lambda t: t[1])
     assert [(g.key, g.count) for g in groups] == [("invariant:one_observer_per_group", 3), ("timeout", 1)]
     assert groups[0].witness == items[2] and groups[0].members == (items[2], items[3], items[0])
+
+
+@pytest.mark.parametrize("signature, named", [
+    ("x86-unused-conv", "known:x86-unused-conv"),  # a judged quantizer bug's finding is signed by its id alone
+    ("known:ao-4421", "known:ao-4421"),
+    ("config:loud x86-unused-conv", "config:loud known:x86-unused-conv"),
+    ("annotate: annotate() raised ValueError in annotate", "annotate: annotate() raised ValueError in annotate"),
+    ("", ""),
+])
+def test_a_known_bug_is_named_known_id_whatever_signed_it(signature, named):
+    assert known_signature(signature) == named
+    if named.startswith(("known:", "config:")):
+        assert group_key(named) == named.split(" ")[-1]

@@ -181,6 +181,22 @@ def test_summary_table_lists_each_finding_with_its_status():
     assert "1 UNJUDGED disagreement(s) with torchao" in table and "--strict" in table
 
 
+def test_a_judged_quantizer_bug_is_shown_as_known_id_like_a_known_upstream_bug():
+    """A quantizer campaign signs a judged quantizer bug's finding by its id alone; the summary groups and shows it as
+    ``known:ID``, as it does a known upstream bug, one group for its configuration variants too."""
+    def judged(signature, path, nodes):
+        return campaign.Finding(signature, "x86-unused-conv", "t", "https://example.com/1", path, "...", nodes, 0.5,
+                                1.0, triage="known")
+
+    result = campaign.CampaignResult(cases=10, seconds=1.0, findings=[
+        judged("x86-unused-conv", "out/a.json", 5), judged("config:loud x86-unused-conv", "out/b.json", 3)])
+    (g,) = finding_groups(result.findings)
+    assert g.key == "known:x86-unused-conv" and g.count == 2 and g.witness.path == "out/b.json"
+    table = campaign.summary_table(result, CampaignConfig())
+    assert "0 new group(s), 1 known (2 findings)" in table
+    assert any(line.startswith("known:x86-unused-conv ") for line in table.splitlines()), table
+
+
 def _new(signature, nodes, path, shrunk=True):
     return campaign.Finding(signature, None, None, None, path, "...", nodes, 0.5, 1.0, shrunk=shrunk)
 
