@@ -8,6 +8,7 @@ Each bad candidate is a small module written to ``tmp_path`` and found through `
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -138,7 +139,12 @@ def test_ctrl_c_while_the_first_worker_waits_for_the_servers_imports_ends_the_ru
         [sys.executable, "-m", "harness", "fuzz", "--seconds", "120", "--out", str(out), "--mode", "valid"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    first = proc.stdout.readline()  # said once the server is started, just before the driver starts the worker
+    try:  # said once the server is started, just before the driver starts the worker
+        assert select.select([proc.stdout], [], [], 60)[0], "the driver said nothing in 60 s"
+        first = proc.stdout.readline()
+    except BaseException:
+        proc.kill()
+        raise
     assert first.startswith("fuzzing "), first
     started = _descendants(proc.pid)  # the workers' server (and multiprocessing's resource tracker)
     proc.send_signal(sig)
