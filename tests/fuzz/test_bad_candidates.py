@@ -99,6 +99,15 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _assert_ended(processes: set[int], after: str) -> None:
+    """Every process of ``processes`` is gone within 10 s (the driver ``after``: "exited", "was killed")."""
+    deadline = time.time() + 10
+    while processes and time.time() < deadline:
+        processes = {p for p in processes if Path(f"/proc/{p}").exists()}
+        time.sleep(0.2)
+    assert not processes, f"still running after the driver {after}: {sorted(processes)}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_or_sigterm_prints_the_summary_exits_130_and_leaves_no_process(tmp_path, sig):
@@ -118,11 +127,7 @@ def test_ctrl_c_or_sigterm_prints_the_summary_exits_130_and_leaves_no_process(tm
     assert time.time() - start < 15
     why = "Ctrl-C" if sig == signal.SIGINT else "SIGTERM"
     assert f"interrupted ({why})" in stdout and "cases in" in stdout
-    deadline = time.time() + 10
-    while started and time.time() < deadline:
-        started = {p for p in started if Path(f"/proc/{p}").exists()}
-        time.sleep(0.2)
-    assert not started, f"still running after the driver exited: {sorted(started)}"
+    _assert_ended(started, "exited")
     for _, case in iter_cases(tmp_path / "findings") if (tmp_path / "findings").exists() else []:
         assert case.info.kind == "finding"
 
@@ -154,11 +159,7 @@ def test_ctrl_c_while_the_first_worker_waits_for_the_servers_imports_ends_the_ru
     assert time.time() - start < 10
     why = "Ctrl-C" if sig == signal.SIGINT else "SIGTERM"
     assert f"interrupted ({why})" in stdout and "Traceback" not in stderr, stderr[-3000:]
-    deadline = time.time() + 10
-    while started and time.time() < deadline:
-        started = {p for p in started if Path(f"/proc/{p}").exists()}
-        time.sleep(0.2)
-    assert not started, f"still running after the driver exited: {sorted(started)}"
+    _assert_ended(started, "exited")
     # the server is gone: no worker can be forked now; none was, for the start the driver gave up on
     assert not (out / "logs" / "worker-0.log").exists(), (out / "logs" / "worker-0.log").read_text()[-3000:]
 
@@ -180,8 +181,4 @@ def test_a_killed_driver_leaves_no_worker_running(tmp_path):
     assert len(started) >= 3, started
     proc.kill()
     proc.wait(timeout=30)
-    deadline = time.time() + 10
-    while started and time.time() < deadline:
-        started = {p for p in started if Path(f"/proc/{p}").exists()}
-        time.sleep(0.2)
-    assert not started, f"still running after the driver was killed: {sorted(started)}"
+    _assert_ended(started, "was killed")
