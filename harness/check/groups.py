@@ -11,6 +11,14 @@ The rule (pure string work: no torch, the campaign's driver calls it):
 * ``known:ID``: itself (a known upstream bug is its own group);
 * ``timeout``: itself; ``crash: WHAT (...)``: ``crash: WHAT`` (the crash type: the exception that escaped, the
   signal that killed the process, its exit status);
+* a NEW prepare divergence on a case the pinned upstream also fails, differently (``upstream-fails-too ...``,
+  :data:`UPSTREAM_FAILS_TOO`): that prefix alone. Such a case already trips an upstream bug, and what the candidate
+  does there is shaped by that bug as much as by its own (a seeded bug in torchao's prepare, on a case where torchao
+  is lenient about a bad annotation, is lenient too and breaks its own rule besides; the bare error it raises on an
+  invalid case is another than torchao's). One group says "NEW, on cases where torchao fails as well". Among other
+  findings (:func:`group_keys`, :func:`group`), such a finding joins the group its failure alone would have
+  (:func:`failure_of`) when a finding on a case torchao gets right has that key: a candidate that always raises
+  ``RuntimeError`` is one group, whatever torchao does on each case. Every member keeps its file and its signature;
 * a prepare divergence, ``[reference-disagrees|upstream-crash] KIND[shape];... invariant:NAME ...``: its triage
   prefix (an unjudged disagreement with torchao is another question than a failure of the candidate), then
 
@@ -38,8 +46,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
-__all__ = ["group_key", "is_signature", "known_signature", "variant_of", "with_variant", "without_variant", "CONFIG_PREFIX", "Group",
-           "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES"]
+__all__ = ["group_key", "group_keys", "failure_of", "is_signature", "known_signature", "variant_of", "with_variant",
+           "without_variant", "CONFIG_PREFIX", "Group", "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES",
+           "UPSTREAM_FAILS_TOO"]
 
 # The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
 # too, so the earliest broken one names the root cause. The sharing analysis (one observer per group, no cyclic
@@ -56,6 +65,8 @@ _CANDIDATE_RAISED = ("crash_only_actual", "different_error")  # shapes TYPE and 
 
 # the signature prefixes of an unjudged triage (harness.check.run.Report.signature)
 TRIAGE_PREFIXES = ("reference-disagrees", "upstream-crash")
+# the signature prefix of a NEW failure on a case the pinned upstream fails too, differently (Report.signature)
+UPSTREAM_FAILS_TOO = "upstream-fails-too"
 
 _INVARIANT = re.compile(r"invariant:([A-Za-z_]\w*)")
 _KIND = re.compile(r"([a-z_]+)(\[[^\]\s]*\])?")
@@ -103,6 +114,8 @@ def _key(sig: str) -> Optional[str]:
     if sig.startswith(_QUANTIZER_STAGES):
         return sig.split(" | ")[0]
     prefix, _, rest = sig.partition(" ")
+    if prefix == UPSTREAM_FAILS_TOO:
+        return None if _divergence_key(rest) is None else prefix
     if prefix in TRIAGE_PREFIXES:
         inner = _divergence_key(rest)
         return None if inner is None else f"{prefix} {inner}"
@@ -114,6 +127,28 @@ def group_key(signature: str) -> str:
     sig = " ".join(signature.split())
     key = _key(sig)
     return sig if key is None else key
+
+
+def failure_of(signature: str) -> str:
+    """``signature`` without the :data:`UPSTREAM_FAILS_TOO` prefix: how the candidate failed, whatever upstream did
+    on the case (anything else is returned as it is)."""
+    sig = " ".join(signature.split())
+    if sig.startswith(CONFIG_PREFIX):
+        return with_variant(failure_of(without_variant(sig)), variant_of(sig))
+    prefix, _, rest = sig.partition(" ")
+    return rest if prefix == UPSTREAM_FAILS_TOO and rest else signature
+
+
+def group_keys(signatures: Iterable[str]) -> dict[str, str]:
+    """Each of ``signatures`` -> the key of its group among them: :func:`group_key`, except that a finding keyed
+    :data:`UPSTREAM_FAILS_TOO` takes the key of its failure alone (:func:`failure_of`) when another finding, not so
+    keyed, has that key (the module's rule)."""
+    keys = {s: group_key(s) for s in signatures}
+    own = {k for k in keys.values() if k != UPSTREAM_FAILS_TOO}
+    for s, k in keys.items():
+        if k == UPSTREAM_FAILS_TOO and group_key(failure_of(s)) in own:
+            keys[s] = group_key(failure_of(s))
+    return keys
 
 
 def with_variant(signature: str, variant: str) -> str:
@@ -170,10 +205,13 @@ class Group:
 
 
 def group(items: Iterable[T], signature: Callable[[T], str], size: Callable[[T], Any]) -> list[Group]:
-    """``items`` grouped by :func:`group_key` of their ``signature``: one :class:`Group` per key, in the order of the
-    keys' first items, the members of each sorted by ``size`` (stable), so its witness is the smallest."""
+    """``items`` grouped by their keys among them (:func:`group_keys` of their ``signature``): one :class:`Group` per
+    key, in the order of the keys' first items, the members of each sorted by ``size`` (stable), so its witness is
+    the smallest."""
+    items = list(items)
+    keys = group_keys(signature(item) for item in items)
     by_key: dict[str, list[T]] = {}
     for item in items:
-        by_key.setdefault(group_key(signature(item)), []).append(item)
+        by_key.setdefault(keys[signature(item)], []).append(item)
     return [Group(key, tuple(sorted(members, key=size))) for key, members in by_key.items()]
 

@@ -18,7 +18,9 @@ on the same case, fails the same way: the same divergence classes and the same e
 (or a wrapper of it that names it in ``__wrapped__``, as :func:`functools.wraps` does). The known-bug predicates
 (:mod:`harness.check.known_bugs`) then only name the bug. The triage is three-way:
 
-* ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug);
+* ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug).
+  When upstream fails on the case too, differently, the signature says so first (``upstream-fails-too``): the
+  case trips an upstream failure, and the campaign groups such findings apart (:mod:`harness.check.groups`);
 * ``known``: torchao fails the same way and a known bug names it;
 * ``upstream``: torchao fails the same way, no known bug names it, and the reference reported an annotation
   error (a typed :class:`prepare_impl.AnnotationError`) where torchao crashed: an upstream bug class, not yet
@@ -51,6 +53,7 @@ from harness.check.canonical import Canonical, canonical_error, canonical_of
 from harness.check.observer_map import ObserverMap, locate_observers
 from harness.case import Case
 from harness.check.compare import Divergence, compare, divergence_signature
+from harness.check.groups import UPSTREAM_FAILS_TOO
 from harness.check.numerics import compare_numerics
 from harness.check.invariants import CHECKS, CheckContext, Violation, check_all, expected_groups_from_analysis
 
@@ -107,6 +110,11 @@ class Report:
         return self.failed and self.known is None
 
     @property
+    def upstream_fails_too(self) -> bool:
+        """A NEW failure on a case upstream, re-run, fails too (in another way)."""
+        return self.triage == TRIAGE_NEW and bool(self.upstream_classes)
+
+    @property
     def classes(self) -> frozenset:
         """The divergence classes: divergence kinds and violated invariants."""
         return failure_classes(self.divergences, self.violations)
@@ -117,6 +125,8 @@ class Report:
         if self.known is not None:
             return f"known:{self.known.id}"
         parts = {TRIAGE_REFERENCE: ["reference-disagrees"], TRIAGE_UPSTREAM: ["upstream-crash"]}.get(self.triage, [])
+        if self.upstream_fails_too:
+            parts = [UPSTREAM_FAILS_TOO]
         if self.divergences:
             parts.append(divergence_signature(self.divergences))
         parts.extend(sorted({f"invariant:{v.check}" for v in self.violations}))
@@ -141,6 +151,9 @@ class Report:
                 how = "torchao fails differently on this case" + (
                     f" ({', '.join(sorted(self.upstream_classes))})" if self.upstream_classes else "")
             lines.append(f"resembles {self.resembles.id} ({self.resembles.title}) but {how}: a NEW failure")
+        elif self.upstream_fails_too:
+            lines.append(f"torchao fails on this case too, differently ({', '.join(sorted(self.upstream_classes))}): "
+                         "a NEW failure")
         for d in self.divergences:
             lines.append(f"{d.kind}: {d.detail}")
         for v in self.violations:

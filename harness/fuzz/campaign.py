@@ -38,9 +38,9 @@ from harness.case import Info
 from harness.common.timeline import TimelineWriter
 from harness.case.decode import case_from_json
 from harness.case.jsonform import CaseFormatError
-from harness.check.groups import group_key
 from harness.fuzz.config import (EXIT_FOUND, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CampaignConfig,
-                                 CampaignResult, Finding, WorkerSpec, count_line, exit_status, summary_table)
+                                 CampaignResult, Finding, WorkerSpec, count_line, exit_status, finding_groups,
+                                 summary_table)
 from harness.fuzz.events import (KIND_CRASH, KIND_LOST, KIND_TIMEOUT, STAGE_PENDING, STAGE_SHRUNK, BadCandidate,
                                  Done, Event, FindingEvent, HarnessError, HarnessWarning, Progress, Reach, Ready, ReplayResult,
                                  WorkerLost, event_kind)
@@ -188,11 +188,11 @@ class _Driver:
                     link=event.link, path=str(kept.path) if kept.path else "(not written)", summary=event.summary,
                     nodes=event.nodes, detected=event.detected, seconds=round(time.time() - self.started, 1),
                     triage=event.triage, kind=event.kind, shrunk=shrunk)
-        key = group_key(f.named_signature)
-        same = sum(group_key(g.named_signature) == key and g.status == f.status for g in self.findings.values())
         if f.signature not in self.findings:
             self.timeline.seen(f.detected, f.signature, f.label)
         self.findings[f.signature] = f
+        key, same = next((g.key, g.count - 1) for g in finding_groups(list(self.findings.values()))
+                         if any(m is f for m in g.members))
         size = f"shrunk to {f.nodes} nodes" if shrunk else f"{f.nodes} nodes, not shrunk"
         self.say(f"\n[{f.seconds:6.1f}s] finding ({f.label}, {f.kind}): {f.signature}\n  group {key} "
                  f"({'a new group' if not same else f'finding {same + 1} of the group'}); first seen at "
@@ -307,7 +307,7 @@ class _Driver:
         elapsed = now - self.started
         reached = "" if self.reached is None else f", quantizer lines reached: {len(self.reached)}"
         self.timeline.tick(elapsed, self.cases, None if self.reached is None else len(self.reached),
-                           len({group_key(f.named_signature) for f in self.findings.values()}), len(self.findings))
+                           len(finding_groups(list(self.findings.values()))), len(self.findings))
         self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s{reached}, "
                  f"findings: {count_line(list(self.findings.values()))}")
 

@@ -18,8 +18,9 @@ The rule for the exit status of ``python -m harness fuzz`` (:func:`exit_status`)
   lists them loudly, and ``--strict`` (the harness's own long campaigns) makes them fail.
 
 The summary (:func:`summary_table`) and the progress lines show findings by group (:func:`finding_groups`): one
-group per status and root-cause key of the signature (:func:`harness.check.groups.group_key`), each shown once with
-its count and its smallest finding; every finding keeps its own file.
+group per status and root-cause key of the signature among the run's findings
+(:func:`harness.check.groups.group_keys`), each shown once with its count and its smallest finding; every finding
+keeps its own file.
 """
 
 from __future__ import annotations
@@ -162,9 +163,9 @@ def _rank(f: Finding) -> int:
 
 
 def finding_groups(findings: list[Finding]) -> list[Group]:
-    """The findings by root cause: one group per status and :func:`harness.check.groups.group_key` of the
-    signature; new groups first, then unjudged, then known, each by key. A group's witness is its smallest finding
-    (fewest nodes, a shrunk one before one that is not)."""
+    """The findings by root cause: one group per status and key of the signature among them
+    (:func:`harness.check.groups.group_keys`); new groups first, then unjudged, then known, each by key. A group's
+    witness is its smallest finding (fewest nodes, a shrunk one before one that is not)."""
     by_status: dict[str, list[Finding]] = {}
     for f in sorted(findings, key=lambda f: f.signature):
         by_status.setdefault(f.status, []).append(f)

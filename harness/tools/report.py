@@ -4,7 +4,7 @@ Rule: every ``*.json`` file under DIR (recursively) is loaded with :func:`harnes
 that fails to load is listed on the page with its error and never ends the report. Each case gets its class and
 status (:mod:`harness.tools.report_status`, from what the case records), its picture and text
 (:mod:`harness.tools.report_figure`), and its section (:mod:`harness.tools.report_page`), new findings first, then
-by group (:func:`harness.check.groups.group_key`), the smallest case of a group first (its witness). A campaign's
+by group (:func:`harness.tools.report_status.regroup`), the smallest case of a group first (its witness). A campaign's
 ``OUT/timeline.jsonl`` in DIR adds its timeline (:mod:`harness.tools.report_timeline`).
 The page is written atomically (a temporary file in the target's directory, then ``os.replace``).
 
@@ -26,7 +26,7 @@ from harness.common.atomic import write_atomic
 from harness.common.timeline import read_timeline
 from harness.tools.report_figure import MAX_NODES, figure
 from harness.tools.report_page import Entry, Unreadable, render_page
-from harness.tools.report_status import STATUSES, verdict
+from harness.tools.report_status import STATUSES, regroup, verdict
 from harness.tools.report_timeline import timeline_section
 
 __all__ = ["write_report", "collect", "report_html", "main_report", "TITLE"]
@@ -83,7 +83,8 @@ def collect(cases_or_dir: CasesOrDir) -> tuple[list[tuple[Optional[Path], C.Case
 def report_html(cases_or_dir: CasesOrDir, title: str = TITLE, max_nodes: int = MAX_NODES) -> str:
     """The page's HTML (see :func:`write_report`)."""
     cases, unreadable, source = collect(cases_or_dir)
-    judged = [(path, case, verdict(case)) for path, case in cases]
+    verdicts = regroup([(case, verdict(case)) for _, case in cases])
+    judged = [(path, case, v) for (path, case), v in zip(cases, verdicts)]
     judged.sort(key=lambda t: (STATUSES.index(t[2].status), t[2].group, len(t[1].graph.nodes), str(t[0] or ""),
                                t[1].info.title))
     entries = [Entry(path, case, v, figure(case, max_nodes, id_prefix=f"c{i}-"))

@@ -19,18 +19,20 @@ Rule: the verdict reads the case's ``info`` as its writers fill it, and says ``u
 
 Each verdict also has a ``group``, the row of the report's tables: for a fuzz finding, the root-cause key of its
 signature (:func:`harness.check.groups.group_key`; the signature is the title the campaign gives it, ``known:ID``
-for a known bug; when the title is no signature, the class); for any other case, its class.
+for a known bug; when the title is no signature, the class); for any other case, its class. Among the cases of one
+report (:func:`regroup`), a NEW finding on a case torchao fails too joins the group its failure alone has, when another
+NEW finding has that group (:func:`harness.check.groups.group_keys`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness import case as C
-from harness.check.groups import group_key, is_signature, known_signature
+from harness.check.groups import UPSTREAM_FAILS_TOO, group_key, group_keys, is_signature, known_signature
 
-__all__ = ["Verdict", "verdict", "STATUSES", "NEW", "REFERENCE", "KNOWN", "STILL_FAILING", "FIXED", "PASSES",
+__all__ = ["Verdict", "verdict", "regroup", "STATUSES", "NEW", "REFERENCE", "KNOWN", "STILL_FAILING", "FIXED", "PASSES",
            "UNKNOWN"]
 
 NEW, REFERENCE, KNOWN = "new", "suspected reference bug", "known upstream bug"
@@ -150,3 +152,15 @@ def verdict(case: C.Case) -> Verdict:
         return Verdict(klass, UNKNOWN, f"a conformance case with an unrecognised upstream status "
                        f"{info.upstream!r}")
     return Verdict(info.kind or "case", UNKNOWN, f"a case of kind {info.kind!r}: it records no status")
+
+
+def regroup(judged: list[tuple[C.Case, Verdict]]) -> list[Verdict]:
+    """The verdicts of ``judged``, cases shown together: a NEW finding grouped :data:`UPSTREAM_FAILS_TOO` takes the
+    group :func:`harness.check.groups.group_keys` gives it among the NEW findings' titles (its failure's own group,
+    when another NEW finding has it); every other verdict is returned as it is."""
+    def title(case: C.Case) -> str:
+        return " ".join(case.info.title.split())
+
+    keys = group_keys(title(c) for c, v in judged if v.status == NEW and is_signature(title(c)))
+    return [replace(v, group=keys.get(title(c), v.group)) if v.status == NEW and v.group == UPSTREAM_FAILS_TOO else v
+            for c, v in judged]

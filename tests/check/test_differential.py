@@ -15,6 +15,7 @@ from harness import strategies
 from harness.case import Ref
 from harness.case.files import iter_cases
 from harness.check import known_bugs
+from harness.check.groups import UPSTREAM_FAILS_TOO, group_key
 from harness.check.run import TRIAGE_KNOWN, TRIAGE_NEW, TRIAGE_REFERENCE, TRIAGE_UPSTREAM, check_case
 
 
@@ -196,6 +197,34 @@ def test_a_candidate_differing_from_torchao_on_a_known_bug_trigger_is_new(triage
     # and torchao itself, on the same case, is known or correct: the difference is the candidate's
     upstream_report = check_case(case, upstream_prepare)
     assert not upstream_report.failed or upstream_report.triage == TRIAGE_KNOWN
+    # signed apart exactly when torchao fails on the case too
+    assert report.upstream_fails_too == upstream_report.failed
+    assert (group_key(report.signature) == UPSTREAM_FAILS_TOO) == upstream_report.failed, report.signature
+
+
+def _reference_perturbed(model, scope, is_qat, cb=None):
+    return _perturbed(prepare_impl.prepare(model, scope, is_qat, cb))
+
+
+def test_a_new_failure_where_torchao_fails_too_is_signed_and_grouped_apart():
+    """One wrong observer configuration: on a case torchao prepares correctly its group is the invariant it
+    breaks; on a case where torchao crashes (ao-4421) it is a NEW failure signed upstream-fails-too, one group."""
+    def torchao_right_and_observed(case):
+        return not check_case(case, upstream_prepare).failed and _observed(check_case(case, prepare_impl.prepare))
+
+    valid = find(strategies.cases(mode="valid", max_nodes=3), torchao_right_and_observed, settings=FIRST_FOUND)
+    alone = check_case(valid, _reference_perturbed)
+    assert alone.triage == TRIAGE_NEW and not alone.upstream_fails_too, alone.summary()
+    assert not alone.signature.startswith(UPSTREAM_FAILS_TOO) and group_key(alone.signature).startswith("invariant:")
+    assert "torchao fails on this case too" not in alone.summary()
+
+    both = check_case(_corpus_case("ao-4421"), _reference_perturbed)
+    assert both.triage == TRIAGE_NEW and both.upstream_fails_too and both.known is None, both.summary()
+    assert both.upstream.error is not None  # torchao raised on it
+    unprefixed = dataclasses.replace(both, upstream_classes=frozenset()).signature  # the failure itself
+    assert unprefixed and both.signature == f"{UPSTREAM_FAILS_TOO} {unprefixed}"
+    assert group_key(both.signature) == UPSTREAM_FAILS_TOO
+    assert "torchao fails on this case too, differently (crash_only_actual): a NEW failure" in both.summary()
 
 
 def test_torchao_itself_is_triaged_without_a_rerun():

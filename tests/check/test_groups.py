@@ -9,7 +9,8 @@ os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 import pytest
 
 from harness.check.compare import KINDS
-from harness.check.groups import INVARIANT_ORDER, KIND_ORDER, group, group_key, is_signature, known_signature
+from harness.check.groups import (INVARIANT_ORDER, KIND_ORDER, failure_of, group, group_key, group_keys, is_signature,
+                                  known_signature)
 from harness.check.invariants import CHECKS
 
 BOTH = "invariant:annotated_edges_observed invariant:one_observer_per_group"
@@ -35,6 +36,10 @@ def test_the_orders_name_every_invariant_and_kind():
     ("crash: SystemExit (exit code 3)", "crash: SystemExit"),
     ("prepare: partition[split:edge~out] " + BOTH, "prepare: unobserved[-out] invariant:one_observer_per_group"),
     ("well_formed: CyclicSharingError | well_formed: _ has no spec", "well_formed: CyclicSharingError"),
+    # NEW, on a case torchao fails too (differently): one group, whatever the candidate did there
+    ("upstream-fails-too crash_only_actual[AssertionError]", "upstream-fails-too different_error[A!=KeyError]"),
+    ("upstream-fails-too crash_only_expected[NotAnInputError]",
+     "upstream-fails-too partition[merged:edge~edge];structure[nodes] invariant:one_observer_per_group"),
 ])
 def test_findings_of_one_root_cause_share_a_key(a, b):
     assert group_key(a) == group_key(b)
@@ -51,6 +56,9 @@ def test_findings_of_one_root_cause_share_a_key(a, b):
     ("partition[split:edge~out] invariant:one_observer_per_group",
      "reference-disagrees partition[split:edge~out] invariant:one_observer_per_group"),
     ("reference-disagrees different_error[A!=B]", "upstream-crash different_error[A!=B]"),
+    ("upstream-fails-too partition[x] invariant:one_observer_per_group",
+     "partition[x] invariant:one_observer_per_group"),
+    ("upstream-fails-too crash_only_actual[KeyError]", "upstream-crash crash_only_actual[KeyError]"),
     ("known:ao-4421", "known:ao-lenient-not-an-input"),
     ("crash: SystemExit", "crash: KeyboardInterrupt"),
     ("crash: the worker process was killed by SIGKILL", "crash: the worker process was killed by SIGSEGV"),
@@ -74,6 +82,7 @@ def test_different_root_causes_get_different_keys(a, b):
     ("crash_only_expected[TensorKwargError]", "crash_only_expected[TensorKwargError]"),
     ("upstream-crash different_error[CyclicSharingError!=RecursionError]", "upstream-crash candidate raised "
      "RecursionError"),
+    ("upstream-fails-too crash_only_expected[NotAnInputError]", "upstream-fails-too"),
     ("known:ao-4421", "known:ao-4421"),
     ("timeout", "timeout"),
     ("crash: SystemExit", "crash: SystemExit"),
@@ -87,7 +96,8 @@ def test_the_key_in_words(signature, key):
 
 
 @pytest.mark.parametrize("text", ['evil <script>alert("x")</script> & co', "a partition of the keys", "none", "",
-                                  "partition[unclosed", "prepare: nothing known",
+                                  "partition[unclosed", "prepare: nothing known", "upstream-fails-too",
+                                  "upstream-fails-too of course",
                                   "partition[split:edge~out] invariant:annotated_edges_obse..."])  # clipped
 def test_text_that_is_no_signature_is_its_own_key(text):
     assert not is_signature(text) and group_key(text) == " ".join(text.split())
@@ -112,3 +122,24 @@ def test_a_known_bug_is_named_known_id_whatever_signed_it(signature, named):
     assert known_signature(signature) == named
     if named.startswith(("known:", "config:")):
         assert group_key(named) == named.split(" ")[-1]
+
+
+CRASH = "crash_only_actual[RuntimeError]"
+
+
+def test_a_finding_where_torchao_fails_too_joins_its_failures_group_when_the_run_has_one():
+    too, too_other = f"upstream-fails-too {CRASH}", "upstream-fails-too crash_only_expected[NotAnInputError]"
+    assert failure_of(too) == CRASH and failure_of(CRASH) == CRASH and failure_of("upstream-fails-too") == \
+        "upstream-fails-too"
+    assert failure_of(f"config:loud {too}") == f"config:loud {CRASH}"
+    # alone, its own group; beside the same failure on a case torchao gets right, that failure's group
+    assert group_keys([too]) == {too: "upstream-fails-too"}
+    assert group_keys([too, CRASH, too_other]) == {too: "candidate raised RuntimeError",
+                                                   CRASH: "candidate raised RuntimeError",
+                                                   too_other: "upstream-fails-too"}
+    # not another prefixed finding's failure: only one on a case torchao gets right draws it in
+    assert set(group_keys([too, f"upstream-fails-too different_error[A!=RuntimeError]"]).values()) == {
+        "upstream-fails-too"}
+    groups = group([(too, 5), (too_other, 9), (CRASH, 7)], lambda t: t[0], lambda t: t[1])
+    assert [(g.key, g.count, g.witness) for g in groups] == [("candidate raised RuntimeError", 2, (too, 5)),
+                                                             ("upstream-fails-too", 1, (too_other, 9))]

@@ -25,7 +25,7 @@ from harness.fuzz.worker import finding_case
 from harness.tools.report import report_html, write_report
 from harness.tools.report_figure import UnsafeSvg, figure, safe_inline_svg
 from harness.tools.report_page import repro_command, show_command
-from harness.tools.report_status import FIXED, KNOWN, NEW, PASSES, REFERENCE, STILL_FAILING, UNKNOWN, verdict
+from harness.tools.report_status import FIXED, KNOWN, NEW, PASSES, REFERENCE, STILL_FAILING, UNKNOWN, regroup, verdict
 from harness.tools.show import show_svg
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -207,6 +207,13 @@ def test_verdicts_of_real_fuzz_findings():
     assert verdict(known).group == f"known:{known.info.title}"
     disagrees = replace(new, info=replace(new.info, title="reference-disagrees " + new.info.title))
     assert verdict(disagrees).status == REFERENCE and verdict(disagrees).group == f"reference-disagrees {GROUP}"
+    # the same failure on a case torchao fails too: its own group alone, the bug's group beside the bug's findings
+    too = replace(new, info=replace(new.info, title="upstream-fails-too " + new.info.title))
+    assert verdict(too).status == NEW and verdict(too).group == "upstream-fails-too"
+    assert [v.group for v in regroup([(too, verdict(too))])] == ["upstream-fails-too"]
+    assert [v.group for v in regroup([(too, verdict(too)), (new, verdict(new))])] == [GROUP, GROUP]
+    assert [v.group for v in regroup([(too, verdict(too)), (known, verdict(known))])] == [
+        "upstream-fails-too", f"known:{known.info.title}"]  # only a NEW finding's group takes it in
 
 
 @pytest.mark.parametrize("info,klass,status", [
