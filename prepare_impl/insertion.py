@@ -42,6 +42,7 @@ from torch._subclasses import FakeTensor
 from torch.fx import GraphModule, Node
 from torch.fx.node import map_arg
 
+from prepare_impl.fx_nodes import create_call
 from prepare_impl.keys import annotation_of
 
 OBSERVER_PREFIX = "activation_post_process_"
@@ -82,7 +83,7 @@ class _Inserter:
         self.next_index += 1
         setattr(self.model, name, module)
         with self.graph.inserting_after(value):
-            obs_node = self.graph.create_node("call_module", name, (value,), {})
+            obs_node = create_call(self.graph, "call_module", name, (value,))
         self.observer_nodes[obs_node] = module
         self.existing[(value, id(module))] = obs_node
         self.observed_at[obs_node] = self._writes_to(value)  # its own output is a fresh storage, never written yet

@@ -23,6 +23,7 @@ from harness.case import names
 from harness.fx import fakeval, ops, specs
 from harness.fx.extract import UnsupportedGraph, extract_case
 from harness.fx.nodes import ANNOTATION_KEY
+from prepare_impl.fx_nodes import create_call
 
 __all__ = [
     "BuildError",
@@ -231,7 +232,7 @@ def build_module(graph: C.Graph, seed: int = 0) -> torch.fx.GraphModule:
             val = known_vals[node.name] if known_vals is not None else _fake_value(node, fn, env)
             args = tuple(env.args(node.name, a, False, f"args[{i}]") for i, a in enumerate(node.args))
             kwargs = {k: env.args(node.name, v, False, f"kwargs[{k!r}]") for k, v in node.kwargs}
-            fx_node = fx_graph.create_node("call_function", fn, args, kwargs, name=node.name)
+            fx_node = create_call(fx_graph, "call_function", fn, args, kwargs, name=node.name)
             # torch.export puts one on every call; some upstream passes index it directly
             fx_node.meta["nn_module_stack"] = {}
         elif node.op == "output":
