@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "extract_case": "harness.fx.extract",
     # the fuzz campaign
     "CampaignConfig": "harness.fuzz.campaign",
-    "run_campaign": "harness.fuzz.campaign",
+    "run_campaign": "harness.fuzz.launch",
 }
 _MODULES = {"strategies": "harness.strategies", "case": "harness.case"}
 

@@ -13,7 +13,8 @@ pending copy. A worker lost to a hung case (``--case-timeout``) or a dead proces
 finding with the case it was running, and is restarted while there is time. Errors of the harness itself are
 counted and shown once each. The lines of the quantizer's package that the workers' cases reached
 (:class:`harness.fuzz.events.Reach`, quantizer campaigns only) are counted as their union, shown in the progress line
-and the summary (``quantizer lines reached: N``). Ctrl-C stops the workers and prints the summary so far. Exit statuses: see
+and the summary (``quantizer lines reached: N``). Ctrl-C stops the workers and prints the summary so far (from the
+first instruction of a run: :mod:`harness.fuzz.launch`). Exit statuses: see
 :mod:`harness.fuzz.config`.
 
 The driver never dies on worker data. Each event is handled by the driver's ``on_<kind>`` method
@@ -26,9 +27,6 @@ in ``OUT/raw/`` (:mod:`harness.fuzz.finding_files`), else at least its summary i
 from __future__ import annotations
 
 import random
-import shutil
-import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -46,18 +44,17 @@ from harness.fuzz.events import (KIND_CRASH, KIND_LOST, KIND_TIMEOUT, STAGE_PEND
                                  WorkerLost, event_kind)
 from harness.fuzz.finding_files import Kept, keep, saved_cases, where
 from harness.fuzz.engine import Engine
-from harness.fuzz.local import LocalEngine
-from harness.fuzz.terminate import Terminated, sigterm_interrupts
+from harness.fuzz.terminate import Terminated
 
 __all__ = ["EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_HARNESS", "EXIT_INTERRUPTED", "CampaignConfig",
-           "CampaignResult", "Finding", "run_campaign", "summary_table", "exit_status", "GENERATE_SHARE"]
+           "CampaignResult", "Finding", "summary_table", "exit_status", "GENERATE_SHARE"]
 
 GENERATE_SHARE = 0.8  # workers generate cases during this share of their time, then only shrink
 RESTART_MARGIN = 5.0  # a lost worker is restarted only if this many seconds of the budget remain
 
 
 class _Driver:
-    def __init__(self, config: CampaignConfig, out, started: Optional[float]) -> None:
+    def __init__(self, config: CampaignConfig, out, started: Optional[float], load_saved: bool = True) -> None:
         self.config = config
         self.started = started if started is not None else time.time()
         self.seed = config.seed if config.seed is not None else random.SystemRandom().getrandbits(32)
@@ -73,7 +70,7 @@ class _Driver:
         self.workers_lost = 0
         self.by_place: dict[str, int] = {}
         self.reached: Optional[set[str]] = None  # lines of the quantizer's package reached (Reach events), if any
-        self.replay_cases = saved_cases(self.out, config.replay, self.say)
+        self.replay_cases = saved_cases(self.out, config.replay, self.say) if load_saved else []
         self.replayed: dict[str, str] = {}
         self.stop_now = False
         self.new_found = False  # with stop_on_new: the run stops once the saved cases are all replayed too
@@ -317,10 +314,14 @@ class _Driver:
             if signature not in self.findings:
                 self._record(event, kept, shrunk=False)
 
-    def run(self, engine: Engine) -> CampaignResult:
+    def run(self, engine: Optional[Engine], interrupted: Optional[KeyboardInterrupt] = None) -> CampaignResult:
+        """Start the workers, handle their events until the end, stop them. ``interrupted``: a Ctrl-C or SIGTERM
+        that came before (:mod:`harness.fuzz.launch`): no worker is started, and the run ends as interrupted
+        (``engine`` may then be None: it was not made)."""
         self.engine = engine
-        interrupted = False
         try:
+            if interrupted is not None:
+                raise interrupted
             for worker in range(self.config.jobs):
                 self._start(self.spec(worker, first=True))
             while engine.running() and time.time() < self.kill_at and not self.done():
@@ -328,28 +329,28 @@ class _Driver:
                     self.handle(event)
                 self.progress()
         except KeyboardInterrupt as e:
-            interrupted = True
+            interrupted = e
             why = "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"
             self.say(f"\ninterrupted ({why}): stopping the workers", always=True)
         except Exception as e:  # noqa: BLE001 - the engine failed (a cluster gone): the summary still comes
             self._error(f"engine: {type(e).__name__}", f"the engine failed while the workers ran: "
                         f"{type(e).__name__}: {e}")
         try:
-            for event in engine.stop():
+            for event in engine.stop() if engine is not None else []:
                 if not isinstance(event, WorkerLost):
                     self.handle(event)
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as e:
+            interrupted = e
         except Exception as e:  # noqa: BLE001 - as above, while stopping
             self._error(f"engine stop: {type(e).__name__}", f"the engine failed while stopping the workers: "
                         f"{type(e).__name__}: {e}")
         self.unfinished()
-        if not self.cases and not self.findings and not interrupted and not self.errors and not self.usage_error:
+        if not self.cases and not self.findings and interrupted is None and not self.errors and not self.usage_error:
             self._error("no case was checked", f"no case was checked within the budget of {self.config.seconds:g} s "
                         f"(start-up took it, or a first case still ran under the {self.config.case_timeout:g} s limit)")
         self.progress(force=True)
         return CampaignResult(self.cases, time.time() - self.started, list(self.findings.values()),
-                              dict(self.errors), interrupted, self.usage_error, dict(self.by_place),
+                              dict(self.errors), interrupted is not None, self.usage_error, dict(self.by_place),
                               dict(self.replayed), self.workers_lost, list(self.startups),
                               None if self.reached is None else frozenset(self.reached))
 
@@ -369,32 +370,3 @@ def _nodes(data: Any) -> int:
         return len(case_from_json(data).graph.nodes)
     except CaseFormatError:
         return 0
-
-
-def run_campaign(config: CampaignConfig, out=None, engine: Optional[Engine] = None,
-                 started: Optional[float] = None) -> CampaignResult:
-    """Run the campaign; prints progress and findings to ``out`` as they come, and the summary at the end.
-
-    ``engine`` runs the workers (default: a :class:`LocalEngine`, one process per job); ``started`` is when the
-    budget started (default: now; the command line passes the start of the process).
-    """
-    local = engine is None
-    scratch = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
-    try:
-        if local:  # first: its workers' server imports torch while the driver loads the saved cases
-            engine = LocalEngine(config.case_timeout, scratch)
-        driver = _Driver(config, out if out is not None else sys.stdout, started)
-        try:
-            driver.out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:  # the findings cannot be written: the run goes on, each finding kept as it can be
-            driver._error("the findings directory cannot be made", f"{config.out}: {e}")
-        driver.say(f"fuzzing {config.candidate} against the reference for {config.seconds:g} s in all (seed "
-                   f"{driver.seed}, {config.jobs} job(s), mode {config.mode}, {config.generation} generation, case "
-                   f"time limit {config.case_timeout:g} s), findings -> {config.out}"
-                   + (f", the workers' own output -> {Path(config.out) / 'logs'}" if local else ""))
-        with sigterm_interrupts():
-            result = driver.run(engine)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    driver.say(summary_table(result, config), always=True)
-    return result

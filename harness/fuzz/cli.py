@@ -10,7 +10,7 @@ import argparse
 import importlib.util
 import sys
 
-from harness.fuzz.campaign import run_campaign
+from harness.fuzz.launch import run_campaign
 from harness.fuzz.config import EXIT_USAGE, CampaignConfig, exit_status
 
 # the quantizer suite's random-graph checks as the campaign's target (a higher layer: named, resolved by the workers)

@@ -82,6 +82,13 @@ def test_a_bad_candidate_ends_the_run_in_time_with_a_finding(tmp_path, candidate
     assert cases and all(case.info.kind == "finding" for _, case in cases)  # saved, as valid corpus cases
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the campaign's process before it runs: SIGINT's default action, as a command typed in a terminal has. A
+    job started in the background by a shell without job control (``pytest ... &`` in a script) inherits SIGINT
+    ignored, and so would the campaign (Python leaves an ignored SIGINT alone, as ``nohup`` wants)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _descendants(pid: int) -> set[int]:
     """The processes under ``pid`` (from /proc; empty where there is none)."""
     children: dict[int, list[int]] = {}
@@ -116,7 +123,7 @@ def test_ctrl_c_or_sigterm_prints_the_summary_exits_130_and_leaves_no_process(tm
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "fuzz", "--candidate", "harness.mutants:no_output_sharing", "--seconds",
          "120", "--out", str(tmp_path / "findings"), "--mode", "valid"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_ctrl_c_as_in_a_terminal,
     )
     time.sleep(15)
     started = _descendants(proc.pid)  # the workers' server and the workers
@@ -142,7 +149,7 @@ def test_ctrl_c_while_the_first_worker_waits_for_the_servers_imports_ends_the_ru
     out = tmp_path / "findings"
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "fuzz", "--seconds", "120", "--out", str(out), "--mode", "valid"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_in_a_terminal,
     )
     try:  # said once the server is started, just before the driver starts the worker
         assert select.select([proc.stdout], [], [], 60)[0], "the driver said nothing in 60 s"

@@ -14,7 +14,8 @@ import pytest
 
 from harness.case.files import load_case
 from harness.fuzz import finding_files
-from harness.fuzz.campaign import CampaignConfig, exit_status, run_campaign
+from harness.fuzz.campaign import CampaignConfig, exit_status
+from harness.fuzz.launch import run_campaign
 from harness.fuzz.events import FindingEvent, Progress, Ready, WorkerLost
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"

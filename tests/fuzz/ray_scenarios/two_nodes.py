@@ -10,7 +10,7 @@ import sys
 import ray
 from ray.cluster_utils import Cluster
 
-from harness.fuzz.campaign import run_campaign
+from harness.fuzz.launch import run_campaign
 from harness.fuzz.config import CampaignConfig, exit_status
 from harness.fuzz.ray_engine import RayEngine, connect
 

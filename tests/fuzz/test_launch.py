@@ -1,0 +1,82 @@
+"""harness.fuzz.launch: a Ctrl-C or SIGTERM that comes before the driver's run loop takes charge (while the workers'
+server starts, the saved cases load, or the first line is printed) still ends the run as interrupted, with its
+summary and no worker started (it once escaped with a traceback, and the process died of SIGINT)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from harness.fuzz import campaign
+from harness.fuzz.campaign import CampaignConfig, exit_status
+from harness.fuzz.config import EXIT_INTERRUPTED
+from harness.fuzz.events import Progress, Ready
+from harness.fuzz.launch import run_campaign
+from harness.fuzz.terminate import Terminated
+
+
+class Engine:
+    """Would run one worker for one case, and records what it is asked."""
+
+    def __init__(self):
+        self.started, self.stopped = [], 0
+        self.script = [[Ready(0), Progress(0, 1)]]
+
+    def start(self, spec):
+        self.started.append(spec)
+
+    def events(self, timeout):
+        return self.script.pop(0) if self.script else []
+
+    def placement(self, worker):
+        return "this machine"
+
+    def running(self):
+        return 1 if self.script else 0
+
+    def stop(self):
+        self.stopped += 1
+        return []
+
+
+class InterruptedOnce(io.StringIO):
+    """An output stream that raises ``error`` on the first write of a line starting with ``prefix``."""
+
+    def __init__(self, prefix, error):
+        super().__init__()
+        self.prefix, self.error = prefix, error
+
+    def write(self, text):
+        if self.error is not None and text.startswith(self.prefix):
+            error, self.error = self.error, None
+            raise error
+        return super().write(text)
+
+
+@pytest.mark.parametrize("error, why", [(KeyboardInterrupt(), "Ctrl-C"), (Terminated(), "SIGTERM")])
+def test_an_interrupt_while_the_first_line_is_printed_ends_the_run_at_once(tmp_path, error, why):
+    engine, out, config = Engine(), InterruptedOnce("fuzzing ", error), CampaignConfig(seconds=30, out=str(tmp_path))
+    result = run_campaign(config, out=out, engine=engine)
+    assert result.interrupted and exit_status(result, config) == EXIT_INTERRUPTED
+    assert engine.started == [] and engine.stopped == 1 and result.cases == 0
+    text = out.getvalue()
+    assert f"interrupted ({why}): stopping the workers" in text and "interrupted: 0 cases" in text
+
+
+def test_an_interrupt_while_the_saved_cases_load_ends_the_run_at_once(tmp_path, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(campaign, "saved_cases", interrupted)
+    engine, out, config = Engine(), io.StringIO(), CampaignConfig(seconds=30, out=str(tmp_path), replay=("corpus",))
+    result = run_campaign(config, out=out, engine=engine)
+    assert result.interrupted and exit_status(result, config) == EXIT_INTERRUPTED and engine.started == []
+    assert "interrupted (Ctrl-C)" in out.getvalue() and "interrupted: 0 cases" in out.getvalue()
+
+
+def test_without_an_interrupt_the_run_goes_on(tmp_path):
+    engine, out = Engine(), io.StringIO()
+    result = run_campaign(CampaignConfig(seconds=30, out=str(tmp_path / "out")), out=out, engine=engine)
+    assert not result.interrupted and result.cases == 1 and len(engine.started) == 1
+    assert out.getvalue().startswith("fuzzing ")
