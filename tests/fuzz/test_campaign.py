@@ -215,17 +215,22 @@ def test_summary_table_shows_each_group_once_with_its_smallest_witness_and_count
         _new("unobserved[-edge];structure[chains] invariant:annotated_edges_observed", 3, "out/d.json"),
         campaign.Finding(f"reference-disagrees partition[split:edge~out] {one}", None, None, None, "out/e.json", "...",
                          2, 0.5, 1.0, triage="reference"),
+        # on cases torchao fails too: the one_observer_per_group failure joins its group, the other is a group
+        _new(f"upstream-fails-too partition[split:edge~out] {one}", 9, "out/f.json"),
+        _new("upstream-fails-too crash_only_expected[NotAnInputError]", 5, "out/g.json"),
     ]
     result = campaign.CampaignResult(cases=100, seconds=2.0, findings=findings)
     table = campaign.summary_table(result, CampaignConfig(out="out"))
-    assert "2 new group(s) (4 findings), 0 known, 1 UNJUDGED (1 finding)" in table
-    rows = [line.split() for line in table.splitlines() if line.startswith(("invariant:", "reference-disagrees"))]
+    assert "3 new group(s) (6 findings), 0 known, 1 UNJUDGED (1 finding)" in table
+    rows = [line.split() for line in table.splitlines()
+            if line.startswith(("invariant:", "reference-disagrees", "upstream-fails-too  "))]
     assert rows == [["invariant:annotated_edges_observed", "NEW", "1", "3", "out/d.json"],
-                    ["invariant:one_observer_per_group", "NEW", "3", "4", "out/b.json"],
+                    ["invariant:one_observer_per_group", "NEW", "4", "4", "out/b.json"],
+                    ["upstream-fails-too", "NEW", "1", "5", "out/g.json"],
                     ["reference-disagrees", "invariant:one_observer_per_group", "REFERENCE?", "(unjudged)", "1", "2",
                      "out/e.json"]]
-    assert "each of the 5 findings has its own file" in table
-    assert [g.count for g in finding_groups(findings)] == [1, 3, 1]
+    assert "each of the 7 findings has its own file" in table and "upstream-fails-too: new failures on cases" in table
+    assert [g.count for g in finding_groups(findings)] == [1, 4, 1, 1]
 
 
 def _judged(signature, triage, known_id=None):

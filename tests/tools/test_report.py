@@ -214,6 +214,8 @@ def test_verdicts_of_real_fuzz_findings():
     assert [v.group for v in regroup([(too, verdict(too)), (new, verdict(new))])] == [GROUP, GROUP]
     assert [v.group for v in regroup([(too, verdict(too)), (known, verdict(known))])] == [
         "upstream-fails-too", f"known:{known.info.title}"]  # only a NEW finding's group takes it in
+    assert "<em>upstream-fails-too</em> gathers new failures on cases torchao fails too" in report_html([too])
+    assert "torchao fails too" not in report_html([new, too])  # no such group: the page does not explain it
 
 
 @pytest.mark.parametrize("info,klass,status", [
