@@ -20,6 +20,7 @@ from harness.fuzz.config import WorkerSpec, finding_groups
 from harness.fuzz.events import (FindingEvent, HarnessError, Progress, Ready, ReplayResult, WorkerLost)
 from harness.fuzz.worker import run_worker
 from one_crash_findings import one_crash_findings
+from scripted_engine import ScriptedEngine
 
 
 def always_crashes(model, node_name_to_scope, is_qat, obs_or_fq_callback=None):
@@ -48,34 +49,6 @@ def test_a_worker_sends_the_finding_as_data_first_pending_then_shrunk(tmp_path):
 
 
 # ---- the driver, on a scripted engine ---------------------------------------------------------------------------
-
-
-class ScriptedEngine:
-    """Hands the driver a fixed script of event batches (an exception in the script is raised)."""
-
-    def __init__(self, script):
-        self.script = list(script)
-        self.started = []
-
-    def start(self, spec):
-        self.started.append(spec)
-
-    def events(self, timeout):
-        if not self.script:
-            return []
-        batch = self.script.pop(0)
-        if isinstance(batch, BaseException):
-            raise batch
-        return batch
-
-    def placement(self, worker):
-        return "this machine"
-
-    def running(self):
-        return 1 if self.script else 0
-
-    def stop(self):
-        return []
 
 
 def _case_json():

@@ -17,30 +17,9 @@ from harness.fuzz import finding_files
 from harness.fuzz.campaign import CampaignConfig, exit_status
 from harness.fuzz.launch import run_campaign
 from harness.fuzz.events import FindingEvent, Progress, Ready, WorkerLost
+from scripted_engine import ScriptedEngine
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
-
-
-class Script:
-    """An engine whose workers send one batch of events a poll, then finish."""
-
-    def __init__(self, *batches):
-        self.batches, self.started = list(batches), []
-
-    def start(self, spec):
-        self.started.append(spec)
-
-    def events(self, timeout):
-        return self.batches.pop(0) if self.batches else []
-
-    def placement(self, worker):
-        return "this machine"
-
-    def running(self):
-        return len(self.batches)
-
-    def stop(self):
-        return []
 
 
 def _case_data() -> dict:
@@ -59,7 +38,8 @@ def _run(tmp_path, *batches, out=None):
     """The campaign on ``batches``: its result, exit status and everything it printed."""
     config = CampaignConfig(seconds=30, out=str(out or tmp_path / "out"), quiet=False)
     stream = io.StringIO()
-    result = run_campaign(config, out=stream, engine=Script([Ready(0), Progress(0, 2)], *batches, [Progress(0, 3)]))
+    engine = ScriptedEngine([[Ready(0), Progress(0, 2)], *batches, [Progress(0, 3)]])
+    result = run_campaign(config, out=stream, engine=engine)
     text = stream.getvalue()
     assert "Traceback" not in text
     assert result.cases_by_place == {"this machine": 5}  # the events after the fault were handled: the run went on
@@ -179,11 +159,11 @@ def test_a_worker_built_finding_with_a_long_signature_is_written_as_a_case(tmp_p
     assert load_case(f.path).info.tags[1] == signature[:197] + "..."
 
 
-class FailingEngine(Script):
+class FailingEngine(ScriptedEngine):
     """An engine that fails itself (a cluster gone) while the workers run, and again while stopping."""
 
     def events(self, timeout):
-        if not self.batches:
+        if not self.script:
             raise ConnectionError("the cluster went away")
         return super().events(timeout)
 
@@ -197,8 +177,8 @@ class FailingEngine(Script):
 def test_an_engine_that_fails_is_a_harness_error_and_the_summary_still_comes(tmp_path):
     config = CampaignConfig(seconds=30, out=str(tmp_path / "out"), quiet=False)
     stream = io.StringIO()
-    result = run_campaign(config, out=stream, engine=FailingEngine([Ready(0), Progress(0, 2)],
-                                                                   [_event(_case_data(), "found")]))
+    result = run_campaign(config, out=stream, engine=FailingEngine([[Ready(0), Progress(0, 2)],
+                                                                    [_event(_case_data(), "found")]]))
     text = stream.getvalue()
     assert "Traceback" not in text and f"{result.cases} cases in" in text
     assert set(result.harness_errors) == {"engine: ConnectionError", "engine stop: RuntimeError"}
@@ -212,6 +192,6 @@ def test_a_node_whose_worker_stopped_before_its_first_progress_report_is_still_l
     it reported (none), not left out of the summary (the line read "cases per node: " and nothing)."""
     config = CampaignConfig(seconds=30, out=str(tmp_path / "out"), quiet=False, engine="ray")
     stream = io.StringIO()
-    result = run_campaign(config, out=stream, engine=Script([Ready(0)]))
+    result = run_campaign(config, out=stream, engine=ScriptedEngine([[Ready(0)]]))
     assert result.cases_by_place == {"this machine": 0}
     assert "cases per node: this machine: 0" in stream.getvalue()

@@ -14,30 +14,12 @@ from harness.fuzz.config import EXIT_INTERRUPTED
 from harness.fuzz.events import Progress, Ready
 from harness.fuzz.launch import run_campaign
 from harness.fuzz.terminate import Terminated
+from scripted_engine import ScriptedEngine
 
 
-class Engine:
-    """Would run one worker for one case, and records what it is asked."""
-
-    def __init__(self):
-        self.started, self.stopped = [], 0
-        self.script = [[Ready(0), Progress(0, 1)]]
-
-    def start(self, spec):
-        self.started.append(spec)
-
-    def events(self, timeout):
-        return self.script.pop(0) if self.script else []
-
-    def placement(self, worker):
-        return "this machine"
-
-    def running(self):
-        return 1 if self.script else 0
-
-    def stop(self):
-        self.stopped += 1
-        return []
+def _engine() -> ScriptedEngine:
+    """One worker, one case."""
+    return ScriptedEngine([[Ready(0), Progress(0, 1)]])
 
 
 class InterruptedOnce(io.StringIO):
@@ -56,7 +38,7 @@ class InterruptedOnce(io.StringIO):
 
 @pytest.mark.parametrize("error, why", [(KeyboardInterrupt(), "Ctrl-C"), (Terminated(), "SIGTERM")])
 def test_an_interrupt_while_the_first_line_is_printed_ends_the_run_at_once(tmp_path, error, why):
-    engine, out, config = Engine(), InterruptedOnce("fuzzing ", error), CampaignConfig(seconds=30, out=str(tmp_path))
+    engine, out, config = _engine(), InterruptedOnce("fuzzing ", error), CampaignConfig(seconds=30, out=str(tmp_path))
     result = run_campaign(config, out=out, engine=engine)
     assert result.interrupted and exit_status(result, config) == EXIT_INTERRUPTED
     assert engine.started == [] and engine.stopped == 1 and result.cases == 0
@@ -69,14 +51,14 @@ def test_an_interrupt_while_the_saved_cases_load_ends_the_run_at_once(tmp_path, 
         raise KeyboardInterrupt
 
     monkeypatch.setattr(campaign, "saved_cases", interrupted)
-    engine, out, config = Engine(), io.StringIO(), CampaignConfig(seconds=30, out=str(tmp_path), replay=("corpus",))
+    engine, out, config = _engine(), io.StringIO(), CampaignConfig(seconds=30, out=str(tmp_path), replay=("corpus",))
     result = run_campaign(config, out=out, engine=engine)
     assert result.interrupted and exit_status(result, config) == EXIT_INTERRUPTED and engine.started == []
     assert "interrupted (Ctrl-C)" in out.getvalue() and "interrupted: 0 cases" in out.getvalue()
 
 
 def test_without_an_interrupt_the_run_goes_on(tmp_path):
-    engine, out = Engine(), io.StringIO()
+    engine, out = _engine(), io.StringIO()
     result = run_campaign(CampaignConfig(seconds=30, out=str(tmp_path / "out")), out=out, engine=engine)
     assert not result.interrupted and result.cases == 1 and len(engine.started) == 1
     assert out.getvalue().startswith("fuzzing ")
