@@ -40,7 +40,8 @@ def annotations(
     outputs). Some nodes stay unannotated, some edges are left out or mapped to ``None``. Every reference targets
     an annotated edge or output and sharing has no cycle. Observers are fake quants when ``is_qat``.
     ``sharing_order="earlier"`` makes every ``SharedSpec`` target come earlier in annotation order than its
-    referrer (torchao's prepare asserts otherwise, pytorch/ao#4421); ``"any"`` also draws later targets.
+    referrer (torchao's prepare asserts otherwise, pytorch/ao#4421); ``"any"`` also draws later targets: one time in
+    four it gives the specs in a drawn order, not annotation order (``harness.strategies.valid``).
 
     ``mode="adversarial"``: valid annotations with one injected defect (:func:`adversarial_annotations` also
     returns which one).
