@@ -5,7 +5,8 @@ interrupted one: the workers, if any, stopped, the summary so far printed, the e
 driver's run loop (:meth:`harness.fuzz.campaign._Driver.run`) handles an interrupt while the workers run; one that
 comes before it takes charge (while the workers' server starts, the saved cases load, or the first line is
 printed) is kept and handed to it, and the run stops at once. Before, such an early interrupt escaped with a
-traceback and the process died of SIGINT (exit status -2) without a summary.
+traceback and the process died of SIGINT (exit status -2) without a summary. One that comes while the summary prints
+cuts it short: the run counts as interrupted (its findings are on disk already), without a traceback.
 """
 
 from __future__ import annotations
@@ -63,7 +64,17 @@ def run_campaign(config: CampaignConfig, out=None, engine: Optional[Engine] = No
             if driver is None:  # interrupted before the driver was made: one that reads no saved case
                 driver = _Driver(config, stream, started, load_saved=False)
             result = driver.run(engine, interrupted=early)
+            _summary(driver, result, config)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    driver.say(summary_table(result, config), always=True)
     return result
+
+
+def _summary(driver: _Driver, result: CampaignResult, config: CampaignConfig) -> None:
+    """Print the summary; an interrupt meanwhile ends it with one line and marks the run interrupted."""
+    try:
+        driver.say(summary_table(result, config), always=True)
+    except KeyboardInterrupt:  # Terminated (SIGTERM) is one too
+        result.interrupted = True
+        driver.say(f"\ninterrupted while printing the summary: every finding is on disk under {config.out}",
+                   always=True)

@@ -62,3 +62,15 @@ def test_without_an_interrupt_the_run_goes_on(tmp_path):
     result = run_campaign(CampaignConfig(seconds=30, out=str(tmp_path / "out")), out=out, engine=engine)
     assert not result.interrupted and result.cases == 1 and len(engine.started) == 1
     assert out.getvalue().startswith("fuzzing ")
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), Terminated()])
+def test_an_interrupt_while_the_summary_prints_cuts_it_short_without_a_traceback(tmp_path, error):
+    """The run is over and its findings are on disk: it counts as interrupted, with one line saying so."""
+    engine, out, config = _engine(), InterruptedOnce("\n1 cases in ", error), CampaignConfig(seconds=30,
+                                                                                            out=str(tmp_path))
+    result = run_campaign(config, out=out, engine=engine)
+    assert result.interrupted and exit_status(result, config) == EXIT_INTERRUPTED and result.cases == 1
+    assert out.error is None  # the summary's write was the one interrupted
+    assert out.getvalue().rstrip().endswith(f"interrupted while printing the summary: every finding is on disk under "
+                                            f"{tmp_path}")
