@@ -16,8 +16,8 @@ Printed, as ratios to torchao's prepare alone: the command line's cost per case 
 valid mode, start-up excluded), the in-process check and draw + check; start-up apart: the first worker's (it waits
 for the server that imports torch and torchao) and later workers' (forked from that server, as a restarted worker
 is: measured here with the local engine); the machine's load. The in-process figures are also split by whether
-torchao raises on the case: where it does (a known bug, on half the valid cases), it stops early, while the check
-still needs the reference's whole result to judge the error.
+torchao raises on the case: where it does (a known bug, on about a ninth of the valid cases), it stops early, while
+the check still needs the reference's whole result to judge the error.
 """
 
 from __future__ import annotations
