@@ -1,204 +1,35 @@
 """Tests of ``harness.strategies``: generated graphs build and match their shape rules, valid annotations are
-valid (for the reference and for torchao, up to its known bugs), adversarial ones carry the defect they claim,
-and everything shrinks to small examples."""
+valid (for the reference and for torchao, up to its known bugs), and everything shrinks to small examples (the
+adversarial cases and exported programs: test_adversarial_and_exported.py)."""
 
 from __future__ import annotations
 
 import math
-import sys
 
 import pytest
-import torch
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
-from torchao.quantization.pt2e.prepare import prepare as torchao_prepare
 
 import prepare_impl
+from case_predicates import (
+    FAST,
+    FIND,
+    REACH,
+    annotation_order,
+    excused,
+    op_nodes,
+    refs,
+    run_torchao,
+    shared_cycle,
+    spec_map,
+)
 from fake_meta import fake_meta
-from harness.check import known_bugs
 from harness.fx import ops
 from harness import strategies as S
-from harness.case import walks
 from harness.fx.build import build, build_module, example_inputs
-from harness.case import (
-    Case,
-    DerivedSpec,
-    EdgeRef,
-    FixedSpec,
-    Graph,
-    Node,
-    NodeAnnotation,
-    NodeRef,
-    QSpec,
-    Ref,
-    SharedSpec,
-    TensorMeta,
-)
+from harness.case import Case, DerivedSpec, EdgeRef, FixedSpec, NodeRef, QSpec, SharedSpec, TensorMeta
 
-FAST = settings(max_examples=40, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = settings(FAST, max_examples=20)
-# find() is derandomized: the same examples every run, so a feature that exists is always found.
-FIND = settings(max_examples=3000, deadline=None, database=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
-# Coverage checks only need an example, not a minimal one: no shrinking.
-REACH = settings(FIND, phases=[Phase.generate])
 DTYPE_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-(2**15), 2**15 - 1), "int32": (-(2**31), 2**31 - 1)}
-
-
-# ---- helpers over case data --------------------------------------------------------------------
-
-
-def refs(x):
-    return list(walks.refs(x))
-
-
-def op_nodes(graph: Graph):
-    return [n for n in graph.nodes if n.op == "call_function" and n.target != "getitem"]
-
-
-def spec_map(case: Case) -> dict:
-    """Target -> spec of every key (non-None spec), like prepare's edge_or_node_to_qspec."""
-    out = {}
-    for a in case.annotations:
-        for arg, spec in a.inputs:
-            if spec is not None:
-                out[EdgeRef(arg, a.node)] = spec
-        if a.output is not None:
-            out[NodeRef(a.node)] = a.output
-    return out
-
-
-def annotation_order(case: Case) -> list:
-    by_node = {a.node: a for a in case.annotations}
-    keys = []
-    for n in case.graph.nodes:
-        a = by_node.get(n.name)
-        if a:
-            keys += [EdgeRef(arg, n.name) for arg, s in a.inputs if s is not None]
-            keys += [NodeRef(n.name)] if a.output is not None else []
-    return keys
-
-
-def shared_cycle(case: Case):
-    """A cycle of SharedSpec references (list of targets), or None."""
-    specs = spec_map(case)
-    for start in specs:
-        path, t = [], start
-        while isinstance(specs.get(t), SharedSpec) and t not in path:
-            path.append(t)
-            t = specs[t].target
-        if t in path:
-            return path[path.index(t):]
-    return None
-
-
-def derived_cycle(case: Case) -> bool:
-    """Whether derived specs depend on each other in a cycle (following shared references to their roots)."""
-    specs = spec_map(case)
-
-    def root(t, seen=()):
-        s = specs.get(t)
-        return root(s.target, seen + (t,)) if isinstance(s, SharedSpec) and t not in seen else t
-
-    deps = {k: [root(d) for d in s.derived_from] for k, s in specs.items() if isinstance(s, DerivedSpec)}
-
-    def reaches(a, b, seen):
-        return any(d == b or (d not in seen and reaches(d, b, seen | {d})) for d in deps.get(a, ()))
-
-    return any(reaches(k, k, {k}) for k in deps)
-
-
-def dangling(case: Case) -> bool:
-    specs = spec_map(case)
-    for s in specs.values():
-        targets = [s.target] if isinstance(s, SharedSpec) else list(s.derived_from) if isinstance(s, DerivedSpec) else []
-        if any(t not in specs for t in targets):
-            return True
-    return False
-
-
-def not_an_input(case: Case) -> bool:
-    for a in case.annotations:
-        node = case.graph.node(a.node)
-        inputs = set(refs((node.args, node.kwargs)))
-        if any(arg not in inputs for arg, _ in a.inputs):
-            return True
-    return False
-
-
-def tensor_kwarg_annotated(case: Case) -> bool:
-    return any(refs(tuple(v for _, v in case.graph.node(a.node).kwargs)) for a in case.annotations)
-
-
-CHECK_KIND = {
-    "dangling_shared": lambda c: dangling(c) and any(isinstance(s, SharedSpec) and s.target not in spec_map(c)
-                                                     for s in spec_map(c).values()),
-    "dangling_derived": lambda c: dangling(c) and any(isinstance(s, DerivedSpec) and
-                                                      any(t not in spec_map(c) for t in s.derived_from)
-                                                      for s in spec_map(c).values()),
-    "shared_cycle": lambda c: shared_cycle(c) is not None and len(shared_cycle(c)) >= 2,
-    "self_reference": lambda c: any(isinstance(s, SharedSpec) and s.target == k for k, s in spec_map(c).items()),
-    "derived_cycle": derived_cycle,
-    "not_an_input": not_an_input,
-    "tensor_kwarg": tensor_kwarg_annotated,
-}
-
-
-def _compat(spec):
-    """What torchao's implicit sharing compares (an attribute a spec class lacks counts as its own value)."""
-    if spec is None or isinstance(spec, SharedSpec):
-        return None
-    common = (spec.dtype, spec.is_dynamic, spec.quant_min, spec.quant_max, spec.qscheme)
-    if isinstance(spec, FixedSpec):
-        return common + ("-", spec.scale, spec.zero_point)
-    return common + (spec.ch_axis, "-", "-")
-
-
-def shared_edge_on_cycle(case: Case) -> bool:
-    """Some SharedSpec reference lies on a cycle of the undirected sharing graph: its referrer and target are also
-    linked by other explicit references or by torchao's implicit sharing (an input edge whose node allows it, with
-    its producer's other input edges and output, when their resolved specs agree).
-
-    Such annotations are valid and acyclic as references, but torchao's union-find can then make the referrer the
-    root of the group that holds its target (the ao#3011 reversal only checks the direct child root), and
-    ``_unwrap_shared_qspec`` recurses forever. Found by these strategies; minimal cases in the helper's report.
-    """
-    specs = spec_map(case)
-    allow = {a.node: a.allow_implicit_sharing for a in case.annotations}
-
-    def root(k):
-        seen = set()
-        while isinstance(specs.get(k), SharedSpec) and k not in seen:
-            seen.add(k)
-            k = specs[k].target
-        return specs.get(k)
-
-    links = []  # (key, key, explicit?)
-    for k, spec in specs.items():
-        if isinstance(spec, SharedSpec) and spec.target in specs:
-            links.append((k, spec.target, True))
-        if isinstance(k, EdgeRef) and allow.get(k.node) and _compat(root(k)) is not None:
-            same_value = [o for o in specs if o != k and ((isinstance(o, EdgeRef) and o.arg == k.arg)
-                                                          or o == NodeRef(k.arg))]
-            links += [(k, o, False) for o in same_value if _compat(root(o)) == _compat(root(k))]
-    for i, (u, v, explicit) in enumerate(links):
-        if not explicit:
-            continue
-        adj: dict = {}
-        for j, (a, b, _) in enumerate(links):
-            if j != i:
-                adj.setdefault(a, set()).add(b)
-                adj.setdefault(b, set()).add(a)
-        stack, seen = [u], {u}
-        while stack:
-            x = stack.pop()
-            if x == v:
-                return True
-            for y in adj.get(x, set()) - seen:
-                seen.add(y)
-                stack.append(y)
-    return False
 
 
 # ---- graphs ------------------------------------------------------------------------------------
@@ -392,30 +223,6 @@ def test_reference_prepare_accepts_valid_annotations(case):
     model(*example_inputs(case.graph))
 
 
-def run_torchao(case: Case):
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(600)  # the known recursion bug hits the limit; keep that fast
-    try:
-        model = torchao_prepare(build(case), {}, case.is_qat)
-    except Exception as e:  # noqa: BLE001 - judged by the caller
-        return None, e
-    finally:
-        sys.setrecursionlimit(limit)
-    return model, None
-
-
-def excused(case: Case, error: BaseException) -> bool:
-    """Whether torchao's failure on a valid case is one of its known bugs."""
-    if isinstance(error, RecursionError) and shared_edge_on_cycle(case):
-        return True
-    original = build(case)
-    analysis = prepare_impl.sharing_groups(original)
-    obs = known_bugs.Observed(unprepared=lambda: (original, analysis), analysis=analysis, reference_error=None,
-                              candidate_error=error)
-    bug = known_bugs.match(obs)
-    return bug is not None and bug.id.startswith("ao-4421")
-
-
 @pytest.mark.slow
 @settings(FAST, max_examples=60)
 @given(S.cases(sharing_order="earlier"))
@@ -496,131 +303,3 @@ def test_sharing_order_is_validated():
         S.annotations(g, sharing_order="later")
     with pytest.raises(ValueError, match="mode"):
         S.annotations(g, mode="weird")
-
-
-# ---- adversarial annotations -------------------------------------------------------------------
-
-
-@FAST
-@given(S.adversarial_cases())
-def test_adversarial_cases_carry_their_defect_and_get_its_error(case_kind):
-    case, kind = case_kind
-    assert kind in S.ADVERSARIAL_KINDS and case.expected.error == S.ERROR_FOR_KIND[kind]
-    assert kind in case.info.tags
-    assert CHECK_KIND[kind](case), kind
-    error_class = getattr(prepare_impl, S.ERROR_FOR_KIND[kind])
-    with pytest.raises(error_class):
-        prepare_impl.prepare(build(case), {}, case.is_qat)
-
-
-@pytest.mark.parametrize("kind", S.ADVERSARIAL_KINDS)
-def test_every_adversarial_kind_can_be_asked_for(kind):
-    @settings(FAST, max_examples=8)
-    @given(S.adversarial_cases(kinds=(kind,)))
-    def check(case_kind):
-        case, got = case_kind
-        assert got == kind and CHECK_KIND[kind](case)
-        with pytest.raises(getattr(prepare_impl, S.ERROR_FOR_KIND[kind])):
-            prepare_impl.prepare(build(case), {}, case.is_qat)
-
-    check()
-
-
-@settings(FAST, max_examples=20)
-@given(S.graphs().flatmap(lambda g: st.tuples(st.just(g), S.annotations(g, mode="adversarial"))))
-def test_adversarial_mode_of_annotations_is_rejected_by_the_reference(graph_anns):
-    graph, anns = graph_anns
-    with pytest.raises(prepare_impl.AnnotationError):
-        prepare_impl.prepare(build(Case(graph, anns)), {}, False)
-
-
-def test_adversarial_kinds_are_validated():
-    with pytest.raises(ValueError, match="unknown adversarial kinds"):
-        find(S.adversarial_cases(kinds=("bogus",)), lambda c: True, settings=REACH)
-
-
-# ---- exported programs -------------------------------------------------------------------------
-
-
-@settings(SLOW, max_examples=8)
-@given(S.exported_cases(max_nodes=5))
-def test_exported_cases_build_and_prepare(case):
-    assert all(n.op in ("placeholder", "get_attr", "call_function", "output") for n in case.graph.nodes)
-    gm = build_module(case.graph)
-    gm.graph.lint()
-    prepare_impl.prepare(build(case), {}, case.is_qat)(*example_inputs(case.graph))
-    _, error = run_torchao(case)
-    assert error is None or excused(case, error), f"{type(error).__name__}: {error}"
-
-
-@settings(SLOW, max_examples=6)
-@given(S.graphs(max_nodes=5, ops=S.EXPORTABLE_OPS, variants=False))
-def test_module_program_computes_the_graph(graph):
-    """The module program (what gets exported) computes the same values as the graph built directly."""
-    module = S.graph_to_module(graph)
-    inputs = example_inputs(graph)
-    expected = build_module(graph)(*inputs)
-    got = module(*example_inputs(graph))
-    assert len(got) == len(expected)
-    for a, b in zip(got, expected):
-        torch.testing.assert_close(a, b)
-
-
-def test_export_is_cached():
-    graph = find(S.graphs(ops={"aten.linear.default"}), lambda g: True, settings=REACH)
-    first = S.export_graph(graph)
-    assert S.export_graph(graph) is first
-    exported, meta = first
-    assert any(n.op == "get_attr" and n.target.endswith(".weight") for n in exported.nodes)  # nn.Linear submodule
-    assert dict(meta)[next(n.name for n in exported.nodes if n.target == "aten.linear.default")] is not None
-
-
-@settings(SLOW, max_examples=5)
-@given(S.exported_cases(mode="adversarial", max_nodes=4))
-def test_adversarial_exported_cases(case):
-    kind = case.info.tags[-1]
-    assert CHECK_KIND[kind](case)
-    with pytest.raises(getattr(prepare_impl, case.expected.error)):
-        prepare_impl.prepare(build(case), {}, case.is_qat)
-
-
-def test_shared_edge_on_cycle_recognizes_the_recursion_pattern():
-    a = QSpec("int8", S.OBS["MinMaxObserver"], -128, 127, "per_tensor_affine")
-    x = Node("x", "placeholder", tensor=TensorMeta((2, 8)))
-    relus = [Node(f"r{i}", "call_function", "aten.relu.default", (Ref("x"),)) for i in range(3)]
-    graph = Graph((x, *relus, Node("output", "output", args=(tuple(Ref(r.name) for r in relus),))))
-
-    def case(*anns):
-        return Case(graph, tuple(anns))
-
-    # r2's input shares with r0's, and r0's and r1's inputs are implicitly shared siblings: a cycle
-    assert shared_edge_on_cycle(case(NodeAnnotation("r0", (("x", a),)), NodeAnnotation("r1", (("x", a),)),
-                                     NodeAnnotation("r2", (("x", SharedSpec(EdgeRef("x", "r0"))),))))
-    # the same through r0's output
-    assert shared_edge_on_cycle(case(NodeAnnotation("r0", (("x", a),), SharedSpec(EdgeRef("x", "r0"))),
-                                     NodeAnnotation("r1", (("x", SharedSpec(NodeRef("r0"))),))))
-    # no implicit sharing on the target's node: the reference is the only link
-    assert not shared_edge_on_cycle(case(NodeAnnotation("r0", (("x", a),), allow_implicit_sharing=False),
-                                         NodeAnnotation("r2", (("x", SharedSpec(EdgeRef("x", "r0"))),),
-                                                        allow_implicit_sharing=False)))
-    # a plain chain of outputs: no cycle
-    assert not shared_edge_on_cycle(case(NodeAnnotation("r0", (), a), NodeAnnotation("r1", (), SharedSpec(NodeRef("r0")))))
-
-
-def test_a_value_that_split_took_apart_is_not_written_in_place():
-    """Seen in CI: ``add_(add, add)`` after ``split(add)``, then a piece of the split read: autograd refuses
-    ("Output 1 of Split is a view and its base ... has been modified inplace"). Nor may a view of it be written."""
-    from harness.case import Ref, TensorMeta
-    from harness.strategies.graph_state import GraphState, Val
-
-    s = GraphState(draw=None, tensor_kwargs=False, vals=[Val("x", TensorMeta((2, 8)), True)],
-                   meta={"x": TensorMeta((2, 8))})
-    add = s.emit("aten.add.Tensor", (Ref("x"), Ref("x")))
-    view = s.emit("aten.view.default", (Ref(add), [16]))
-    other = s.emit("aten.relu.default", (Ref("x"),))
-    val = {v.name: v for v in s.vals}
-    assert s.writable(val[add]) and s.writable(val[view])
-    s.emit("aten.split.Tensor", (Ref(view), 8), operand=False)
-    val = {v.name: v for v in s.vals}
-    assert not s.writable(val[add]) and not s.writable(val[view])
-    assert s.writable(val[other])
