@@ -48,7 +48,7 @@ from typing import Any, Callable, Iterable, Optional, TypeVar
 
 __all__ = ["group_key", "group_keys", "failure_of", "is_signature", "known_signature", "variant_of", "with_variant",
            "without_variant", "CONFIG_PREFIX", "Group", "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES",
-           "UPSTREAM_FAILS_TOO"]
+           "UPSTREAM_FAILS_TOO", "UPSTREAM_FAILS_TOO_MEANING"]
 
 # The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
 # too, so the earliest broken one names the root cause. The sharing analysis (one observer per group, no cyclic
@@ -67,6 +67,8 @@ _CANDIDATE_RAISED = ("crash_only_actual", "different_error")  # shapes TYPE and 
 TRIAGE_PREFIXES = ("reference-disagrees", "upstream-crash")
 # the signature prefix of a NEW failure on a case the pinned upstream fails too, differently (Report.signature)
 UPSTREAM_FAILS_TOO = "upstream-fails-too"
+# what that group holds, in the words the summary and the report show
+UPSTREAM_FAILS_TOO_MEANING = "new failures on cases torchao fails too, in another way"
 
 _INVARIANT = re.compile(r"invariant:([A-Za-z_]\w*)")
 _KIND = re.compile(r"([a-z_]+)(\[[^\]\s]*\])?")

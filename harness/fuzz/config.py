@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from harness.check.groups import CONFIG_PREFIX, UPSTREAM_FAILS_TOO, Group, group, known_signature, variant_of
+from harness.check.groups import (CONFIG_PREFIX, UPSTREAM_FAILS_TOO, UPSTREAM_FAILS_TOO_MEANING, Group, group,
+                                  known_signature, variant_of)
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -213,7 +214,7 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
                          f"kind of divergence), shown by its smallest; each of the {len(result.findings)} findings "
                          "has its own file")
         if any(g.key == UPSTREAM_FAILS_TOO for g in groups):
-            lines.append(f"{UPSTREAM_FAILS_TOO}: new failures on cases torchao fails too, in another way (a "
+            lines.append(f"{UPSTREAM_FAILS_TOO}: {UPSTREAM_FAILS_TOO_MEANING} (a "
                          "failure the run also has on a case torchao gets right is in that failure's group)")
     if result.reached is not None:
         lines.append(f"quantizer lines reached: {len(result.reached)}")

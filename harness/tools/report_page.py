@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from harness import case as C
-from harness.check.groups import UPSTREAM_FAILS_TOO
+from harness.check.groups import UPSTREAM_FAILS_TOO, UPSTREAM_FAILS_TOO_MEANING
 from harness.tools.report_figure import Figure
 from harness.tools.report_status import STATUSES, UNKNOWN, Verdict
 
@@ -223,7 +223,7 @@ def render_page(entries: Sequence[Entry], unreadable: Sequence[Unreadable], sour
            + f"({escape(head)}); {len(unreadable)} file{'s' if len(unreadable) != 1 else ''} could not be loaded. "
            "Class and status are what each case records; <em>unknown</em> means it records no status. A group "
            "gathers the findings of one root cause (the first invariant violated, else the kind of divergence); "
-           + (f"<em>{UPSTREAM_FAILS_TOO}</em> gathers new failures on cases torchao fails too, in another way; "
+           + (f"<em>{UPSTREAM_FAILS_TOO}</em> gathers {UPSTREAM_FAILS_TOO_MEANING}; "
               if any(e.verdict.group == UPSTREAM_FAILS_TOO for e in entries) else "")
            + "every case has its own section below.</p>"]
     out.append('<section id="summary"><h2>Findings by group and status</h2>')
