@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from harness.check.groups import UPSTREAM_FAILS_TOO, group_keys
+from harness.check.groups import CANDIDATE_RAISED, UPSTREAM_FAILS_TOO, group_keys, key_label
 from harness.fuzz.events import FindingEvent
 
 
@@ -13,5 +13,6 @@ def one_crash_findings(events: list, error: str) -> list[FindingEvent]:
     findings = [e for e in events if isinstance(e, FindingEvent)]
     plain, signatures = f"crash_only_actual[{error}]", {f.signature for f in findings}
     assert plain in signatures and signatures <= {plain, f"{UPSTREAM_FAILS_TOO} {plain}"}, signatures
-    assert set(group_keys(signatures).values()) == {f"candidate raised {error}"}
+    assert set(group_keys(signatures).values()) == {CANDIDATE_RAISED}
+    assert key_label(CANDIDATE_RAISED, signatures).startswith(f"{CANDIDATE_RAISED}: {error} ")
     return [f for f in findings if f.signature == plain]

@@ -24,9 +24,12 @@ The rule (pure string work: no torch, the campaign's driver calls it):
 
   - the first violated invariant in :data:`INVARIANT_ORDER`, prepare's step order
     (``invariant:one_observer_per_group``); an invariant of no known name comes after those, by name;
-  - else, when the candidate raised (``crash_only_actual[T]``, ``different_error[R!=T]``), its error type:
-    ``candidate raised T`` (the crash type, as for a crash of the process, whatever the reference raised); when only
-    the reference raised, ``crash_only_expected[R]`` (the check the candidate lacks);
+  - else, when the candidate raised (``crash_only_actual[T]``, ``different_error[R!=T]``): ``candidate raised``,
+    the kind of divergence, whatever the type ``T`` and whatever the reference raised. A seeded bug that leaves a
+    wrong sharing map behind raises wherever the map is read next: an ``AssertionError`` here, an
+    ``AttributeError`` or a ``RecursionError`` there, one bug; :func:`key_label` shows the types a group holds,
+    with their counts, so a second crash is in sight, never hidden. When only the reference raised,
+    ``crash_only_expected[R]``: the check the candidate lacks, one group per rule ``R``;
   - else the divergence kinds without their bracketed shapes, in :data:`KIND_ORDER`, joined by ``+``
     (``partition+structure``);
 
@@ -37,7 +40,8 @@ The rule (pure string work: no torch, the campaign's driver calls it):
   :func:`variant_of` reads the variant back, and the campaign's summary lists a group's variants);
 * anything else (not a signature: :func:`is_signature` is false): itself, its whitespace collapsed.
 
-Two findings of one root cause get one key; different first invariants, error types or triages get different keys.
+Two findings of one root cause get one key; different first invariants, kinds of divergence, checks the candidate
+lacks or triages get different keys, and so do different crash types of the process.
 """
 
 from __future__ import annotations
@@ -46,9 +50,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
-__all__ = ["group_key", "group_keys", "failure_of", "is_signature", "known_signature", "variant_of", "with_variant",
+__all__ = ["group_key", "group_keys", "key_label", "raised_types", "failure_of", "is_signature", "known_signature", "variant_of", "with_variant",
            "without_variant", "CONFIG_PREFIX", "Group", "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES",
-           "UPSTREAM_FAILS_TOO", "UPSTREAM_FAILS_TOO_MEANING"]
+           "UPSTREAM_FAILS_TOO", "UPSTREAM_FAILS_TOO_MEANING", "CANDIDATE_RAISED"]
 
 # The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
 # too, so the earliest broken one names the root cause. The sharing analysis (one observer per group, no cyclic
@@ -62,6 +66,9 @@ INVARIANT_ORDER = ("one_observer_per_group", "no_cyclic_sharing", "observer_matc
 KIND_ORDER = ("crash_only_actual", "crash_only_expected", "different_error", "partition", "observer_config",
               "unobserved", "structure", "numerics", "convert_failed")
 _CANDIDATE_RAISED = ("crash_only_actual", "different_error")  # shapes TYPE and REFERENCE_TYPE!=TYPE
+_RAISED = re.compile(r"(?:crash_only_actual\[|different_error\[[^\]\s!]*!=)([^\]\s]*)\]")
+# the key of a prepare divergence where the candidate raised, whatever it raised (the module's rule)
+CANDIDATE_RAISED = "candidate raised"
 
 # the signature prefixes of an unjudged triage (harness.check.run.Report.signature)
 TRIAGE_PREFIXES = ("reference-disagrees", "upstream-crash")
@@ -95,8 +102,7 @@ def _divergence_key(text: str) -> Optional[str]:
         rank = {name: i for i, name in enumerate(INVARIANT_ORDER)}
         return "invariant:" + min(invariants, key=lambda n: (rank.get(n, len(rank)), n))
     if any(k in kinds for k in _CANDIDATE_RAISED):
-        raised = {shape.strip("[]").split("!=")[-1] for k in _CANDIDATE_RAISED for shape in kinds.get(k, ())}
-        return "candidate raised " + (",".join(sorted(raised - {""})) or "an error")
+        return CANDIDATE_RAISED
     if "crash_only_expected" in kinds:
         return "crash_only_expected" + "".join(sorted(kinds["crash_only_expected"]))
     found = [k for k in KIND_ORDER if k in kinds]
@@ -129,6 +135,24 @@ def group_key(signature: str) -> str:
     sig = " ".join(signature.split())
     key = _key(sig)
     return sig if key is None else key
+
+
+def raised_types(signature: str) -> list[str]:
+    """The types the candidate raised in a prepare divergence's ``signature`` (``crash_only_actual[T]``,
+    ``different_error[R!=T]``: ``T``), sorted; none for any other signature."""
+    return sorted(set(_RAISED.findall(signature)))
+
+
+def key_label(key: str, signatures: Iterable[str]) -> str:
+    """How a group of key ``key`` and members ``signatures`` is shown: its key, and for a group of candidates that
+    raised, the types they raised with their counts (``candidate raised: AssertionError 3, KeyError 1``)."""
+    if not key.endswith(CANDIDATE_RAISED):
+        return key
+    counts: dict[str, int] = {}
+    for sig in signatures:
+        for kind in raised_types(sig) or ["?"]:
+            counts[kind] = counts.get(kind, 0) + 1
+    return f"{key}: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items(), key=lambda tn: (-tn[1], tn[0])))
 
 
 def failure_of(signature: str) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from harness.check.groups import (CONFIG_PREFIX, UPSTREAM_FAILS_TOO, UPSTREAM_FAILS_TOO_MEANING, Group, group,
-                                  known_signature, variant_of)
+                                  key_label, known_signature, variant_of)
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -195,7 +195,8 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
     rows = [("group", "status", "findings", "nodes", "smallest witness")]
     for g in groups:
         f = g.witness
-        rows.append((g.key if len(g.key) <= 80 else g.key[:77] + "...", f.status, str(g.count),
+        label = key_label(g.key, (m.signature for m in g.members))
+        rows.append((label if len(label) <= 80 else label[:77] + "...", f.status, str(g.count),
                      str(f.nodes) + ("" if f.shrunk else " (not shrunk)"), f.path))
     if any(f.signature.startswith(CONFIG_PREFIX) for f in result.findings):  # a quantizer's configuration variants
         rows = [rows[0] + ("variants",)] + [r + (", ".join(sorted({variant_of(m.signature) for m in g.members})),)
