@@ -20,7 +20,10 @@ on the same case, fails the same way: the same divergence classes and the same e
 
 * ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug).
   When upstream fails on the case too, differently, the signature says so first (``upstream-fails-too``): the
-  case trips an upstream failure, and the campaign groups such findings apart (:mod:`harness.check.groups`);
+  case trips an upstream failure, and the campaign groups such findings apart (:mod:`harness.check.groups`).
+  When torchao is lenient there (the reference rejects the case, torchao and the candidate prepare it, with other
+  results), the signature also names the invariants the candidate's result breaks by torchao's own sharing groups
+  (:mod:`harness.check.lenient`), so that the campaign can group the finding with the same failure elsewhere;
 * ``known``: torchao fails the same way and a known bug names it;
 * ``upstream``: torchao fails the same way, no known bug names it, and the reference reported an annotation
   error (a typed :class:`prepare_impl.AnnotationError`) where torchao crashed: an upstream bug class, not yet
@@ -54,6 +57,7 @@ from harness.check.observer_map import ObserverMap, locate_observers
 from harness.case import Case
 from harness.check.compare import Divergence, compare, divergence_signature
 from harness.check.groups import UPSTREAM_FAILS_TOO
+from harness.check.lenient import beyond_upstream
 from harness.check.numerics import compare_numerics
 from harness.check.invariants import CHECKS, CheckContext, Violation, check_all, expected_groups_from_analysis
 
@@ -99,6 +103,9 @@ class Report:
     resembles: Optional[known_bugs.KnownBug] = None  # a predicate matched, but upstream does not fail this way
     upstream: Optional[Outcome] = None  # upstream's outcome, when it was run for the triage
     upstream_classes: frozenset = frozenset()  # its divergence classes against the reference
+    # on a NEW failure where torchao is lenient (the reference rejects the case, both prepare it, differently): how
+    # the candidate's result breaks the invariants by torchao's own sharing groups (harness.check.lenient)
+    beyond_upstream: list[Violation] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -129,7 +136,7 @@ class Report:
             parts = [UPSTREAM_FAILS_TOO]
         if self.divergences:
             parts.append(divergence_signature(self.divergences))
-        parts.extend(sorted({f"invariant:{v.check}" for v in self.violations}))
+        parts.extend(sorted({f"invariant:{v.check}" for v in self.violations + self.beyond_upstream}))
         return " ".join(parts)
 
     def summary(self) -> str:
@@ -158,6 +165,9 @@ class Report:
             lines.append(f"{d.kind}: {d.detail}")
         for v in self.violations:
             lines.append(f"invariant {v.check}: {v.message}")
+        for v in self.beyond_upstream:
+            lines.append(f"invariant {v.check}, by torchao's own sharing groups of this case (torchao's own result "
+                         f"meets it): {v.message}")
         return "\n".join(lines) if lines else "no divergence"
 
 
@@ -225,7 +235,12 @@ def _violations(s: _Setting, outcome: Outcome) -> list[Violation]:
         example_inputs=example_inputs(s.case.graph) if s.float_semantics else None,
         observer_map=outcome.observers,
     )
-    return check_all(ctx, only=[n for n in CHECKS if s.float_semantics or n != "float_semantics"])
+    return check_all(ctx, only=_checks(s))
+
+
+def _checks(s: _Setting) -> list[str]:
+    """The invariants a check runs: all of them, float semantics only when asked for."""
+    return [n for n in CHECKS if s.float_semantics or n != "float_semantics"]
 
 
 def _divergences(s: _Setting, outcome: Outcome) -> list[Divergence]:
@@ -329,6 +344,11 @@ def _triage(report: Report, setting: _Setting, candidate: PrepareFn, upstream: P
     )
     if not reproduced:
         report.triage, report.resembles = TRIAGE_NEW, bug
+        if report.upstream_fails_too and setting.analysis is None and setting.invariants \
+                and report.candidate.error is None and report.upstream.error is None:  # torchao is lenient
+            s = fresh()  # the case unprepared: the reference rejected it, so it is the setting's own original
+            report.beyond_upstream = beyond_upstream(s.original, report.candidate.prepared, report.upstream.prepared,
+                                                     is_qat=s.case.is_qat, checks=_checks(s))
     elif bug is not None:
         report.triage, report.known = TRIAGE_KNOWN, bug
     elif isinstance(setting.reference.error, prepare_impl.AnnotationError) and report.candidate.error is not None \
