@@ -78,7 +78,7 @@ _NOT_YET: dict[str, str] = {
     "aten.acosh.default": "defined on [1, inf) only (no generated value is known to be there); not generated yet",
     "aten.sin.default": ("the harness's tests use aten.sin as their example of an op outside the allow-list "
                          "(tests/fx/test_build.py, tests/fx/test_extract_real_models.py, tests/fx/test_ops.py, "
-                         "tests/case/test_corpus_io.py); move that example to another op to generate it"),
+                         "tests/case/test_corpus_malformed.py); move that example to another op to generate it"),
 }
 
 REASONS: dict[str, str] = {**_UNPRODUCIBLE, **_NOT_YET}
