@@ -1,5 +1,6 @@
 """The ``pt2e`` plugin's QAT checks (``[qat]`` tests: a factory taking ``is_qat``, or ``--pt2e-qat-quantizer``) and
-its ``--pt2e-html`` page, run with pytester as in ``test_plugin.py`` (its ``broken`` fixture and helpers)."""
+its ``--pt2e-html`` page, run with pytester as in ``test_plugin.py`` (the ``broken`` fixture and helpers of
+``plugin_runs.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 import pytest
 
-from plugin.test_plugin import SMALL, _lit, _outcome_of, _run, broken  # noqa: F401 - broken is a fixture
+from plugin_runs import SMALL, _lit, _outcome_of, _run, broken  # noqa: F401 - broken is a fixture
 
 pytest_plugins = ["pytester"]
 

@@ -76,7 +76,7 @@ def test_with_the_opt_in_the_prepare_check_passes_on_every_model(name: str) -> N
 
 class _KeepLibraries(_pytest.pytester.SysModulesSnapshot):
     """An in-process pytester run unloads every module it imported, and torch cannot be imported twice: keep all
-    but the run's own test files (as tests/plugin/test_plugin.py does)."""
+    but the run's own test files (as tests/plugin_runs.py does)."""
 
     def __init__(self, preserve=None) -> None:
         super().__init__(preserve=lambda name: not name.startswith("test_"))

@@ -18,7 +18,7 @@ from harness.suite.reporting.failure import format_result
 from harness.suite.results import CheckResult, Problem
 from harness.suite.source import QuantizerSource, quantizer_source
 from harness.suite.subjects.subject import QUANTIZER, SCOPES, Subject
-from plugin.test_plugin import _lit, _outcome_of, _run, broken  # noqa: F401 - broken is a fixture
+from plugin_runs import _lit, _outcome_of, _run, broken  # noqa: F401 - broken is a fixture
 
 pytest_plugins = ["pytester"]
 
