@@ -21,8 +21,8 @@ on the same case, fails the same way: the same divergence classes and the same e
 * ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug).
   When upstream fails on the case too, differently, the signature says so first (``upstream-fails-too``): the
   case trips an upstream failure, and the campaign groups such findings apart (:mod:`harness.check.groups`).
-  When torchao is lenient there (the reference rejects the case, torchao and the candidate prepare it, with other
-  results), the signature also names the invariants the candidate's result breaks by torchao's own sharing groups
+  When the reference rejects the case and the candidate prepares it (torchao is lenient there, or raises late),
+  the signature also names the invariants the candidate's result breaks by torchao's own sharing groups
   (:mod:`harness.check.lenient`), so that the campaign can group the finding with the same failure elsewhere;
 * ``known``: torchao fails the same way and a known bug names it;
 * ``upstream``: torchao fails the same way, no known bug names it, and the reference reported an annotation
@@ -103,8 +103,9 @@ class Report:
     resembles: Optional[known_bugs.KnownBug] = None  # a predicate matched, but upstream does not fail this way
     upstream: Optional[Outcome] = None  # upstream's outcome, when it was run for the triage
     upstream_classes: frozenset = frozenset()  # its divergence classes against the reference
-    # on a NEW failure where torchao is lenient (the reference rejects the case, both prepare it, differently): how
-    # the candidate's result breaks the invariants by torchao's own sharing groups (harness.check.lenient)
+    # on a NEW failure on a case the reference rejects, the candidate prepares and torchao fails on (lenient, or
+    # raising late): how the candidate's result breaks the invariants by torchao's own sharing groups
+    # (harness.check.lenient)
     beyond_upstream: list[Violation] = field(default_factory=list)
 
     @property
@@ -165,9 +166,11 @@ class Report:
             lines.append(f"{d.kind}: {d.detail}")
         for v in self.violations:
             lines.append(f"invariant {v.check}: {v.message}")
+        torchao = "torchao's own result meets it" if self.upstream and self.upstream.error is None else \
+            "torchao raised after its grouping"
         for v in self.beyond_upstream:
-            lines.append(f"invariant {v.check}, by torchao's own sharing groups of this case (torchao's own result "
-                         f"meets it): {v.message}")
+            lines.append(f"invariant {v.check}, by torchao's own sharing groups of this case ({torchao}): "
+                         f"{v.message}")
         return "\n".join(lines) if lines else "no divergence"
 
 
@@ -345,7 +348,7 @@ def _triage(report: Report, setting: _Setting, candidate: PrepareFn, upstream: P
     if not reproduced:
         report.triage, report.resembles = TRIAGE_NEW, bug
         if report.upstream_fails_too and setting.analysis is None and setting.invariants \
-                and report.candidate.error is None and report.upstream.error is None:  # torchao is lenient
+                and report.candidate.error is None:  # accepted what the reference rejects: wrong by torchao's groups?
             s = fresh()  # the case unprepared: the reference rejected it, so it is the setting's own original
             report.beyond_upstream = beyond_upstream(s.original, report.candidate.prepared, report.upstream.prepared,
                                                      is_qat=s.case.is_qat, checks=_checks(s))

@@ -1,7 +1,7 @@
 """harness.check.lenient, through check_case: on a case the reference rejects and torchao prepares anyway (its known
-bug ao-lenient-not-an-input), a candidate that prepares it with another result than torchao's is NEW, and its
-signature names the invariants it breaks by torchao's own sharing groups, so that the campaign groups it with the
-same failure on a case torchao gets right."""
+bug ao-lenient-not-an-input), or raises on after its grouping (ao-derived-cycle), a candidate that prepares it with
+another result than torchao's is NEW, and its signature names the invariants it breaks by torchao's own sharing
+groups, so that the campaign groups it with the same failure on a case torchao gets right."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 from pathlib import Path
 
 import pytest
+from hypothesis import find
 from torchao.quantization.pt2e.prepare import prepare as upstream_prepare
 
+from case_predicates import REACH
+from harness import strategies
 from harness.case.files import load_case
 from harness.check import lenient
 from harness.check.groups import UPSTREAM_FAILS_TOO, failure_of, group_key, group_keys
@@ -93,3 +96,21 @@ def test_without_torchao_s_own_groups_nothing_is_claimed(monkeypatch):
     report = check_case(CASE, _torchao_then(_narrower))
     assert report.triage == TRIAGE_NEW and report.beyond_upstream == []
     assert report.signature == f"{UPSTREAM_FAILS_TOO} crash_only_expected[NotAnInputError]"
+
+
+def test_a_candidate_accepting_a_derived_cycle_torchao_raises_on_late_is_signed_by_torchao_s_groups():
+    def torchao_raises_after_grouping(case_and_kind):
+        report = check_case(case_and_kind[0], upstream_prepare)
+        return report.known is not None and report.known.id == "ao-derived-cycle"
+
+    case = find(strategies.adversarial_cases(kinds=["derived_cycle"], max_nodes=5), torchao_raises_after_grouping,
+                settings=REACH)[0]
+
+    def inserts_nothing(model, scope, is_qat, cb=None):
+        return model
+
+    report = check_case(case, inserts_nothing)
+    assert report.triage == TRIAGE_NEW and report.upstream_fails_too and report.upstream.error is not None
+    assert "annotated_edges_observed" in {v.check for v in report.beyond_upstream}, report.summary()
+    assert report.signature.startswith(f"{UPSTREAM_FAILS_TOO} crash_only_expected[DerivedCycleError] invariant:")
+    assert "by torchao's own sharing groups of this case (torchao raised after its grouping)" in report.summary()
