@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from harness import case as C
-from harness.check.groups import UPSTREAM_FAILS_TOO, UPSTREAM_FAILS_TOO_MEANING
+from harness.check.groups import UPSTREAM_FAILS_TOO, UPSTREAM_FAILS_TOO_MEANING, key_label
 from harness.tools.report_figure import Figure
 from harness.tools.report_status import STATUSES, UNKNOWN, Verdict
 
@@ -158,7 +158,8 @@ def _index_table(entries: Sequence[Entry]) -> list[str]:
         where = f"<code>{escape(str(e.path))}</code>" if e.path else '<span class="note">(in memory)</span>'
         links = ", ".join(f'<a href="#case-{a}">{a}</a>' + (f'\u2013<a href="#case-{b}">{b}</a>' if b > a else "")
                           for a, b in _runs([j for j, _ in members]))
-        out.append(f'<tr><td class="key">{escape(e.verdict.group)}</td><td>{_status(e.verdict.status)}</td>'
+        label = key_label(e.verdict.group, (m.case.info.title or "" for _, m in members))
+        out.append(f'<tr><td class="key">{escape(label)}</td><td>{_status(e.verdict.status)}</td>'
                    f'<td class="n">{len(members)}</td><td class="witness"><a href="#case-{i}">{i}. '
                    f'{escape(e.case.info.title or "(untitled)")}</a> ({len(e.case.graph.nodes)} nodes)</td>'
                    f'<td class="file">{where}</td><td>{links}</td></tr>')

@@ -196,6 +196,19 @@ def test_findings_of_one_root_cause_are_one_row_with_their_smallest_case(fuzz_di
     assert re.search(r"th, td \{[^}]*overflow-wrap: anywhere", page)  # long signatures and paths wrap
 
 
+def test_a_group_of_candidates_that_raised_names_each_type_with_its_count(tmp_path):
+    def raises(error):
+        def prepare(model, scope, is_qat, cb=None):
+            raise error("broken prepare")
+        return prepare
+
+    for name, error in zip(ONE_BUG, (AssertionError, KeyError, AssertionError)):
+        save_case(finding_case(check_case(_case(name), raises(error))), tmp_path)
+    index = next(t for t in _parse(report_html(tmp_path)).iter("table") if t.get("class") == "index")
+    assert [[_text(td) for td in tr][:3] for tr in index.find("tbody")] == [
+        ["candidate raised: AssertionError 2, KeyError 1", NEW, "3"]]
+
+
 def test_verdicts_of_real_fuzz_findings():
     """The class and status of findings as the fuzz campaign writes them (harness.fuzz.worker.finding_case)."""
     new = finding_case(check_case(_case(CONFORMANCE), load_function("harness.mutants:no_output_sharing")))
