@@ -50,9 +50,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
-__all__ = ["group_key", "group_keys", "key_label", "raised_types", "failure_of", "is_signature", "known_signature", "variant_of", "with_variant",
-           "without_variant", "CONFIG_PREFIX", "Group", "group", "INVARIANT_ORDER", "KIND_ORDER", "TRIAGE_PREFIXES",
-           "UPSTREAM_FAILS_TOO", "UPSTREAM_FAILS_TOO_MEANING", "CANDIDATE_RAISED"]
+__all__ = ["group_key", "group_keys", "key_label", "raised_types", "failure_of", "is_signature", "known_signature",
+           "variant_of", "with_variant", "without_variant", "CONFIG_PREFIX", "Group", "group", "INVARIANT_ORDER",
+           "KIND_ORDER", "TRIAGE_PREFIXES", "UPSTREAM_FAILS_TOO", "UPSTREAM_FAILS_TOO_MEANING", "CANDIDATE_RAISED"]
 
 # The invariants in the order of prepare's own steps, the earliest first: a wrong step makes the later ones wrong
 # too, so the earliest broken one names the root cause. The sharing analysis (one observer per group, no cyclic
@@ -150,8 +150,8 @@ def key_label(key: str, signatures: Iterable[str]) -> str:
         return key
     counts: dict[str, int] = {}
     for sig in signatures:
-        for kind in raised_types(sig) or ["?"]:
-            counts[kind] = counts.get(kind, 0) + 1
+        for raised in raised_types(sig) or ["?"]:
+            counts[raised] = counts.get(raised, 0) + 1
     return f"{key}: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items(), key=lambda tn: (-tn[1], tn[0])))
 
 
