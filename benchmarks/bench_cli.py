@@ -15,9 +15,11 @@ cases is the command line's cost per case once started.
 Printed, as ratios to torchao's prepare alone: the command line's cost per case (issue #16's goal: at most 5x in
 valid mode, start-up excluded), the in-process check and draw + check; start-up apart: the first worker's (it waits
 for the server that imports torch and torchao) and later workers' (forked from that server, as a restarted worker
-is: measured here with the local engine); the machine's load. The in-process figures are also split by whether
-torchao raises on the case: where it does (a known bug, on about a ninth of the valid cases), it stops early, while
-the check still needs the reference's whole result to judge the error.
+is: measured here with the local engine); the import floor (a fresh ``python`` importing torch and torchao's
+prepare, which any worker needs first: the first worker's start-up is measured against it); the machine's load.
+The in-process figures are also split by whether torchao raises on the case: where it does (a known bug, on about
+a ninth of the valid cases), it stops early, while the check still needs the reference's whole result to judge the
+error.
 """
 
 from __future__ import annotations
@@ -135,6 +137,20 @@ def later_startups(restarts: int = 3) -> list[float]:
     return out
 
 
+def import_floor(collector: bool, runs: int = 3) -> float:
+    """Median wall seconds of a fresh ``python`` that imports torch and torchao's prepare and exits: what any worker
+    needs before its first case, whatever the harness does (the first worker waits for the server's import of them).
+    ``collector``: whether the cyclic garbage collector runs meanwhile (the server turns it off for its imports,
+    :mod:`harness.fuzz.collector_off`)."""
+    code = ("" if collector else "import gc; gc.disable(); ") + "import torch, torchao.quantization.pt2e.prepare"
+    walls = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        walls.append(time.perf_counter() - t)
+    return statistics.median(walls)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
@@ -146,6 +162,9 @@ def main() -> None:
                              "by torchao alone")
     args = parser.parse_args()
     print(f"machine load (1 min) at the start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    floor, plain = import_floor(collector=False), import_floor(collector=True)
+    print(f"the import floor: a fresh python importing torch and torchao's prepare, median of 3: {floor:.2f} s with "
+          f"the collector off, as the workers' server imports them ({plain:.2f} s with it on)")
     for mode in args.mode:
         run = run_cli(args.seconds, args.seed, mode, args.jobs)
         # a worker searches from its first case until SEARCH_MARGIN before the end of the budget
@@ -156,7 +175,8 @@ def main() -> None:
         alone = t["alone"]
         print(f"{mode}: command line {run['cases']} cases in {run['seconds']:.1f} s ({run['wall']:.1f} s wall, exit "
               f"{run['exit']}), {args.jobs} job(s), seed {args.seed}")
-        print(f"  first worker's start-up (start to first case)  {run['startup']:7.2f} s   (goal: under 2 s)")
+        print(f"  first worker's start-up (start to first case)  {run['startup']:7.2f} s   (goal: under 2 s; the "
+              f"import floor {floor:.2f} s)")
         print(f"  torchao prepare alone, the worker's cases      {1000 * alone:7.2f} ms")
         print(f"  command line, per case once started            {1000 * per_case:7.2f} ms = {per_case / alone:5.1f}x"
               "   (goal: at most 5x in valid mode)")
