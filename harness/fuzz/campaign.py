@@ -303,10 +303,11 @@ class _Driver:
         self._last_progress = now
         elapsed = now - self.started
         reached = "" if self.reached is None else f", quantizer lines reached: {len(self.reached)}"
-        self.timeline.tick(elapsed, self.cases, None if self.reached is None else len(self.reached),
-                           len(finding_groups(list(self.findings.values()))), len(self.findings))
+        groups = finding_groups(list(self.findings.values()))
+        self.timeline.tick(elapsed, self.cases, None if self.reached is None else len(self.reached), len(groups),
+                           len(self.findings))
         self.say(f"[{elapsed:6.1f}s] {self.cases} cases, {self.cases / max(elapsed, 1e-9):.1f} cases/s{reached}, "
-                 f"findings: {count_line(list(self.findings.values()))}")
+                 f"findings: {count_line(groups)}")
 
     def unfinished(self) -> None:
         """Findings still being shrunk when the run ended: reported as found (their pending file stays)."""

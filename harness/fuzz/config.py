@@ -175,10 +175,10 @@ def finding_groups(findings: list[Finding]) -> list[Group]:
     return sorted(groups, key=lambda g: (_rank(g.witness), g.key, g.witness.status))
 
 
-def count_line(findings: list[Finding]) -> str:
-    """``N new group(s) (M findings), K known (L findings)[, U UNJUDGED (V findings)]``: the groups of
-    :func:`finding_groups` by status, with the number of findings in them (left out when there are none)."""
-    groups = finding_groups(findings)
+def count_line(groups: list[Group]) -> str:
+    """``N new group(s) (M findings), K known (L findings)[, U UNJUDGED (V findings)]``: ``groups`` (the
+    :func:`finding_groups` of the findings) by status, with the number of findings in them (left out when there are
+    none)."""
     parts = []
     for rank, label in ((0, "new group(s)"), (2, "known"), (1, "UNJUDGED")):
         chosen = [g for g in groups if _rank(g.witness) == rank]
@@ -204,7 +204,7 @@ def summary_table(result: CampaignResult, config: CampaignConfig) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     head = "interrupted: " if result.interrupted else ""
     lines = [f"\n{head}{result.cases} cases in {result.seconds:.1f} s "
-             f"({result.cases / max(result.seconds, 1e-9):.1f}/s); {count_line(result.findings)}"]
+             f"({result.cases / max(result.seconds, 1e-9):.1f}/s); {count_line(groups)}"]
     if result.findings:
         for i, r in enumerate(rows):
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
