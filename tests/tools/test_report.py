@@ -342,6 +342,7 @@ def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedPr
 
 
 @pytest.mark.slow
+@pytest.mark.logged  # CI's log names its outcome: ran, or skipped for want of a browser
 def test_a_headless_browser_renders_the_page(corpus_dir, fuzz_dir, tmp_path):
     """What a person sees in Chromium (1280 px wide): the tables and the pictures, nothing cut at the right edge
     however long the signatures; the screenshot is kept as ``report.png`` in the test's temporary folder."""
