@@ -361,6 +361,17 @@ def _triage(report: Report, setting: _Setting, candidate: PrepareFn, upstream: P
         report.triage = TRIAGE_REFERENCE
 
 
+def upstream_state(report: Report) -> str:
+    """What upstream does on a failing case, against the reference's result its file records (``info.upstream``):
+    ``"crashes"`` or ``"wrong"`` where it fails, ``""`` where it agrees. As the triage saw it: upstream's re-run, or,
+    when the candidate is upstream itself (no re-run), the candidate's own failure. A failure of any other candidate
+    says nothing of upstream: on a case torchao gets right, torchao is not "wrong"."""
+    if not report.failed or (report.upstream is not None and not report.upstream_classes):
+        return ""
+    outcome = report.candidate if report.upstream is None else report.upstream
+    return "crashes" if outcome.error is not None else "wrong"
+
+
 def reference_expectation(report: Report):
     """The :class:`harness.case.Expected` a case's file records: the reference's canonical form or error."""
     from harness.case import Expected

@@ -283,8 +283,8 @@ class _Driver:
                                      triage="new", known_id=None, known_title=None, link=None, summary=text,
                                      nodes=_nodes(event.case), detected=round(time.time() - self.started, 1),
                                      case=event.case, shrunk=False)
-                info = Info(title=signature, kind="finding", notes=text, upstream="crashes",
-                            tags=("finding", event.reason))
+                # info.upstream stays empty: torchao was not run on the case (harness.check.run.upstream_state)
+                info = Info(title=signature, kind="finding", notes=text, tags=("finding", event.reason))
                 kept = self._keep(found, self.out, info)
                 self._record(found, kept, shrunk=False)
                 if event.reason == KIND_TIMEOUT and time.time() < self.end - RESTART_MARGIN and not self.done():

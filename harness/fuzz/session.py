@@ -105,8 +105,8 @@ class Worker:
             return
         self.seen.add(signature)
         text = f"{escaped} while preparing this case (it would end the process of a caller)"
-        case = replace(case, info=Info(title=signature, kind="finding", notes=text, upstream="crashes",
-                                       tags=("finding", "crash")))
+        # info.upstream stays empty: torchao was not run on the case (harness.check.run.upstream_state)
+        case = replace(case, info=Info(title=signature, kind="finding", notes=text, tags=("finding", "crash")))
         self.emit(FindingEvent(worker=self.me, stage=STAGE_SHRUNK, kind=KIND_CRASH, signature=signature, triage="new",
                                known_id=None, known_title=None, link=None, summary=text, nodes=len(case.graph.nodes),
                                detected=self.elapsed(), case=case_to_json(case)))

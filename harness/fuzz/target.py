@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Protocol
 
 from harness.case import Case, Info
-from harness.check.run import check_case, load_function, reference_expectation
+from harness.check.run import check_case, load_function, reference_expectation, upstream_state
 from harness.common.loading import resolve_object
 
 __all__ = ["CandidateEscaped", "CheckReport", "Target", "Verdict",
@@ -114,14 +114,15 @@ def case_strategy(mode: str, max_nodes: int):
 
 
 def finding_case(report) -> Case:
-    """The case of a failing report, with what went wrong in its info and the reference's result as expected."""
+    """The case of a failing report, with what went wrong in its info, what torchao does on it
+    (:func:`harness.check.run.upstream_state`) and the reference's result as expected."""
     known = report.known
     info = Info(
         title=known.id if known is not None else report.signature,
         kind="finding",
         link=known.link if known is not None else "",
         notes=report.summary(),
-        upstream="crashes" if report.candidate.error is not None else "wrong",
+        upstream=upstream_state(report),
         tags=tuple(t for t in ("finding", known.id if known is not None else None, report.signature) if t),
     )
     return replace(report.case, expected=reference_expectation(report), info=info)
