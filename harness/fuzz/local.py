@@ -139,7 +139,7 @@ def _process_main(spec: WorkerSpec, events: Any, clock: Any, drawn: Any, case_fi
     _child_setup(spec)
     try:
         # imported here, in the worker process: the driver's process never loads torch
-        from harness.fuzz.worker import error_key, run_worker  # noqa: F401
+        from harness.fuzz.worker import run_worker
 
         run_worker(spec, events.put, _Guard(clock, drawn, case_file))
     except BaseException as e:  # noqa: BLE001 - tell the driver, never hang it
