@@ -29,6 +29,7 @@ _STATUS_CSS = {status: f"s{i}" for i, status in enumerate(STATUSES)}
 _CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1em 2em;
        color: #202124; background: #fff; line-height: 1.4; }
+h1, h2, h3 { overflow-wrap: anywhere; }  /* a case's heading is its title: a signature can have no space in 100 chars */
 h1 { margin-bottom: 0.2em; }
 h2 { border-bottom: 1px solid #dadce0; padding-bottom: 0.2em; margin-top: 1.6em; }
 h3 { margin: 1em 0 0.4em; font-size: 1.05em; }

@@ -1,17 +1,13 @@
-"""harness.tools.report: the self-contained HTML page of the findings in a corpus directory."""
+"""harness.tools.report: the self-contained HTML page of the findings in a corpus directory (in a real browser:
+``test_report_browser.py``)."""
 
 from __future__ import annotations
 
-import html
-import json
 import os
 import re
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from html.parser import HTMLParser
-from pathlib import Path
 
 os.environ.setdefault("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", "1")
 
@@ -27,56 +23,10 @@ from harness.tools.report_figure import UnsafeSvg, figure, safe_inline_svg
 from harness.tools.report_page import repro_command, show_command
 from harness.tools.report_status import FIXED, KNOWN, NEW, PASSES, REFERENCE, STILL_FAILING, UNKNOWN, regroup, verdict
 from harness.tools.show import show_svg
+from report_samples import (CONFORMANCE, EVIL_TITLE, GROUP, ONE_BUG, UPSTREAM_BUGS, case_named,  # noqa: F401
+                            corpus_dir, fuzz_dir)  # fixtures
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
-UPSTREAM_BUGS = ("cycle-of-shared-specs-0dae906058ed.json", "cat-of-the-same-node-twice-71a0513e1140.json")
-CONFORMANCE = "cat-of-two-convs-shares-inputs-and-output-6f2658385101.json"
-EVIL_TITLE = 'evil <script>alert("x")</script> & co'
 URL = re.compile(r"https?://[^\s\"'<>)]+")
-
-
-def _case(name: str) -> C.Case:
-    directory = "upstream_bugs" if name in UPSTREAM_BUGS else "conformance"
-    return load_case(CORPUS / directory / name)
-
-
-@pytest.fixture
-def corpus_dir(tmp_path) -> Path:
-    """Two upstream bugs and a conformance case (in sub-directories), a case with markup in its title and notes,
-    and a broken JSON file."""
-    root = tmp_path / "findings"
-    (root / "upstream").mkdir(parents=True)
-    (root / "more" / "deeper").mkdir(parents=True)
-    for name in UPSTREAM_BUGS:
-        shutil.copy(CORPUS / "upstream_bugs" / name, root / "upstream" / name)
-    shutil.copy(CORPUS / "conformance" / CONFORMANCE, root / "more" / CONFORMANCE)
-    evil = _case(CONFORMANCE)
-    save_case(replace(evil, info=replace(evil.info, title=EVIL_TITLE, kind="finding", link="",
-                                         notes="partition: <b>bold</b> & <img src=x onerror=alert(1)>")),
-              root / "more" / "deeper")
-    (root / "broken.json").write_text('{"graph": [1, 2', encoding="utf-8")
-    return root
-
-
-# conformance cases the mutant that does not share an input edge with its producer's output fails, each with another
-# fine-grained signature: one root cause (the first invariant violated), three findings; the smallest has 8 nodes
-ONE_BUG = ("cat-of-two-convs-shares-inputs-and-output-6f2658385101.json", "three-adds-implicit-sharing-on-626fbbb4b5e2.json",
-           "two-cats-transitive-sharing-anchored-on-first-in-f5ceb8631e54.json")
-GROUP = "invariant:one_observer_per_group"
-
-
-@pytest.fixture
-def fuzz_dir(tmp_path) -> Path:
-    """What a campaign against that mutant writes (three findings of one group), and a known upstream bug."""
-    root = tmp_path / "fuzz-findings"
-    mutant = load_function("harness.mutants:no_output_sharing")
-    for name in ONE_BUG:
-        report = check_case(_case(name), mutant)
-        assert report.failed and report.triage == "new", name
-        save_case(finding_case(report), root)
-    save_case(finding_case(check_case(_case(UPSTREAM_BUGS[0]), load_function(UPSTREAM))), root)
-    return root
-
 
 def _parse(page: str) -> ET.Element:
     """The page as strict XML (it is written well-formed); its doctype stripped first."""
@@ -203,7 +153,7 @@ def test_a_group_of_candidates_that_raised_names_each_type_with_its_count(tmp_pa
         return prepare
 
     for name, error in zip(ONE_BUG, (AssertionError, KeyError, AssertionError)):
-        save_case(finding_case(check_case(_case(name), raises(error))), tmp_path)
+        save_case(finding_case(check_case(case_named(name), raises(error))), tmp_path)
     index = next(t for t in _parse(report_html(tmp_path)).iter("table") if t.get("class") == "index")
     assert [[_text(td) for td in tr][:3] for tr in index.find("tbody")] == [
         ["candidate raised: AssertionError 2, KeyError 1", NEW, "3"]]
@@ -211,11 +161,11 @@ def test_a_group_of_candidates_that_raised_names_each_type_with_its_count(tmp_pa
 
 def test_verdicts_of_real_fuzz_findings():
     """The class and status of findings as the fuzz campaign writes them (harness.fuzz.worker.finding_case)."""
-    new = finding_case(check_case(_case(CONFORMANCE), load_function("harness.mutants:no_output_sharing")))
+    new = finding_case(check_case(case_named(CONFORMANCE), load_function("harness.mutants:no_output_sharing")))
     v = verdict(new)
     assert v.status == NEW and v.group == GROUP
     assert v.klass.startswith("divergence: partition, structure, invariant:")
-    known = finding_case(check_case(_case(UPSTREAM_BUGS[0]), load_function(UPSTREAM)))
+    known = finding_case(check_case(case_named(UPSTREAM_BUGS[0]), load_function(UPSTREAM)))
     assert verdict(known) == replace(verdict(known), klass="divergence: different_error", status=KNOWN)
     assert verdict(known).group == f"known:{known.info.title}"
     disagrees = replace(new, info=replace(new.info, title="reference-disagrees " + new.info.title))
@@ -251,12 +201,12 @@ def test_verdicts_of_real_fuzz_findings():
     (C.Info(kind="quantizer_bug"), "quantizer bug", UNKNOWN),
 ])
 def test_verdict_reads_what_the_case_records(info, klass, status):
-    v = verdict(replace(_case(CONFORMANCE), info=info))
+    v = verdict(replace(case_named(CONFORMANCE), info=info))
     assert (v.klass, v.status) == (klass, status) and v.basis
 
 
 def test_unsafe_pictures_are_refused():
-    svg = show_svg(_case(CONFORMANCE))
+    svg = show_svg(case_named(CONFORMANCE))
     safe = safe_inline_svg(svg, "c7-")
     assert safe.startswith("<svg width=") and 'id="c7-arrow"' in safe and "url(#c7-arrow)" in safe
     assert "url(#arrow)" not in safe and 'id="arrow"' not in safe
@@ -273,9 +223,9 @@ def test_unsafe_pictures_are_refused():
 
 
 def test_large_graphs_are_not_drawn_and_cases_in_memory_have_no_commands():
-    case = _case(CONFORMANCE)
+    case = case_named(CONFORMANCE)
     assert figure(case, max_nodes=3).svg == "" and "10 nodes" in figure(case, max_nodes=3).note
-    page = report_html([case, (None, _case(UPSTREAM_BUGS[0]))], max_nodes=3)
+    page = report_html([case, (None, case_named(UPSTREAM_BUGS[0]))], max_nodes=3)
     root = _parse(page)
     assert len(_sections(root)) == 2 and not list(root.iter("svg"))
     assert "python -m harness repro" not in page and "given in memory" in page
@@ -315,68 +265,3 @@ def test_command_line(corpus_dir, tmp_path, capsys):
     assert "cycle of shared specs" in out.read_text(encoding="utf-8")
     assert harness_main(["report", str(tmp_path / "missing"), "-o", str(out)]) == 2
     assert "no such file" in capsys.readouterr().err
-
-
-def _browser() -> str | None:
-    return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-
-
-# Appended to a copy of the page (the page itself has no script): what the browser laid out, as JSON in the DOM.
-_MEASURE = """<script>
-const box = e => { const r = e.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.right),
-                                                                Math.round(r.width), Math.round(r.height)]; };
-const seen = {viewport: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth,
-  tables: [...document.querySelectorAll("table")].map(t => [t.className, ...box(t)]),
-  cells: Math.max(...[...document.querySelectorAll("td, th")].map(c => box(c)[1])),
-  svgs: [...document.querySelectorAll("section.case svg")].map(box),
-  index: [...document.querySelectorAll("table.index tbody tr")].map(tr => [...tr.cells].map(c => c.innerText))};
-const out = document.createElement("pre"); out.id = "measured"; out.textContent = JSON.stringify(seen);
-document.body.appendChild(out);
-</script>"""
-
-
-def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
-                           f"--user-data-dir={profile}", "--window-size=1280,2400", *args],
-                          capture_output=True, text=True, timeout=120)
-
-
-@pytest.mark.slow
-@pytest.mark.logged  # CI's log names its outcome: ran, or skipped for want of a browser
-def test_a_headless_browser_renders_the_page(corpus_dir, fuzz_dir, tmp_path):
-    """What a person sees in Chromium (1280 px wide): the tables and the pictures, nothing cut at the right edge
-    however long the signatures; the screenshot is kept as ``report.png`` in the test's temporary folder."""
-    browser = _browser()
-    if browser is None:
-        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
-    out = write_report([corpus_dir, fuzz_dir], tmp_path / "report.html")
-    png = tmp_path / "report.png"
-    shot = _chromium(browser, tmp_path / "profile", f"--screenshot={png}", out.as_uri())
-    assert png.exists(), f"{browser} wrote no screenshot (exit {shot.returncode}): {shot.stderr[-2000:]}"
-    data = png.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000  # a blank 1280x2400 page is ~10 kB
-
-    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", out.as_uri())
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    cases = [load_case(p) for d in (corpus_dir, fuzz_dir) for p in d.rglob("*.json") if p.name != "broken.json"]
-    for case in cases:
-        title = case.info.title
-        assert title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom.stdout, title
-    assert "<script" not in dom.stdout  # the title's markup stayed text in the browser too
-    assert dom.stdout.count('<section class="case"') == 8 and dom.stdout.count("<svg") == 8
-
-    measuring = tmp_path / "measured.html"
-    measuring.write_text(out.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", measuring.as_uri())
-    found = re.search(r'<pre id="measured">(.*?)</pre>', dom.stdout, re.S)
-    assert found, dom.stdout[-2000:] + dom.stderr[-2000:]
-    seen = json.loads(html.unescape(found.group(1)))
-    width = seen["viewport"]
-    assert width == 1280 and seen["scroll"] <= width, seen  # no horizontal scrolling: nothing is cut off
-    assert {t[0] for t in seen["tables"]} == {"matrix", "index"}
-    assert all(0 <= left and right <= width and w > 0 and h > 0 for _, left, right, w, h in seen["tables"]), seen
-    assert seen["cells"] <= width, seen
-    assert len(seen["svgs"]) == 8 and all(w > 50 and h > 50 and right <= width for _, right, w, h in seen["svgs"])
-    groups = {row[0]: row for row in seen["index"]}
-    assert groups[GROUP][1:3] == [NEW, "3"] and "(8 nodes)" in groups[GROUP][3], groups
-    assert groups["conformance"][1:3] == [PASSES, "1"], groups
