@@ -24,8 +24,11 @@ from harness.tools.report_status import NEW, PASSES
 from report_samples import CONFORMANCE, GROUP, case_named, corpus_dir, fuzz_dir  # noqa: F401 - fixtures
 
 
-def _browser() -> str | None:
-    return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+def _browser_or_skip() -> str:
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
+    return browser
 
 
 # Appended to a copy of the page (the page itself has no script): what the browser laid out, as JSON in the DOM.
@@ -52,14 +55,22 @@ def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=120)
 
 
+def _measured(browser: str, page: Path, tmp_path: Path) -> dict:
+    """What the browser laid out for ``page`` (:data:`_MEASURE`, run in a copy of it)."""
+    measuring = tmp_path / "measured.html"
+    measuring.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", measuring.as_uri())
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stdout[-2000:] + dom.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
 @pytest.mark.slow
 @pytest.mark.logged  # CI's log names its outcome: ran, or skipped for want of a browser
 def test_a_headless_browser_renders_the_page(corpus_dir, fuzz_dir, tmp_path):
     """What a person sees in Chromium (1280 px wide): the tables and the pictures, nothing cut at the right edge
     however long the signatures; the screenshot is kept as ``report.png`` in the test's temporary folder."""
-    browser = _browser()
-    if browser is None:
-        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
+    browser = _browser_or_skip()
     out = write_report([corpus_dir, fuzz_dir], tmp_path / "report.html")
     png = tmp_path / "report.png"
     shot = _chromium(browser, tmp_path / "profile", f"--screenshot={png}", out.as_uri())
@@ -76,12 +87,7 @@ def test_a_headless_browser_renders_the_page(corpus_dir, fuzz_dir, tmp_path):
     assert "<script" not in dom.stdout  # the title's markup stayed text in the browser too
     assert dom.stdout.count('<section class="case"') == 8 and dom.stdout.count("<svg") == 8
 
-    measuring = tmp_path / "measured.html"
-    measuring.write_text(out.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", measuring.as_uri())
-    found = re.search(r'<pre id="measured">(.*?)</pre>', dom.stdout, re.S)
-    assert found, dom.stdout[-2000:] + dom.stderr[-2000:]
-    seen = json.loads(html.unescape(found.group(1)))
+    seen = _measured(browser, out, tmp_path)
     width = seen["viewport"]
     assert width == 1280 and seen["scroll"] <= width, seen  # no horizontal scrolling: nothing is cut off
     assert {t[0] for t in seen["tables"]} == {"matrix", "index"}
@@ -98,18 +104,11 @@ def test_a_long_signature_in_a_case_heading_wraps(tmp_path):
     """A finding's title is its signature, which can run to a hundred characters and more without a space (a real
     campaign's: ``upstream-fails-too partition[merged:edge~out,...];structure[...]``): its case heading wraps within
     the page, as the tables' cells do (a heading that did not ran 300 px past a 1280 px window)."""
-    browser = _browser()
-    if browser is None:
-        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
+    browser = _browser_or_skip()
     case = case_named(CONFORMANCE)
     title = ("upstream-fails-too partition[merged:edge~out,merged:edge~out,split:edge~edge];structure[chains,attached,"
              "nodes];unobserved[-edge,-out] invariant:annotated_edges_observed")
     out = write_report([replace(case, info=replace(case.info, title=title, kind="finding", link=""))],
                        tmp_path / "report.html")
-    measuring = tmp_path / "measured.html"
-    measuring.write_text(out.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", measuring.as_uri())
-    found = re.search(r'<pre id="measured">(.*?)</pre>', dom.stdout, re.S)
-    assert found, dom.stdout[-2000:] + dom.stderr[-2000:]
-    seen = json.loads(html.unescape(found.group(1)))
+    seen = _measured(browser, out, tmp_path)
     assert seen["viewport"] == 1280 and seen["scroll"] <= 1280 and seen["texts"] <= 1280, seen
