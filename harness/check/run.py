@@ -128,6 +128,14 @@ class Report:
         return failure_classes(self.divergences, self.violations)
 
     @property
+    def failure(self) -> str:
+        """How the candidate failed, whatever the triage: the divergences and violated invariants of
+        :attr:`signature`, without its triage prefix (``""`` when nothing failed)."""
+        parts = [divergence_signature(self.divergences)] if self.divergences else []
+        parts.extend(sorted({f"invariant:{v.check}" for v in self.violations + self.beyond_upstream}))
+        return " ".join(parts)
+
+    @property
     def signature(self) -> str:
         """Short and name-free: equal for two cases that fail the same way (used to deduplicate findings)."""
         if self.known is not None:
@@ -135,10 +143,7 @@ class Report:
         parts = {TRIAGE_REFERENCE: ["reference-disagrees"], TRIAGE_UPSTREAM: ["upstream-crash"]}.get(self.triage, [])
         if self.upstream_fails_too:
             parts = [UPSTREAM_FAILS_TOO]
-        if self.divergences:
-            parts.append(divergence_signature(self.divergences))
-        parts.extend(sorted({f"invariant:{v.check}" for v in self.violations + self.beyond_upstream}))
-        return " ".join(parts)
+        return " ".join(parts + [self.failure] if self.failure else parts)
 
     def summary(self) -> str:
         """What went wrong, in plain words (several lines)."""

@@ -161,7 +161,7 @@ class _Driver:
         return kept
 
     def on_finding(self, event: FindingEvent) -> None:
-        key = (event.worker, event.signature)
+        key = (event.worker, event.found_as or event.signature)  # a shrunk finding's pending signature
         if event.stage == STAGE_PENDING:
             if event.signature not in self.findings:
                 kept = self._keep(event, self.out / "pending")

@@ -4,7 +4,8 @@ The rule: the case is checked by the campaign's target (the prepare ``--candidat
 its signature noted; then the greedy reducer (:func:`harness.fuzz.reduce.shrink_case`, the one the campaign's
 workers shrink with) runs until no edit applies (a fixpoint) or ``--seconds`` are spent (no limit by default). The
 smaller case is written with :func:`harness.case.files.save_case` into the folder of the old one (content-named; the
-old file is kept), and the old and new sizes (nodes, annotations) and path printed.
+old file is kept), and the old and new sizes (nodes, annotations) and path printed. A NEW failure on a case torchao
+fails too may shrink to a case torchao fails the same way (:mod:`harness.check.masked`): the command says so.
 
 Exit status: 0 written (or nothing smaller keeps the failure); 1 the case does not fail with this candidate (or
 quantizer); 2 usage error.
@@ -91,7 +92,8 @@ def main_shrink(argv: list[str]) -> int:
             print(f"  {size(c)[0]} nodes, {size(c)[1]} annotations", flush=True)
 
     small, last, checks = shrink_case(case, target.check, first.signature, annotations=target.reads_annotations,
-                                      case_timeout=args.case_timeout, deadline=deadline, progress=progress)
+                                      case_timeout=args.case_timeout, deadline=deadline, progress=progress,
+                                      unmasks=target.unmasks)
     out_of_time = deadline is not None and time.time() > deadline
     if last is None:
         print(f"nothing smaller fails the same way ({checks} edits checked"
@@ -100,6 +102,8 @@ def main_shrink(argv: list[str]) -> int:
     final = _saved_form(target, small, last, case)
     written = save_case(final, path.parent)
     nodes, anns = size(final)
+    if last.signature != first.signature:  # harness.check.masked: torchao fails the smaller case the same way
+        print(f"unmasked: on the smaller case torchao fails the same way: {last.signature}")
     print(f"new: {nodes} nodes, {anns} annotations  {written}  ({checks} edits checked"
           f"{', out of time: not a fixpoint' if out_of_time else ''})")
     return EXIT_OK

@@ -93,6 +93,8 @@ class FindingEvent(WorkerEvent):
     detected: float  # seconds since the start of the campaign
     case: dict  # the case as JSON data (harness.case.files.case_to_json)
     shrunk: bool = True  # False: sent as found (a known upstream bug is not shrunk again)
+    # a shrunk finding's signature when pending, where shrinking changed it (harness.check.masked: unmasked)
+    found_as: Optional[str] = None
 
 
 @dataclass(frozen=True)

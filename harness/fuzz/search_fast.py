@@ -100,14 +100,14 @@ def settle(worker: Worker, report) -> bool:
     detected = worker.elapsed()
     worker.emit(worker.finding(report, STAGE_PENDING, detected))
     best = _shrunk(worker, report, deadline=min(spec.end, time.time() + config.shrink_seconds))
-    worker.seen.add(report.signature)
-    worker.emit(worker.finding(best, STAGE_SHRUNK, detected))
+    worker.seen.update((report.signature, best.signature))  # two when unmasked (harness.check.masked)
+    worker.emit(worker.finding(best, STAGE_SHRUNK, detected, found_as=report.signature))
     return config.stop_on_new and best.triage == "new"  # not known, not an unjudged disagreement
 
 
 def _shrunk(worker: Worker, report, deadline: float):
     """The report of the smallest case failing with ``report``'s signature that the reducer reaches by
-    ``deadline``."""
+    ``deadline`` (or with the signature of the same failure unmasked, :mod:`harness.check.masked`)."""
 
     def check(case):  # guarded and counted; what it raises (an edit that does not build...) rejects the edit
         try:
@@ -118,5 +118,5 @@ def _shrunk(worker: Worker, report, deadline: float):
             worker.tick()
 
     _, last, _ = shrink_case(report.case, check, report.signature, annotations=worker.target.reads_annotations,
-                             case_timeout=0.0, deadline=deadline)
+                             case_timeout=0.0, deadline=deadline, unmasks=worker.target.unmasks)
     return last.report if last is not None and last.report is not None else report

@@ -87,16 +87,24 @@ class Worker:
             self.emit(Reach(self.me, tuple(sorted(new))))
         return new
 
-    def finding(self, report, stage: str, detected: float) -> FindingEvent:
+    def finding(self, report, stage: str, detected: float, found_as: Optional[str] = None) -> FindingEvent:
         """The event of a failing ``report``: its case is the target's finding case as JSON data, which decodes
         (the encoder clips the long texts a finding is described with, such as its signature, to the decoder's
-        limits)."""
+        limits). ``found_as``: the signature the finding was pending under; when shrinking unmasked it
+        (:mod:`harness.check.masked`), the summary and the case's notes say so first."""
         known = report.known
+        case, summary = self.target.finding_case(report), report.summary()
+        moved = found_as is not None and found_as != report.signature
+        if moved:
+            how = (f"found as {found_as}: NEW on the case as found, where torchao fails otherwise; on this smaller "
+                   "case torchao fails the same way (harness.check.masked)")
+            summary = f"{how}\n{summary}"
+            case = replace(case, info=replace(case.info, notes=f"{how}\n{case.info.notes}"))
         return FindingEvent(worker=self.me, stage=stage, kind=KIND_DIVERGENCE, signature=report.signature,
                             triage=report.triage, known_id=known.id if known else None,
                             known_title=known.title if known else None, link=known.link if known else None,
-                            summary=report.summary(), nodes=len(report.case.graph.nodes), detected=detected,
-                            case=case_to_json(self.target.finding_case(report)))
+                            summary=summary, nodes=len(report.case.graph.nodes), detected=detected,
+                            case=case_to_json(case), found_as=found_as if moved else None)
 
     def crash(self, case, escaped: CandidateEscaped) -> None:
         """Send a crash finding (once per exception type): the case as is."""

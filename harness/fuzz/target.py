@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Protocol
 
 from harness.case import Case, Info
+from harness.check.masked import unmasked
 from harness.check.run import check_case, load_function, reference_expectation, upstream_state
 from harness.common.loading import resolve_object
 
@@ -87,7 +88,10 @@ class Target:
     """What a worker fuzzes. ``reads_annotations``: the check uses the case's annotations (the quantizer target
     replaces them by the quantizer's, so shrinking them is pointless). ``reach``, when the target measures it: the
     lines of the code under test (``PACKAGE/path.py:LINE``, :mod:`harness.fuzz.reach`) that the last ``check``
-    reached; the quantizer target measures its quantizer's package, the prepare target nothing (None)."""
+    reached; the quantizer target measures its quantizer's package, the prepare target nothing (None).
+    ``unmasks(report, signature)``, when the target has such failures: whether the report of a smaller case shows
+    the failure signed ``signature`` unmasked, as torchao's own (:mod:`harness.check.masked`; the shrinking follows
+    it); the prepare target's is :func:`harness.check.masked.unmasked`."""
 
     label: str
     strategy: Any  # a hypothesis strategy of harness.case.Case
@@ -95,6 +99,7 @@ class Target:
     finding_case: Callable[[Any], Case]
     reads_annotations: bool = True
     reach: Optional[Callable[[], frozenset[str]]] = None
+    unmasks: Optional[Callable[[Any, str], bool]] = None
 
 
 def case_strategy(mode: str, max_nodes: int):
@@ -136,7 +141,7 @@ def prepare_target(config) -> Target:
         return check_case(case, candidate, numerics=config.numerics, float_semantics=config.float_semantics)
 
     return Target(f"{config.candidate} against the reference", case_strategy(config.mode, config.max_nodes), check,
-                  finding_case)
+                  finding_case, unmasks=unmasked)
 
 
 def load_target(config) -> Target:

@@ -2,6 +2,9 @@
 
 The rule: :func:`shrink_case` tries the edits of :mod:`harness.fuzz.reduce.edits` in order, keeps the first whose case
 still fails with *the same signature*, and starts over, until no edit applies (a fixpoint) or the deadline passes.
+One move is allowed besides: when ``unmasks(report, signature)`` says a smaller case shows the same failure unmasked
+(:mod:`harness.check.masked`: the failure torchao fails differently on the case as found, torchao fails the same way
+on the smaller one), that case is kept and its signature is the one the rest of the shrinking keeps.
 Every check runs under the case time limit (:func:`harness.common.timelimit.call_with_time_limit`): a check over it
 has the signature ``timeout`` (so a hang shrinks as a hang, and any other case that hangs is not the same
 failure); a candidate that escapes with ``SystemExit`` & co. has ``crash: <type>``; a case the check cannot even
@@ -46,9 +49,11 @@ def attempt(check: Callable[[Case], Any], case: Case, case_timeout: float) -> Op
 
 def shrink_case(case: Case, check: Callable[[Case], Any], signature: str, *, annotations: bool = True,
                 case_timeout: float = 10.0, deadline: Optional[float] = None,
-                progress: Optional[Callable[[Case], None]] = None) -> tuple[Case, Optional[Attempt], int]:
-    """The smallest case the greedy reducer reaches that still fails with ``signature``: (case, its attempt or None
-    when nothing smaller was kept, the number of checks run)."""
+                progress: Optional[Callable[[Case], None]] = None,
+                unmasks: Optional[Callable[[Any, str], bool]] = None) -> tuple[Case, Optional[Attempt], int]:
+    """The smallest case the greedy reducer reaches that still fails with ``signature`` (or with the signature of a
+    case ``unmasks`` moved to, the module's rule): (case, its attempt or None when nothing smaller was kept, the
+    number of checks run)."""
     current, last, checks = case, None, 0
 
     def key(c: Case) -> tuple:  # what the edits change (expected and info hold unhashable data)
@@ -66,8 +71,9 @@ def shrink_case(case: Case, check: Callable[[Case], Any], signature: str, *, ann
             seen.add(key(smaller))
             checks += 1
             result = attempt(check, smaller, case_timeout)
-            if result is not None and result.signature == signature:
-                current, last, changed = smaller, result, True
+            if result is not None and (result.signature == signature or (
+                    unmasks is not None and result.report is not None and unmasks(result.report, signature))):
+                current, last, changed, signature = smaller, result, True, result.signature
                 if progress is not None:
                     progress(current)
                 break
