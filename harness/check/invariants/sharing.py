@@ -1,5 +1,11 @@
 """Sharing checks: each expected group shares one observer instance, distinct groups use distinct instances,
 and the SharedQuantizationSpec references of the annotations form no cycle.
+
+Distinct groups use distinct instances: two groups whose keys one instance observes share it. So do two groups
+when one of them has no observer of its own, only its spec to be seen by: when the observer of a group is not what
+the group's spec asks for, but is exactly what the spec of one other group asks for, and that group has no observer
+(an ``input_qspec_map`` entry naming a node that is not an input, which no prepare can observe; torchao's own
+groups hold such keys), the observer was built for that group: the two were given one.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
 from harness.check.invariants.context import CheckContext, Violation
 from harness.check.invariants.exempt import exempt_keys
 from harness.check.invariants.naming import key_text, keys_text, obs_name
+from harness.check.invariants.spec_match import spec_mismatches
 from harness.check.keys import annotated_keys, key_of
 
 __all__ = ["check_no_cyclic_sharing", "check_one_observer_per_group", "shared_target"]
@@ -46,6 +53,7 @@ def check_one_observer_per_group(ctx: CheckContext) -> list[Violation]:
         for m in by_mod:
             owner.setdefault(m, []).append(gi)
         all_mods.update(mods)
+    violations.extend(_borrowed(ctx, {gi for gis in owner.values() for gi in gis}))
     for m, gis in owner.items():
         if len(gis) > 1:
             name = obs_name(om, all_mods[m])
@@ -57,6 +65,29 @@ def check_one_observer_per_group(ctx: CheckContext) -> list[Violation]:
                     {"observer": name, "groups": [sorted(ctx.expected_groups[i].keys) for i in gis]},
                 )
             )
+    return violations
+
+
+def _borrowed(ctx: CheckContext, observed: set[int]) -> list[Violation]:
+    """Each group whose observer is not what its spec asks for but exactly what the spec of the one other group
+    asks for, of the groups with no observer (not in ``observed``): that group lent its observer (the module's
+    rule)."""
+    om, groups = ctx.observers(), ctx.expected_groups
+    lenders = [i for i, g in enumerate(groups) if i not in observed and g.spec is not None]
+    violations = []
+    for gi in sorted(observed):
+        g = groups[gi]
+        mod = next((m for k in sorted(g.keys) if (m := om.key_module(k)) is not None), None)
+        if g.spec is None or not spec_mismatches(mod, g.spec, ctx.is_qat):
+            continue
+        fits = [i for i in lenders if spec_mismatches(mod, groups[i].spec, ctx.is_qat) == []]
+        if len(fits) == 1:
+            name, other = obs_name(om, mod), "{" + keys_text(groups[fits[0]].keys) + "}"
+            violations.append(Violation(
+                "one_observer_per_group",
+                f"the groups {{{keys_text(g.keys)}}} and {other} must have distinct observers but share {name}: it "
+                f"is what the spec of {other} asks for, not its own group's, and {other} has no observer of its own",
+                {"observer": name, "groups": [sorted(g.keys), sorted(groups[fits[0]].keys)]}))
     return violations
 
 

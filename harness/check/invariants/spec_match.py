@@ -24,7 +24,9 @@ from harness.check.invariants.context import CheckContext, Violation
 from harness.check.invariants.naming import keys_text, obs_name
 from harness.fx.nodes import PER_CHANNEL_QSCHEMES
 
-__all__ = ["check_observer_matches_spec"]
+__all__ = ["check_observer_matches_spec", "spec_mismatches"]
+
+_MISSING = object()
 
 
 def _ctor_class(ctor: Any) -> Any:
@@ -78,6 +80,30 @@ def _same(field_name: str, expected: Any, actual: Any) -> bool:
     return actual == expected
 
 
+def spec_mismatches(mod: Any, spec: Any, is_qat: bool) -> Optional[list[tuple[str, str]]]:
+    """How observer ``mod`` differs from what root spec ``spec`` asks for: ``(field, words)`` pairs (``field``:
+    ``class``, ``inner`` or a configuration field), empty when it matches; None when ``spec`` builds no observer
+    this checker knows (the module's rule)."""
+    expected = _expected_observer(spec, is_qat)
+    if expected is None:
+        return None
+    cls, inner_cls, fields = expected
+    if type(mod) is not cls:
+        return [("class", f"is a {type(mod).__name__}, the spec asks for {getattr(cls, '__name__', cls)}")]
+    out = []
+    if inner_cls is not None:
+        inner = getattr(mod, "activation_post_process", None)
+        if type(inner) is not inner_cls:
+            out.append(("inner", f"wraps a {type(inner).__name__}, the spec asks for "
+                                 f"{getattr(inner_cls, '__name__', inner_cls)}"))
+    for fname, want in fields.items():
+        got = getattr(mod, fname, _MISSING)
+        if got is _MISSING or not _same(fname, want, got):
+            out.append((fname, f"has {fname}={'<missing>' if got is _MISSING else _short(got)}, the spec asks for "
+                               f"{_short(want)}"))
+    return out
+
+
 def check_observer_matches_spec(ctx: CheckContext) -> list[Violation]:
     """Each expected group's observer has the class and configuration its spec asks for.
 
@@ -93,51 +119,13 @@ def check_observer_matches_spec(ctx: CheckContext) -> list[Violation]:
     for g in ctx.expected_groups:
         if g.spec is None:
             continue
-        expected = _expected_observer(g.spec, ctx.is_qat)
-        if expected is None:
-            continue
         mod = next((m for k in sorted(g.keys) if (m := om.key_module(k)) is not None), None)
         if mod is None:
             continue
-        cls, inner_cls, fields = expected
         name = obs_name(om, mod)
-        gtext = "{" + keys_text(g.keys) + "}"
-        if type(mod) is not cls:
-            v.append(
-                Violation(
-                    "observer_matches_spec",
-                    f"{name} observing {gtext} is a {type(mod).__name__}, the spec asks for "
-                    f"{getattr(cls, '__name__', cls)}",
-                    {"observer": name, "field": "class"},
-                )
-            )
-            continue
-        if inner_cls is not None:
-            inner = getattr(mod, "activation_post_process", None)
-            if type(inner) is not inner_cls:
-                v.append(
-                    Violation(
-                        "observer_matches_spec",
-                        f"{name} observing {gtext} wraps a {type(inner).__name__}, the spec asks for "
-                        f"{getattr(inner_cls, '__name__', inner_cls)}",
-                        {"observer": name, "field": "inner"},
-                    )
-                )
-        for fname, want in fields.items():
-            if not hasattr(mod, fname):
-                got: Any = "<missing>"
-                ok = False
-            else:
-                got = getattr(mod, fname)
-                ok = _same(fname, want, got)
-            if not ok:
-                v.append(
-                    Violation(
-                        "observer_matches_spec",
-                        f"{name} observing {gtext} has {fname}={_short(got)}, the spec asks for {_short(want)}",
-                        {"observer": name, "field": fname},
-                    )
-                )
+        for fname, words in spec_mismatches(mod, g.spec, ctx.is_qat) or []:
+            v.append(Violation("observer_matches_spec", f"{name} observing {{{keys_text(g.keys)}}} {words}",
+                               {"observer": name, "field": fname}))
     return v
 
 
