@@ -23,7 +23,7 @@ from typing import Any
 from harness.check.groups import UPSTREAM_FAILS_TOO, failure_of
 from harness.check.run import TRIAGE_NEW
 
-__all__ = ["unmasked"]
+__all__ = ["unmasked", "found_as_note"]
 
 
 def unmasked(report: Any, signature: str) -> bool:
@@ -33,3 +33,9 @@ def unmasked(report: Any, signature: str) -> bool:
     if not signature.startswith(UPSTREAM_FAILS_TOO + " ") or not getattr(report, "failed", False):
         return False
     return report.triage != TRIAGE_NEW and report.failure == failure_of(signature)
+
+
+def found_as_note(found_as: str) -> str:
+    """The first line of the summary and notes of a finding shrinking unmasked, found signed ``found_as``."""
+    return (f"found as {found_as}: NEW on the case as found, where torchao fails otherwise; on this smaller case "
+            "torchao fails the same way (harness.check.masked)")

@@ -23,6 +23,7 @@ from pathlib import Path
 from harness.case import Case
 from harness.case.files import load_case, save_case
 from harness.case.jsonform import CaseFormatError
+from harness.check.masked import found_as_note
 from harness.fuzz.cli import QUANTIZER_TARGET
 from harness.fuzz.config import EXIT_FOUND, EXIT_OK, EXIT_USAGE, CampaignConfig
 from harness.fuzz.reduce import Attempt, attempt, shrink_case, size
@@ -100,10 +101,11 @@ def main_shrink(argv: list[str]) -> int:
               f"{', out of time' if out_of_time else ''}); the case is kept as it is")
         return EXIT_OK
     final = _saved_form(target, small, last, case)
-    written = save_case(final, path.parent)
-    nodes, anns = size(final)
     if last.signature != first.signature:  # harness.check.masked: torchao fails the smaller case the same way
         print(f"unmasked: on the smaller case torchao fails the same way: {last.signature}")
+        final = replace(final, info=replace(final.info, notes=f"{found_as_note(first.signature)}\n{final.info.notes}"))
+    written = save_case(final, path.parent)
+    nodes, anns = size(final)
     print(f"new: {nodes} nodes, {anns} annotations  {written}  ({checks} edits checked"
           f"{', out of time: not a fixpoint' if out_of_time else ''})")
     return EXIT_OK

@@ -25,6 +25,7 @@ from harness.case import Info
 from harness.case.decode import case_from_json
 from harness.case.encode import case_to_json
 from harness.check.groups import without_variant
+from harness.check.masked import found_as_note
 from harness.fuzz.collection import between_cases
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import (KIND_CRASH, KIND_DIVERGENCE, STAGE_SHRUNK, Event, FindingEvent, HarnessError,
@@ -96,8 +97,7 @@ class Worker:
         case, summary = self.target.finding_case(report), report.summary()
         moved = found_as is not None and found_as != report.signature
         if moved:
-            how = (f"found as {found_as}: NEW on the case as found, where torchao fails otherwise; on this smaller "
-                   "case torchao fails the same way (harness.check.masked)")
+            how = found_as_note(found_as)
             summary = f"{how}\n{summary}"
             case = replace(case, info=replace(case.info, notes=f"{how}\n{case.info.notes}"))
         return FindingEvent(worker=self.me, stage=stage, kind=KIND_DIVERGENCE, signature=report.signature,

@@ -1,20 +1,23 @@
 """A finding torchao masks, through a worker and the driver (harness.check.masked): sent pending as found (NEW,
 ``upstream-fails-too``), shrunk to a case torchao fails the same way, and recorded as what that case is, a known
-upstream bug, with its pending copy gone and the way it was found in its summary and its file's notes."""
+upstream bug, with its pending copy gone and the way it was found in its summary and its file's notes; and so
+through ``python -m harness shrink``."""
 
 from __future__ import annotations
 
 import time
 
 from harness.case.decode import case_from_json
-from harness.case.files import iter_cases
+from harness.case.files import iter_cases, load_case, save_case
+from harness.check.run import check_case, load_function
 from harness.fuzz.campaign import CampaignConfig, exit_status
+from harness.fuzz.cli_shrink import main_shrink
 from harness.fuzz.config import WorkerSpec
 from harness.fuzz.events import FindingEvent, Progress, Ready
 from harness.fuzz.launch import run_campaign
 from harness.fuzz.search_fast import settle
 from harness.fuzz.session import CaseGuard, Worker
-from harness.fuzz.target import prepare_target
+from harness.fuzz.target import finding_case, prepare_target
 from masked_cases import MASKED_BY_A_LOOP, looping_and_lenient
 from scripted_engine import ScriptedEngine
 
@@ -54,3 +57,14 @@ def test_the_driver_records_it_as_known_and_drops_its_copy_as_found(tmp_path):
     ((_, case),) = iter_cases(tmp_path / "out")
     assert case.info.title == "ao-lenient-not-an-input" and case.info.notes.startswith(f"found as {FOUND}")
     assert exit_status(result, config) == 0  # nothing new: torchao fails the finding's case the same way
+
+
+def test_the_shrink_command_follows_it_too_and_says_so(tmp_path, capsys):
+    report = check_case(looping_and_lenient(), load_function(MASKED_BY_A_LOOP))
+    old = save_case(finding_case(report), tmp_path)
+    assert main_shrink([str(old), "--candidate", MASKED_BY_A_LOOP]) == 0
+    out = capsys.readouterr().out
+    assert f"failure kept while shrinking: {FOUND}" in out
+    assert "unmasked: on the smaller case torchao fails the same way: known:ao-lenient-not-an-input" in out
+    (new,) = [p for p in tmp_path.glob("*.json") if p != old]
+    assert old.is_file() and load_case(new).info.notes.startswith(f"found as {FOUND}")
