@@ -69,12 +69,14 @@ def check_one_observer_per_group(ctx: CheckContext) -> list[Violation]:
 
 
 def _borrowed(ctx: CheckContext, observed: set[int]) -> list[Violation]:
-    """Each group whose observer is not what its spec asks for but exactly what the spec of the one other group
-    asks for, of the groups with no observer (not in ``observed``): that group lent its observer (the module's
-    rule)."""
+    """Each group of ``observed`` whose observer is not what its spec asks for but exactly what the spec of the one
+    other group with no observer at all asks for: that group lent its observer (the module's rule)."""
     om, groups = ctx.observers(), ctx.expected_groups
-    lenders = [i for i, g in enumerate(groups) if i not in observed and g.spec is not None]
-    violations = []
+    lenders = [i for i, g in enumerate(groups) if i not in observed and g.spec is not None
+               and all(om.key_module(k) is None for k in g.keys)]
+    violations: list[Violation] = []
+    if not lenders:  # the common case: every group has an observer of its own
+        return violations
     for gi in sorted(observed):
         g = groups[gi]
         mod = next((m for k in sorted(g.keys) if (m := om.key_module(k)) is not None), None)
