@@ -122,8 +122,9 @@ def check_observer_matches_spec(ctx: CheckContext) -> list[Violation]:
         mod = next((m for k in sorted(g.keys) if (m := om.key_module(k)) is not None), None)
         if mod is None:
             continue
-        name = obs_name(om, mod)
-        for fname, words in spec_mismatches(mod, g.spec, ctx.is_qat) or []:
+        mismatches = spec_mismatches(mod, g.spec, ctx.is_qat) or []
+        name = obs_name(om, mod) if mismatches else ""
+        for fname, words in mismatches:
             v.append(Violation("observer_matches_spec", f"{name} observing {{{keys_text(g.keys)}}} {words}",
                                {"observer": name, "field": fname}))
     return v
