@@ -3,11 +3,15 @@ group has no observer of its own, shares it (harness.check.invariants.sharing)."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torchao.quantization.pt2e.observer import HistogramObserver
 
-from harness.case import Case, Ctor, FixedSpec, Graph, Node, NodeAnnotation, QSpec, Ref
-from harness.check.invariants import CheckContext, ExpectedGroup, expected_groups_from_upstream
+import prepare_impl
+from harness.case import Case, Ctor, FixedSpec, Graph, Node, NodeAnnotation, QSpec, Ref, TensorMeta
+from harness.check.invariants import (CheckContext, ExpectedGroup, expected_groups_from_analysis,
+                                      expected_groups_from_upstream)
 from harness.check.invariants.sharing import check_one_observer_per_group
 from harness.check.invariants.spec_match import check_observer_matches_spec
 from harness.check.run import UPSTREAM, load_function
@@ -63,3 +67,20 @@ def test_a_group_with_its_own_observer_lends_none():
     remove_observer(ctx, node_of(ctx, "edge:x->sigmoid"))
     ctx.prepared.recompile()
     assert [v.details["groups"] for v in check_one_observer_per_group(ctx)] == [[["out:sigmoid"], ["edge:x->sigmoid"]]]
+
+
+def test_an_observer_built_from_another_spec_of_its_own_group_borrows_nothing():
+    """The reference's mutant builds a group's observer from its last concrete spec (the edge's, a min-max one),
+    not its first (the output's, a histogram one). Another group, the output of ``split`` (a list, never observed),
+    asks for a min-max observer too: a wrong spec, not a share."""
+    minmax = QSpec("uint8", Ctor("torchao.quantization.pt2e.observer.MinMaxObserver"), qscheme="per_tensor_affine")
+    case = Case(graph=Graph((Node("y", "placeholder", tensor=TensorMeta((2, 3, 8))), relu("clone", "y"),
+                             Node("split", "call_function", "aten.split.Tensor", (Ref("clone"), 2)),
+                             Node("output", "output", args=((Ref("clone"),),)))),
+                annotations=(NodeAnnotation("y", output=replace(HISTOGRAM, quant_min=None, quant_max=None)),
+                             NodeAnnotation("clone", (("y", minmax),)), NodeAnnotation("split", output=minmax)))
+    original = build(case)
+    ctx = _ctx(case, "harness.mutants:last_concrete_spec",
+               groups=expected_groups_from_analysis(prepare_impl.sharing_groups(original)))
+    assert len(ctx.expected_groups) == 2 and check_observer_matches_spec(ctx)
+    assert not check_one_observer_per_group(ctx)

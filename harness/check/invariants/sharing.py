@@ -3,9 +3,10 @@ and the SharedQuantizationSpec references of the annotations form no cycle.
 
 Distinct groups use distinct instances: two groups whose keys one instance observes share it. So do two groups
 when one of them has no observer of its own, only its spec to be seen by: when the observer of a group is not what
-the group's spec asks for, but is exactly what the spec of one other group asks for, and that group has no observer
-(an ``input_qspec_map`` entry naming a node that is not an input, which no prepare can observe; torchao's own
-groups hold such keys), the observer was built for that group: the two were given one.
+the spec of any of the group's own keys asks for, but is exactly what the spec of one other group asks for, and that
+group has no observer (an ``input_qspec_map`` entry naming a node that is not an input, which no prepare can
+observe; torchao's own groups hold such keys), the observer was built for that group: the two were given one. (An
+observer built from another key's spec of its own group is a wrong spec, not a share: ``observer_matches_spec``.)
 """
 
 from __future__ import annotations
@@ -69,19 +70,24 @@ def check_one_observer_per_group(ctx: CheckContext) -> list[Violation]:
 
 
 def _borrowed(ctx: CheckContext, observed: set[int]) -> list[Violation]:
-    """Each group of ``observed`` whose observer is not what its spec asks for but exactly what the spec of the one
-    other group with no observer at all asks for: that group lent its observer (the module's rule)."""
+    """Each group of ``observed`` whose observer is not what any spec of its own keys asks for but exactly what the
+    spec of the one other group with no observer at all asks for: that group lent its observer (the module's
+    rule)."""
     om, groups = ctx.observers(), ctx.expected_groups
     lenders = [i for i, g in enumerate(groups) if i not in observed and g.spec is not None
                and all(om.key_module(k) is None for k in g.keys)]
     violations: list[Violation] = []
     if not lenders:  # the common case: every group has an observer of its own
         return violations
+    specs: dict[str, Any] = {}  # every annotated key's own spec, read once a group's observer is wrong for it
     for gi in sorted(observed):
         g = groups[gi]
         mod = next((m for k in sorted(g.keys) if (m := om.key_module(k)) is not None), None)
         if g.spec is None or not spec_mismatches(mod, g.spec, ctx.is_qat):
             continue
+        specs = specs or annotated_keys(ctx.original)
+        if any(spec_mismatches(mod, specs[k], ctx.is_qat) == [] for k in g.keys if k in specs):
+            continue  # built from another spec of its own group: a wrong spec, not a share
         fits = [i for i in lenders if spec_mismatches(mod, groups[i].spec, ctx.is_qat) == []]
         if len(fits) == 1:
             name, other = obs_name(om, mod), "{" + keys_text(groups[fits[0]].keys) + "}"
