@@ -20,7 +20,8 @@ on the same case, fails the same way: the same divergence classes and the same e
 
 * ``new``: only the candidate fails this way (even when a predicate matches: it then only *resembles* that bug).
   When upstream fails on the case too, differently, the signature says so first (``upstream-fails-too``): the
-  case trips an upstream failure, and the campaign groups such findings apart (:mod:`harness.check.groups`).
+  case trips an upstream failure, and the campaign groups such findings apart (:mod:`harness.check.groups`); shrunk,
+  such a finding may reach a case torchao fails the same way, and is then that case's (:mod:`harness.check.masked`).
   When the reference rejects the case and the candidate prepares it (torchao is lenient there, or raises late),
   the signature also names the invariants the candidate's result breaks by torchao's own sharing groups
   (:mod:`harness.check.lenient`), so that the campaign can group the finding with the same failure elsewhere;
