@@ -92,6 +92,11 @@ class ObserverMap:
         """The observer module observing annotated key ``key`` (``None``: unobserved or not a key)."""
         return self.module(self.key_node.get(key))
 
+    def group_module(self, keys: Any) -> Optional[torch.nn.Module]:
+        """The observer module of a group of ``keys``: that of its first key, in sorted order, that is observed
+        (``None``: none is)."""
+        return next((m for k in sorted(keys) if (m := self.key_module(k)) is not None), None)
+
 
 def _output_observer(a: str, candidates: list[Node], chains_from_a: list[list[Node]]) -> Optional[Node]:
     """The observer attached to ``a`` that every consumer of ``a`` reads through, if there is one.

@@ -144,7 +144,8 @@ class Report:
         parts = {TRIAGE_REFERENCE: ["reference-disagrees"], TRIAGE_UPSTREAM: ["upstream-crash"]}.get(self.triage, [])
         if self.upstream_fails_too:
             parts = [UPSTREAM_FAILS_TOO]
-        return " ".join(parts + [self.failure] if self.failure else parts)
+        failure = self.failure
+        return " ".join(parts + [failure] if failure else parts)
 
     def summary(self) -> str:
         """What went wrong, in plain words (several lines)."""

@@ -75,9 +75,7 @@ def check_derived_sources(ctx: CheckContext) -> list[Violation]:
         for i, (src, got) in enumerate(zip(sources, actual)):
             want = om.key_module(src)
             if want is None and groups is not None and src in index:
-                want = next(
-                    (m for k in sorted(groups[index[src]].keys) if (m := om.key_module(k)) is not None), None
-                )
+                want = om.group_module(groups[index[src]].keys)
             if want is None:
                 continue  # the source is not observed in the graph: nothing to compare with
             if got is not want:

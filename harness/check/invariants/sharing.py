@@ -74,19 +74,18 @@ def _borrowed(ctx: CheckContext, observed: set[int]) -> list[Violation]:
     spec of the one other group with no observer at all asks for: that group lent its observer (the module's
     rule)."""
     om, groups = ctx.observers(), ctx.expected_groups
-    lenders = [i for i, g in enumerate(groups) if i not in observed and g.spec is not None
-               and all(om.key_module(k) is None for k in g.keys)]
+    # a group of ``observed`` has an observer: only the others are read (this runs on every check)
+    lenders = [i for i, g in enumerate(groups)
+               if i not in observed and g.spec is not None and om.group_module(g.keys) is None]
     violations: list[Violation] = []
     if not lenders:  # the common case: every group has an observer of its own
         return violations
-    specs: dict[str, Any] = {}  # every annotated key's own spec, read once a group's observer is wrong for it
     for gi in sorted(observed):
         g = groups[gi]
-        mod = next((m for k in sorted(g.keys) if (m := om.key_module(k)) is not None), None)
+        mod = om.group_module(g.keys)
         if g.spec is None or not spec_mismatches(mod, g.spec, ctx.is_qat):
             continue
-        specs = specs or annotated_keys(ctx.original)
-        if any(spec_mismatches(mod, specs[k], ctx.is_qat) == [] for k in g.keys if k in specs):
+        if any(spec_mismatches(mod, om.keys[k], ctx.is_qat) == [] for k in g.keys if k in om.keys):
             continue  # built from another spec of its own group: a wrong spec, not a share
         fits = [i for i in lenders if spec_mismatches(mod, groups[i].spec, ctx.is_qat) == []]
         if len(fits) == 1:

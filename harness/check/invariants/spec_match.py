@@ -119,7 +119,7 @@ def check_observer_matches_spec(ctx: CheckContext) -> list[Violation]:
     for g in ctx.expected_groups:
         if g.spec is None:
             continue
-        mod = next((m for k in sorted(g.keys) if (m := om.key_module(k)) is not None), None)
+        mod = om.group_module(g.keys)
         if mod is None:
             continue
         mismatches = spec_mismatches(mod, g.spec, ctx.is_qat) or []
