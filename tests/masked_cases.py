@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-from harness.case import Case, Ctor, EdgeRef, Graph, Node, NodeAnnotation, NodeRef, QSpec, Ref, SharedSpec, TensorMeta
+from harness.case import (Case, Ctor, EdgeRef, FixedSpec, Graph, Node, NodeAnnotation, NodeRef, QSpec, Ref, SharedSpec,
+                          TensorMeta)
 
 MASKED_BY_A_LOOP = "harness.mutants:upstream_partner_spec_not_unwrapped"  # does not recurse where torchao does
 MERGES_WRONGLY = "harness.mutants:upstream_missing_attr_compatible"
 I8 = QSpec("int8", Ctor("torchao.quantization.pt2e.observer.MinMaxObserver"), -128, 127, "per_tensor_affine")
 T = TensorMeta((1, 4, 8, 8))
+HISTOGRAM = QSpec("uint8", Ctor("torchao.quantization.pt2e.observer.HistogramObserver"), 0, 255, "per_tensor_affine")
+FIXED = FixedSpec("uint8", 1.0 / 256, 0, 0, 255, "per_tensor_affine")
 
 
 def relu(name: str, arg: str) -> Node:
@@ -30,3 +33,12 @@ def looping_and_lenient() -> Case:
         NodeAnnotation("conv2d", (("topk", None),)),
     )
     return Case(graph=Graph(nodes), annotations=annotations)
+
+
+def fixed_output_with_edge_from(edge_from: str) -> Case:
+    """``sigmoid = relu(x)`` whose input edge from ``edge_from`` asks for a histogram observer and whose output is
+    fixed: with ``edge_from="sigmoid"`` the entry names a node that is not an input (torchao is lenient), and
+    ``MERGES_WRONGLY`` joins it to the output's group."""
+    return Case(graph=Graph((Node("x", "placeholder", tensor=T), relu("sigmoid", "x"),
+                             Node("output", "output", args=((Ref("sigmoid"),),)))),
+                annotations=(NodeAnnotation("sigmoid", ((edge_from, HISTOGRAM),), FIXED),))

@@ -9,7 +9,7 @@ import torch
 from torchao.quantization.pt2e.observer import HistogramObserver
 
 import prepare_impl
-from harness.case import Case, Ctor, FixedSpec, Graph, Node, NodeAnnotation, QSpec, Ref, TensorMeta
+from harness.case import Case, Ctor, Graph, Node, NodeAnnotation, QSpec, Ref, TensorMeta
 from harness.check.invariants import (CheckContext, ExpectedGroup, expected_groups_from_analysis,
                                       expected_groups_from_upstream)
 from harness.check.invariants.sharing import check_one_observer_per_group
@@ -17,19 +17,7 @@ from harness.check.invariants.spec_match import check_observer_matches_spec
 from harness.check.run import UPSTREAM, load_function
 from harness.fx.build import build
 from invariant_contexts import messages, node_of, remove_observer
-from masked_cases import MERGES_WRONGLY, T, relu
-
-HISTOGRAM = QSpec("uint8", Ctor("torchao.quantization.pt2e.observer.HistogramObserver"), 0, 255, "per_tensor_affine")
-FIXED = FixedSpec("uint8", 1.0 / 256, 0, 0, 255, "per_tensor_affine")
-
-
-def _case(edge_from: str) -> Case:
-    """``sigmoid = relu(x)`` whose input edge from ``edge_from`` asks for a histogram observer and whose output is
-    fixed: with ``edge_from="sigmoid"`` the entry names a node that is not an input (torchao is lenient)."""
-    return Case(graph=Graph((Node("x", "placeholder", tensor=T), relu("sigmoid", "x"),
-                             Node("output", "output", args=((Ref("sigmoid"),),)))),
-                annotations=(NodeAnnotation("sigmoid", ((edge_from, HISTOGRAM),), FIXED),))
-
+from masked_cases import HISTOGRAM, MERGES_WRONGLY, fixed_output_with_edge_from, relu
 
 def _ctx(case: Case, prepare: str, groups=None) -> CheckContext:
     original = build(case)
@@ -40,17 +28,18 @@ def _ctx(case: Case, prepare: str, groups=None) -> CheckContext:
 
 def test_an_observer_built_for_a_group_no_prepare_can_observe_is_that_groups():
     """The mutant merges the entry's spec into the output's group: the output gets a histogram observer."""
-    ctx = _ctx(_case("sigmoid"), MERGES_WRONGLY)
+    ctx = _ctx(fixed_output_with_edge_from("sigmoid"), MERGES_WRONGLY)
     assert messages(check_one_observer_per_group(ctx)) == [
         "the groups {output of sigmoid} and {edge sigmoid -> sigmoid} must have distinct observers but share "
         "activation_post_process_0: it is what the spec of {edge sigmoid -> sigmoid} asks for, not its own "
         "group's, and {edge sigmoid -> sigmoid} has no observer of its own"]
     assert check_observer_matches_spec(ctx)  # the observer is wrong for its own group too
-    assert not check_one_observer_per_group(_ctx(_case("sigmoid"), UPSTREAM))  # torchao keeps them apart
+    # torchao keeps them apart
+    assert not check_one_observer_per_group(_ctx(fixed_output_with_edge_from("sigmoid"), UPSTREAM))
 
 
 def test_two_groups_that_would_fit_name_none():
-    ctx = _ctx(_case("sigmoid"), MERGES_WRONGLY)
+    ctx = _ctx(fixed_output_with_edge_from("sigmoid"), MERGES_WRONGLY)
     twin = ExpectedGroup(frozenset({"edge:sigmoid->nowhere"}), next(g.spec for g in ctx.expected_groups
                                                                      if "edge:sigmoid->sigmoid" in g.keys))
     ctx.expected_groups = list(ctx.expected_groups) + [twin]
@@ -60,7 +49,7 @@ def test_two_groups_that_would_fit_name_none():
 def test_a_group_with_its_own_observer_lends_none():
     """A valid case, prepared by torchao, its output's observer replaced by one built as the edge's spec asks: a
     wrong observer, not a shared one, while the edge keeps its own; once the edge's observer is gone, shared."""
-    ctx = _ctx(_case("x"), UPSTREAM)
+    ctx = _ctx(fixed_output_with_edge_from("x"), UPSTREAM)
     out = node_of(ctx, "out:sigmoid")
     setattr(ctx.prepared, out.target, HistogramObserver(dtype=torch.uint8, quant_min=0, quant_max=255))
     assert check_observer_matches_spec(ctx) and not check_one_observer_per_group(ctx)

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from harness.case import Case, Ctor, FixedSpec, Graph, Node, NodeAnnotation, QSpec, Ref
+from harness.case import NodeAnnotation
 from harness.check.masked import unmasked
 from harness.check.run import UPSTREAM, check_case, load_function
 from harness.fuzz.reduce import shrink_case, size
-from masked_cases import I8, MASKED_BY_A_LOOP, MERGES_WRONGLY, T, looping_and_lenient, relu
+from masked_cases import I8, MASKED_BY_A_LOOP, MERGES_WRONGLY, fixed_output_with_edge_from, looping_and_lenient
 
 
 def _check(candidate: str):
@@ -45,12 +45,7 @@ def test_shrinking_follows_the_failure_to_a_case_torchao_fails_the_same_way():
 def test_a_failure_holding_more_than_torchaos_is_never_unmasked():
     """The other mutant merges the entry's spec into ``sigmoid``'s fixed-qparams group: lenient as torchao is, and
     wrong by torchao's own groups besides. No smaller case makes torchao fail that way."""
-    histogram = QSpec("uint8", Ctor("torchao.quantization.pt2e.observer.HistogramObserver"), 0, 255,
-                      "per_tensor_affine")
-    case = Case(graph=Graph((Node("x", "placeholder", tensor=T), relu("sigmoid", "x"),
-                             Node("output", "output", args=((Ref("sigmoid"),),)))),
-                annotations=(NodeAnnotation("sigmoid", (("sigmoid", histogram),),
-                                            FixedSpec("uint8", 1.0 / 256, 0, 0, 255, "per_tensor_affine")),))
+    case = fixed_output_with_edge_from("sigmoid")
     check = _check(MERGES_WRONGLY)
     report = check(case)
     assert report.signature.startswith("upstream-fails-too ") and "invariant:observer_matches_spec" in report.failure
